@@ -1,0 +1,31 @@
+# Loyalty CRM: `make run` sets up and starts everything; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+
+.PHONY: run test setup venv migrate clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+setup: venv
+	mkdir -p var/outbox
+	$(MANAGE) migrate --noinput
+	$(MANAGE) ensure_admin
+	$(MANAGE) seed_demo
+
+# Web server (http://127.0.0.1:8000/admin/), a Celery worker and Celery beat, together.
+# Ctrl-C stops all three.
+run: setup
+	$(BIN)/honcho start -f Procfile
+
+test: venv
+	$(BIN)/pytest
+
+clean:
+	rm -rf var

@@ -1,0 +1,139 @@
+"""Campaigns (journeys): a trigger, steps and the rules that govern them."""
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .base import TimestampedModel
+from .consent import Topic
+from .content import MessageTemplate
+
+
+class Campaign(TimestampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ARCHIVED = "archived"
+
+    class Trigger(models.TextChoices):
+        EVENT = "event", "An event happens"
+        INACTIVITY = "inactivity", "No order for N days"
+        SEGMENT_ENTRY = "segment_entry", "Entering a segment"
+        SCHEDULE = "schedule", "On a schedule"
+        DATE_ATTRIBUTE = "date_attribute", "A date attribute (e.g. birthday)"
+
+    class EntryKey(models.TextChoices):
+        CUSTOMER = "customer", "Once per customer"
+        EVENT = "event", "Once per trigger event"
+        ORDER = "order", "Once per order"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    trigger = models.CharField(max_length=32, choices=Trigger.choices, default=Trigger.EVENT)
+    trigger_event_type = models.CharField(
+        max_length=64, blank=True, help_text="For event triggers: the event type, e.g. signup."
+    )
+    trigger_config = models.JSONField(
+        default=dict, blank=True, help_text="Trigger settings, e.g. {\"days\": 90} for inactivity."
+    )
+    entry_key = models.CharField(
+        max_length=16, choices=EntryKey.choices, default=EntryKey.CUSTOMER,
+        help_text="What makes an entry unique: a customer enters once per key.",
+    )
+    exit_event_types = models.JSONField(
+        default=list, blank=True, help_text="Event types that end the journey, e.g. [\"purchase\"]."
+    )
+    priority = models.PositiveSmallIntegerField(
+        default=50, help_text="Higher goes first when messages compete for a customer."
+    )
+    deadline = models.DurationField(
+        null=True, blank=True,
+        help_text="Send within this time of the trigger or record the message as expired.",
+    )
+    reentry_cooldown = models.DurationField(null=True, blank=True)
+    exempt_from_caps = models.BooleanField(
+        default=False, help_text="For messages the customer asked for: not counted or capped."
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="Share of entrants (0-100) who receive nothing, to measure lift."
+    )
+    active_from = models.DateTimeField(null=True, blank=True)
+    active_until = models.DateTimeField(null=True, blank=True)
+    # The planner's position in the event table: events with a larger id are still new.
+    event_watermark = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-priority", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.trigger == self.Trigger.EVENT and not self.trigger_event_type:
+            raise ValidationError({"trigger_event_type": "An event trigger needs an event type."})
+        if not 0 <= self.holdout_percent <= 100:
+            raise ValidationError({"holdout_percent": "Give a share between 0 and 100."})
+
+
+class JourneyStep(models.Model):
+    class Kind(models.TextChoices):
+        WAIT = "wait", "Wait"
+        SEND = "send", "Send an email"
+        REWARD = "reward", "Grant a reward"
+
+    class OnBlocked(models.TextChoices):
+        WAIT = "wait", "Wait until caps and quiet hours allow it"
+        NEXT = "next", "Move on to the next step"
+        DROP = "drop", "Drop it"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    wait_duration = models.DurationField(null=True, blank=True)
+    wait_until_local_time = models.TimeField(
+        null=True, blank=True, help_text="Wait until this time of day in the customer's zone."
+    )
+    template = models.ForeignKey(
+        MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="steps"
+    )
+    on_blocked = models.CharField(
+        max_length=8, choices=OnBlocked.choices, default=OnBlocked.WAIT,
+        help_text="What happens when frequency caps or quiet hours block this message.",
+    )
+    reward_points = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "position"], name="step_unique_position")
+        ]
+
+    def __str__(self):
+        return f"{self.position}. {self.get_kind_display()}"
+
+    def clean(self):
+        if self.kind == self.Kind.SEND and not self.template_id:
+            raise ValidationError({"template": "A send step needs a template."})
+        if self.kind == self.Kind.WAIT and not (self.wait_duration or self.wait_until_local_time):
+            raise ValidationError("A wait step needs a duration or a local time of day.")
+
+
+class FrequencyPolicy(models.Model):
+    """The site-wide over-messaging policy (one row). Caps count marketing messages."""
+
+    name = models.CharField(max_length=100, default="Default", unique=True)
+    max_per_day = models.PositiveSmallIntegerField(
+        default=1, help_text="Most marketing emails per customer in any rolling 24 hours (0 = no cap)."
+    )
+    max_per_week = models.PositiveSmallIntegerField(
+        default=0, help_text="Most marketing emails per customer in any rolling 7 days (0 = no cap)."
+    )
+    min_gap = models.DurationField(null=True, blank=True, help_text="Least time between two emails.")
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="e.g. 21:00 (customer's zone)")
+    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="e.g. 08:00")
+
+    class Meta:
+        verbose_name_plural = "frequency policy"
+
+    def __str__(self):
+        return self.name

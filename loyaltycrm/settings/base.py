@@ -1,0 +1,165 @@
+"""Settings: every value that differs between deployments is read from the environment."""
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# Local state of the embedded setup: SQLite file, broker folders, outbox, beat schedule.
+VAR_DIR = Path(environ.Env().str("LOYALTYCRM_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env(
+    DEBUG=(bool, True),
+    ALLOWED_HOSTS=(list, ["127.0.0.1", "localhost"]),
+)
+
+DEBUG = env("DEBUG")
+# Outside DEBUG a missing SECRET_KEY must stop the start-up, so there is no default then.
+SECRET_KEY = env("SECRET_KEY") if not DEBUG else env(
+    "SECRET_KEY", default="dev-only-insecure-key-change-me-0123456789abcdef"
+)
+ALLOWED_HOSTS = env("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The public base of every link in an email (unsubscribe, preference centre).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+COMPANY_NAME = env("COMPANY_NAME", default="Nordic Goods AB")
+COMPANY_ADDRESS = env("COMPANY_ADDRESS", default="Storgatan 1, 111 22 Stockholm, Sweden")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "ninja",
+    "campaigns.apps.CampaignsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "campaigns.middleware.ApiBodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "loyaltycrm.urls"
+WSGI_APPLICATION = "loyaltycrm.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# Embedded default: SQLite in WAL mode with a busy timeout, so the web server, the worker
+# and beat can share one file. IMMEDIATE transactions take the write lock up front, which
+# serialises writers instead of failing them half-way with "database is locked".
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'loyaltycrm.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env("TIME_ZONE", default="Europe/Stockholm")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Email ----------------------------------------------------------------------------
+# Default: every sent email lands as one .eml file in var/outbox. Point EMAIL_BACKEND at
+# an anymail backend (e.g. anymail.backends.postmark.EmailBackend) for a real provider.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="campaigns.delivery.outbox.EmlFileBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "outbox"))
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Nordic Goods <hello@example.com>")
+
+# Every ANYMAIL_* variable in the environment is passed to anymail as it is, e.g.
+# ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_MAILGUN_API_KEY, ANYMAIL_BREVO_API_KEY,
+# ANYMAIL_AMAZON_SES_CLIENT_PARAMS is not env-friendly and is left to AWS_* variables.
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in environ.Env.ENVIRON.items()
+    if key.startswith("ANYMAIL_")
+}
+
+# --- Celery ---------------------------------------------------------------------------
+# Embedded default: kombu's filesystem transport, which needs no broker server. Set
+# CELERY_BROKER_URL=redis://… or amqp://… to scale out.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "campaigns.tick": {"queue": "plan"},
+    "campaigns.send_batch": {"queue": "send"},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often beat runs the scheduler tick (seconds).
+TICK_SECONDS = env.int("TICK_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE = {
+    # Plan, advance, dispatch and send whatever is due: the heart of the scheduler.
+    "tick": {"task": "campaigns.tick", "schedule": float(TICK_SECONDS)},
+}
+
+# --- Scheduler ------------------------------------------------------------------------
+# How many due messages one send task handles, and how long a claim lasts before
+# another tick may take the rows back.
+SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=100)
+CLAIM_LEASE_SECONDS = env.int("CLAIM_LEASE_SECONDS", default=600)
+DEFAULT_LOCALE = env("DEFAULT_LOCALE", default="en")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
