@@ -14,3 +14,18 @@ class TemplateRenderError(CampaignsError):
 
 class InvalidTokenError(CampaignsError):
     """A signed link token was forged, mangled or belongs to nobody."""
+
+
+class CampaignTransitionError(CampaignsError):
+    """A campaign status change its current status does not allow."""
+
+    def __init__(self, message: str, *, campaign_id: int | None = None, from_status: str = "",
+                 to_status: str = ""):
+        super().__init__(message)
+        self.campaign_id = campaign_id
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+class CampaignNotReadyError(CampaignTransitionError):
+    """A campaign cannot be activated yet: its trigger or steps are incomplete."""

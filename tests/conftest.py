@@ -28,3 +28,39 @@ def frozen_clock():
     c = Clock(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc))
     yield c
     clock.set_virtual(None)
+
+
+@pytest.fixture
+def policy(db):
+    """The default over-messaging policy: 1 per 24 h, quiet hours 21:00-08:00."""
+    from campaigns.models import FrequencyPolicy
+
+    return FrequencyPolicy.objects.create(
+        max_per_day=1, max_per_week=3, quiet_hours_start=dt.time(21), quiet_hours_end=dt.time(8)
+    )
+
+
+@pytest.fixture
+def welcome(db):
+    """An active welcome campaign: signup -> send within 24 h, in en / sv / nb."""
+    from tests.factories import CampaignFactory, JourneyStepFactory, TemplateTranslationFactory
+
+    translation = TemplateTranslationFactory(
+        template__name="Welcome",
+        locale="en",
+        subject="Welcome, {{ customer.first_name }}!",
+        html_body="<html><body><p>Hi {{ customer.first_name }}</p></body></html>",
+        text_body="Hi {{ customer.first_name }}",
+    )
+    template = translation.template
+    TemplateTranslationFactory(
+        template=template, locale="sv", subject="Välkommen, {{ customer.first_name }}!",
+        html_body="<p>Hej {{ customer.first_name }}</p>", text_body="Hej {{ customer.first_name }}",
+    )
+    TemplateTranslationFactory(
+        template=template, locale="nb", subject="Velkommen, {{ customer.first_name }}!",
+        html_body="<p>Hei {{ customer.first_name }}</p>", text_body="Hei {{ customer.first_name }}",
+    )
+    campaign = CampaignFactory(name="Welcome", slug="welcome", priority=100)
+    JourneyStepFactory(campaign=campaign, position=0, template=template)
+    return campaign

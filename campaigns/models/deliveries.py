@@ -112,7 +112,8 @@ class MessageLog(models.Model):
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="log")
     at = models.DateTimeField(default=clock.now)
-    state = models.CharField(max_length=16, choices=Message.State.choices)
+    # A Message.State value, or "deferred" for a move back to pending with a later time.
+    state = models.CharField(max_length=16)
     reason = models.CharField(max_length=64, blank=True)
     detail = models.CharField(max_length=300, blank=True)
 

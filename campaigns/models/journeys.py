@@ -79,12 +79,11 @@ class JourneyStep(models.Model):
     class Kind(models.TextChoices):
         WAIT = "wait", "Wait"
         SEND = "send", "Send an email"
-        REWARD = "reward", "Grant a reward"
 
     class OnBlocked(models.TextChoices):
         WAIT = "wait", "Wait until caps and quiet hours allow it"
-        NEXT = "next", "Move on to the next step"
-        DROP = "drop", "Drop it"
+        NEXT = "next", "Skip it and move on to the next step"
+        DROP = "drop", "Drop it and end the journey"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField()
@@ -100,7 +99,6 @@ class JourneyStep(models.Model):
         max_length=8, choices=OnBlocked.choices, default=OnBlocked.WAIT,
         help_text="What happens when frequency caps or quiet hours block this message.",
     )
-    reward_points = models.IntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["campaign", "position"]

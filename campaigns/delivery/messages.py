@@ -1,0 +1,38 @@
+"""Build the email handed to django-anymail from rendered content; nothing domain-specific."""
+import datetime as dt
+from email.utils import format_datetime
+
+from anymail.message import AnymailMessage
+
+
+def email_build(
+    *,
+    rendered: dict,
+    to: str,
+    from_email: str,
+    sent_at: dt.datetime,
+    message_uuid: str,
+    domain: str,
+    unsubscribe_url: str | None,
+    tags: list[str],
+) -> AnymailMessage:
+    headers = {
+        # The (possibly virtual) moment of sending, so a simulated month reads true.
+        "Date": format_datetime(sent_at.astimezone(dt.timezone.utc), usegmt=True),
+        "Message-ID": f"<{message_uuid}@{domain}>",
+    }
+    if unsubscribe_url:
+        # RFC 8058 one-click unsubscribe; marketing messages only.
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email = AnymailMessage(
+        subject=rendered["subject"],
+        body=rendered["text"],
+        from_email=from_email,
+        to=[to],
+        headers=headers,
+        tags=tags,
+        metadata={"message_uuid": message_uuid},
+    )
+    email.attach_alternative(rendered["html"], "text/html")
+    return email

@@ -1,0 +1,345 @@
+"""The scheduler's tick: plan enrollments, advance journeys, claim due messages.
+
+Every step is set-based and idempotent: unique constraints on (campaign, customer, entry
+key) and (enrollment, step) make a second tick, a second beat or a retried task a no-op.
+The work a tick does is proportional to what is due, never to the number of customers.
+"""
+import dataclasses
+import datetime as dt
+import hashlib
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, Min, OuterRef, Q
+
+from campaigns.models import Campaign, Enrollment, Event, JourneyStep, Message, MessageLog
+
+# Events received this recently may still be joined by rows from transactions that
+# committed later with smaller ids, so the planner looks at them again next tick.
+EVENT_SETTLE = dt.timedelta(minutes=2)
+PLAN_BATCH = 5000
+ADVANCE_BATCH = 5000
+
+
+@dataclasses.dataclass
+class TickReport:
+    enrolled: int = 0
+    exited: int = 0
+    advanced: int = 0
+    messages_created: int = 0
+    released: int = 0
+    unknown: int = 0
+    batches: list[list[int]] = dataclasses.field(default_factory=list)
+
+
+def campaign_is_live(campaign: Campaign, *, now: dt.datetime) -> bool:
+    if campaign.status != Campaign.Status.ACTIVE:
+        return False
+    if campaign.active_from and now < campaign.active_from:
+        return False
+    return not (campaign.active_until and now >= campaign.active_until)
+
+
+def holdout_draw(*, campaign_id: int, customer_id: int, percent: int) -> bool:
+    """Deterministic per (campaign, customer): the same customer is always in or out."""
+    if percent <= 0:
+        return False
+    digest = hashlib.sha256(f"holdout:{campaign_id}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < percent
+
+
+def _entry_key(campaign: Campaign, row: dict) -> str:
+    if campaign.entry_key == Campaign.EntryKey.EVENT:
+        return f"event:{row['id']}"
+    if campaign.entry_key == Campaign.EntryKey.ORDER:
+        return f"order:{row['order__external_id'] or row['id']}"
+    return ""
+
+
+def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
+    new_events = Event.objects.filter(
+        type=campaign.trigger_event_type, id__gt=campaign.event_watermark
+    )
+    created = 0
+    last_id = campaign.event_watermark
+    while True:
+        rows = list(
+            new_events.filter(occurred_at__lte=now, id__gt=last_id)
+            .order_by("id")
+            .values("id", "customer_id", "occurred_at", "order__external_id")[:PLAN_BATCH]
+        )
+        if not rows:
+            break
+        enrollments = [
+            Enrollment(
+                campaign=campaign,
+                customer_id=row["customer_id"],
+                entry_key=_entry_key(campaign, row),
+                trigger_event_id=row["id"],
+                triggered_at=row["occurred_at"],
+                enrolled_at=now,
+                # The first step is due at the trigger's moment: a late event keeps its clock.
+                next_action_at=row["occurred_at"],
+                is_holdout=holdout_draw(
+                    campaign_id=campaign.pk,
+                    customer_id=row["customer_id"],
+                    percent=campaign.holdout_percent,
+                ),
+            )
+            for row in rows
+        ]
+        # Conflicts are earlier ticks' (or a concurrent tick's) work: ignore them. The
+        # backend does not say which rows were new, so count the batch's rows around it.
+        mine = Enrollment.objects.filter(campaign=campaign, trigger_event_id__in=[r["id"] for r in rows])
+        before = mine.count()
+        Enrollment.objects.bulk_create(enrollments, ignore_conflicts=True)
+        created += mine.count() - before
+        last_id = rows[-1]["id"]
+    # Advance the watermark past what is settled: events not yet due, or so recent that an
+    # older transaction may still commit beside them, are looked at again next tick.
+    held = new_events.filter(
+        Q(occurred_at__gt=now) | Q(received_at__gt=now - EVENT_SETTLE)
+    ).aggregate(first=Min("id"))["first"]
+    settled_up_to = held - 1 if held is not None else last_id
+    if settled_up_to > campaign.event_watermark:
+        Campaign.objects.filter(pk=campaign.pk, event_watermark__lt=settled_up_to).update(
+            event_watermark=settled_up_to
+        )
+    return created
+
+
+def enrollments_plan(*, now: dt.datetime) -> int:
+    """Insert the newly eligible enrollments of every live campaign."""
+    created = 0
+    for campaign in Campaign.objects.filter(status=Campaign.Status.ACTIVE):
+        if not campaign_is_live(campaign, now=now):
+            continue
+        if campaign.trigger == Campaign.Trigger.EVENT:
+            created += _plan_event_campaign(campaign, now=now)
+    return created
+
+
+def enrollments_exit(*, now: dt.datetime) -> int:
+    """End active enrollments whose customer did one of the campaign's exit events."""
+    exited = 0
+    for campaign in Campaign.objects.filter(status=Campaign.Status.ACTIVE).exclude(
+        exit_event_types=[]
+    ):
+        exit_event = Event.objects.filter(
+            customer_id=OuterRef("customer_id"),
+            type__in=campaign.exit_event_types,
+            occurred_at__gt=OuterRef("triggered_at"),
+            occurred_at__lte=now,
+        )
+        exited += Enrollment.objects.filter(
+            campaign=campaign, state=Enrollment.State.ACTIVE
+        ).filter(Exists(exit_event)).update(
+            state=Enrollment.State.EXITED, finished_at=now, exit_reason="exit_event",
+            next_action_at=None,
+        )
+    return exited
+
+
+def _next_local_time(after: dt.datetime, at: dt.time, zone: ZoneInfo) -> dt.datetime:
+    local = after.astimezone(zone)
+    candidate = dt.datetime.combine(local.date(), at, tzinfo=zone)
+    if candidate <= local:
+        candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), at, tzinfo=zone)
+    return candidate.astimezone(dt.timezone.utc)
+
+
+def customer_zone(time_zone: str) -> ZoneInfo:
+    """The customer's zone, or the site's when they have none (or an unknown one)."""
+    try:
+        return ZoneInfo(time_zone) if time_zone else ZoneInfo(settings.TIME_ZONE)
+    except (KeyError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def _steps_by_campaign(campaign_ids) -> dict[int, list[JourneyStep]]:
+    steps: dict[int, list[JourneyStep]] = {cid: [] for cid in campaign_ids}
+    for step in JourneyStep.objects.filter(campaign_id__in=campaign_ids).select_related(
+        "template"
+    ).order_by("campaign_id", "position"):
+        steps[step.campaign_id].append(step)
+    return steps
+
+
+def journeys_advance(*, now: dt.datetime) -> tuple[int, int]:
+    """Move due enrollments through their wait steps; a send step becomes a message row.
+
+    Returns (enrollments advanced, messages created). Each enrollment is moved with a
+    conditional update on its current position, so two ticks cannot both move it.
+    """
+    due = list(
+        Enrollment.objects.filter(
+            state=Enrollment.State.ACTIVE,
+            next_action_at__lte=now,
+            campaign__status=Campaign.Status.ACTIVE,
+        )
+        .select_related("campaign", "customer")
+        .order_by("next_action_at", "id")[:ADVANCE_BATCH]
+    )
+    steps = _steps_by_campaign({e.campaign_id for e in due})
+    advanced = created = 0
+    for enrollment in due:
+        journey = steps[enrollment.campaign_id]
+        position, at = enrollment.step_position, enrollment.next_action_at
+        changes = {}
+        new_message = None
+        while True:
+            # Steps are walked by order, so a gap in the positions is harmless.
+            step = next((s for s in journey if s.position >= position), None)
+            if step is None:
+                changes = {"state": Enrollment.State.COMPLETED, "finished_at": now,
+                           "next_action_at": None, "step_position": position}
+                break
+            if step.kind == JourneyStep.Kind.WAIT:
+                if step.wait_duration:
+                    at = at + step.wait_duration
+                if step.wait_until_local_time:
+                    at = _next_local_time(at, step.wait_until_local_time,
+                                          customer_zone(enrollment.customer.time_zone))
+                position = step.position + 1
+                if at > now:
+                    changes = {"step_position": position, "next_action_at": at}
+                    break
+                continue
+            # A send step: the message row takes over until it is settled.
+            new_message = _message_for_step(enrollment, step, due_at=at, now=now)
+            changes = {"step_position": step.position, "next_action_at": None}
+            break
+        row = None
+        if new_message is not None:
+            # The row first: a crash before the enrollment moves leaves it due, and the
+            # next tick finds the existing row instead of making a second one.
+            row, inserted = _message_insert(new_message, now=now)
+            created += inserted
+        moved = Enrollment.objects.filter(
+            pk=enrollment.pk,
+            step_position=enrollment.step_position,
+            next_action_at=enrollment.next_action_at,
+            state=Enrollment.State.ACTIVE,
+        ).update(**changes)
+        if not moved:
+            continue  # another tick advanced it first
+        advanced += 1
+        if row is not None and row.state in Message.FINAL_STATES:
+            enrollment_continue(message=row, now=now)
+    return advanced, created
+
+
+def _message_for_step(enrollment: Enrollment, step: JourneyStep, *, due_at, now) -> Message:
+    campaign = enrollment.campaign
+    expires_at = enrollment.triggered_at + campaign.deadline if campaign.deadline else None
+    message = Message(
+        enrollment=enrollment,
+        step=step,
+        campaign=campaign,
+        customer_id=enrollment.customer_id,
+        priority=campaign.priority,
+        counts_toward_cap=not campaign.exempt_from_caps,
+        first_due_at=due_at,
+        due_at=due_at,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    if enrollment.is_holdout:
+        message.state, message.reason = Message.State.SKIPPED, "holdout"
+    elif expires_at is not None and expires_at <= now:
+        late = now - enrollment.triggered_at
+        message.state, message.reason = Message.State.EXPIRED, "deadline"
+        message._detail = f"trigger handled {late.total_seconds() / 3600:.1f} h after it happened"
+    return message
+
+
+def _message_insert(message: Message, *, now) -> tuple[Message, int]:
+    """Insert the step's message unless it exists; return the row and 1 if it is new."""
+    Message.objects.bulk_create([message], ignore_conflicts=True)
+    # On PostgreSQL a conflict leaves pk unset; compare our own uuid to know who won.
+    row = Message.objects.select_related("step").get(
+        enrollment=message.enrollment, step=message.step
+    )
+    if row.message_id != message.message_id:
+        return row, 0
+    MessageLog.objects.create(
+        message=row, at=now, state=row.state, reason=row.reason or "planned",
+        detail=getattr(message, "_detail", ""),
+    )
+    return row, 1
+
+
+def enrollment_continue(*, message: Message, now: dt.datetime, end: bool = False) -> None:
+    """A settled message lets its enrollment go on to the next step (or end it)."""
+    changes = {"next_action_at": now, "step_position": message.step.position + 1}
+    if end:
+        changes = {"state": Enrollment.State.EXITED, "finished_at": now,
+                   "next_action_at": None, "exit_reason": message.reason}
+    Enrollment.objects.filter(
+        pk=message.enrollment_id, state=Enrollment.State.ACTIVE,
+        step_position=message.step.position,
+    ).update(**changes)
+
+
+def messages_recover(*, now: dt.datetime) -> tuple[int, int]:
+    """Take back expired claims; a send whose worker vanished becomes `unknown`.
+
+    A claimed row was never handed to the provider, so it is safe to plan again. A row
+    left in `sending` may have reached the customer: it is never resent automatically.
+    """
+    released = Message.objects.filter(
+        state=Message.State.CLAIMED, claimed_until__lt=now
+    ).update(state=Message.State.PENDING, claimed_until=None)
+    lost = list(
+        Message.objects.filter(state=Message.State.SENDING, claimed_until__lt=now)
+        .values_list("id", flat=True)[:1000]
+    )
+    unknown = Message.objects.filter(id__in=lost, state=Message.State.SENDING).update(
+        state=Message.State.UNKNOWN, reason="worker_lost"
+    )
+    MessageLog.objects.bulk_create(
+        [MessageLog(message_id=i, at=now, state=Message.State.UNKNOWN, reason="worker_lost",
+                    detail="the worker stopped while sending; not resent automatically")
+         for i in lost]
+    )
+    return released, unknown
+
+
+def messages_claim_due(*, now: dt.datetime, batch_size: int, limit: int) -> list[list[int]]:
+    """Claim due messages (highest priority, then oldest due first) for the senders.
+
+    On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent ticks claim disjoint rows; on
+    SQLite the IMMEDIATE transaction serialises them. Claimed rows carry a lease.
+    """
+    lease = dt.timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=Message.State.PENDING, due_at__lte=now,
+                    campaign__status=Campaign.Status.ACTIVE)
+            .order_by("-priority", "due_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        Message.objects.filter(id__in=ids, state=Message.State.PENDING).update(
+            state=Message.State.CLAIMED, claimed_until=now + lease, attempts=F("attempts") + 1
+        )
+    return [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
+def scheduler_tick(*, now: dt.datetime, claim_limit: int = 10000) -> TickReport:
+    """One tick: recover, plan, exit, advance, claim. Sending is the caller's next step."""
+    report = TickReport()
+    report.released, report.unknown = messages_recover(now=now)
+    report.enrolled = enrollments_plan(now=now)
+    report.exited = enrollments_exit(now=now)
+    while True:
+        advanced, created = journeys_advance(now=now)
+        report.advanced += advanced
+        report.messages_created += created
+        if advanced < ADVANCE_BATCH:
+            break
+    report.batches = messages_claim_due(
+        now=now, batch_size=settings.SEND_BATCH_SIZE, limit=claim_limit
+    )
+    return report

@@ -1,0 +1,304 @@
+"""Send claimed messages: decide under per-customer locks, send outside, then record.
+
+1. One short transaction locks the batch's customers in id order and re-checks, for each
+   message, the campaign, the enrollment, the deadline, consent, suppression, caps and
+   quiet hours. Allowed messages become `sending` with their send time set, which
+   reserves their cap slot before the locks are released.
+2. With no transaction open, each message is rendered and handed to the email backend
+   (one connection for the batch).
+3. A second short transaction records each outcome and lets the journey go on.
+A crash between 1 and 3 leaves `sending` rows, which the tick turns into `unknown`.
+"""
+import dataclasses
+import datetime as dt
+import logging
+from collections import defaultdict
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+
+from campaigns import templating
+from campaigns.capping import CapPolicy, send_window_decide
+from campaigns.delivery.messages import email_build
+from campaigns.exceptions import TemplateRenderError
+from campaigns.models import (
+    Customer, FrequencyPolicy, JourneyStep, Message, MessageLog, Purpose, Subscription,
+    Suppression, TemplateTranslation,
+)
+from campaigns.services.consent import email_hash, topic_allows
+from campaigns.services.scheduling import customer_zone, enrollment_continue
+from campaigns.tokens import unsubscribe_token
+
+logger = logging.getLogger(__name__)
+
+CAP_LOOKBACK = dt.timedelta(days=8)
+MAX_ATTEMPTS = 5
+
+
+@dataclasses.dataclass
+class SendReport:
+    sent: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    expired: int = 0
+    failed: int = 0
+    released: int = 0
+
+
+def cap_policy_current() -> CapPolicy:
+    row = FrequencyPolicy.objects.order_by("id").first()
+    if row is None:
+        return CapPolicy()
+    return CapPolicy(
+        max_per_day=row.max_per_day,
+        max_per_week=row.max_per_week,
+        min_gap=row.min_gap,
+        quiet_start=row.quiet_hours_start,
+        quiet_end=row.quiet_hours_end,
+    )
+
+
+def _settle(message: Message, *, state: str, reason: str, now, detail: str = "",
+            log_state: str = "", end_journey: bool = False, **fields):
+    """Record a state change with its reason, in the row and in the message's log.
+
+    A final state lets the enrollment go on to its next step (or ends it).
+    """
+    message.state, message.reason = state, reason
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.save(update_fields=["state", "reason", *fields])
+    MessageLog.objects.create(
+        message=message, at=now, state=log_state or state, reason=reason, detail=detail[:300]
+    )
+    if state in Message.FINAL_STATES:
+        enrollment_continue(message=message, now=now, end=end_journey)
+
+
+def _gate(message, *, now, policy, recent, subscriptions, suppressed, report):
+    """Decide one claimed message inside the locked transaction. True means send it."""
+    campaign, customer = message.campaign, message.customer
+    if campaign.status != campaign.Status.ACTIVE:
+        # Paused between claim and send: hand the row back untouched, it waits.
+        message.state, message.claimed_until = Message.State.PENDING, None
+        message.save(update_fields=["state", "claimed_until"])
+        report.released += 1
+        return False
+    if message.enrollment.state != message.enrollment.State.ACTIVE:
+        report.skipped += 1
+        _settle(message, state=Message.State.SKIPPED, reason=message.enrollment.exit_reason or "exited", now=now)
+        return False
+    if message.expires_at is not None and now > message.expires_at:
+        report.expired += 1
+        # A message deferred by the caps and now too late expired because of them.
+        _settle(message, state=Message.State.EXPIRED, reason=message.reason or "deadline", now=now,
+                detail=f"deadline {message.expires_at:%Y-%m-%d %H:%M} UTC passed")
+        return False
+    template = message.step.template
+    if email_hash(customer.email) in suppressed:
+        report.skipped += 1
+        _settle(message, state=Message.State.SKIPPED, reason="suppressed", now=now)
+        return False
+    if template.purpose == Purpose.MARKETING:
+        if not topic_allows(customer=customer, topic=template.topic,
+                            subscriptions=subscriptions.get(customer.pk, {})):
+            report.skipped += 1
+            _settle(message, state=Message.State.SKIPPED, reason="no_consent", now=now,
+                    detail=f"no consent for {template.topic} at send time")
+            return False
+        capped = policy if message.counts_toward_cap else dataclasses.replace(
+            policy, max_per_day=0, max_per_week=0, min_gap=None
+        )
+        decision = send_window_decide(
+            now=now,
+            recent_sends=recent[customer.pk] if message.counts_toward_cap else [],
+            policy=capped,
+            zone=customer_zone(customer.time_zone),
+        )
+        if not decision.allowed:
+            return _blocked(message, decision=decision, now=now, report=report)
+    return True
+
+
+def _blocked(message, *, decision, now, report) -> bool:
+    when = f"{decision.not_before:%Y-%m-%d %H:%M} UTC"
+    if message.expires_at is not None and decision.not_before > message.expires_at:
+        report.expired += 1
+        _settle(message, state=Message.State.EXPIRED, reason=decision.reason, now=now,
+                detail=f"earliest allowed {when} is past the deadline")
+        return False
+    on_blocked = message.step.on_blocked
+    if on_blocked == JourneyStep.OnBlocked.WAIT:
+        report.deferred += 1
+        _settle(message, state=Message.State.PENDING, reason=decision.reason, now=now,
+                detail=f"deferred until {when}", due_at=decision.not_before,
+                claimed_until=None, deferrals=message.deferrals + 1, log_state="deferred")
+        return False
+    report.skipped += 1
+    _settle(message, state=Message.State.SKIPPED, reason=decision.reason, now=now,
+            detail=f"blocked until {when}; the step says: {message.step.get_on_blocked_display()}",
+            end_journey=on_blocked == JourneyStep.OnBlocked.DROP)
+    return False
+
+
+def _decide_batch(message_ids, *, now, report) -> list[Message]:
+    with transaction.atomic():
+        customer_ids = sorted(set(
+            Message.objects.filter(id__in=message_ids, state=Message.State.CLAIMED)
+            .values_list("customer_id", flat=True)
+        ))
+        # Per-customer locks in a fixed order: two workers cannot both take the last slot.
+        customers = {c.pk: c for c in Customer.objects.select_for_update().filter(
+            id__in=customer_ids).order_by("id")}
+        messages = list(
+            Message.objects.filter(id__in=message_ids, state=Message.State.CLAIMED)
+            .select_related("campaign", "enrollment", "step__template")
+            .order_by("-priority", "due_at", "id")
+        )
+        recent = defaultdict(list)
+        for customer_id, sent_at in Message.objects.filter(
+            customer_id__in=customer_ids, counts_toward_cap=True,
+            state__in=Message.CAP_STATES, sent_at__gt=now - CAP_LOOKBACK,
+        ).values_list("customer_id", "sent_at"):
+            recent[customer_id].append(sent_at)
+        subscriptions = defaultdict(dict)
+        for customer_id, topic, subscribed in Subscription.objects.filter(
+            customer_id__in=customer_ids).values_list("customer_id", "topic", "subscribed"):
+            subscriptions[customer_id][topic] = subscribed
+        suppressed = set(Suppression.objects.filter(
+            email_hash__in=[email_hash(c.email) for c in customers.values()]
+        ).values_list("email_hash", flat=True))
+        policy = cap_policy_current()
+        lease = dt.timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
+        to_send = []
+        for message in messages:
+            message.customer = customers[message.customer_id]
+            if _gate(message, now=now, policy=policy, recent=recent, subscriptions=subscriptions,
+                     suppressed=suppressed, report=report):
+                message.state, message.sent_at = Message.State.SENDING, now
+                message.claimed_until = now + lease
+                message.save(update_fields=["state", "sent_at", "claimed_until"])
+                if message.counts_toward_cap:
+                    recent[message.customer_id].append(now)
+                to_send.append(message)
+    return to_send
+
+
+def _translation_for(template, locale: str) -> TemplateTranslation | None:
+    translations = {t.locale: t for t in template.translations.all()}
+    language = (locale or "").split("-")[0].lower()
+    for candidate in (locale, language, settings.DEFAULT_LOCALE, template.default_locale):
+        if candidate in translations:
+            return translations[candidate]
+    return next(iter(translations.values()), None)
+
+
+def message_context(*, message: Message, unsubscribe_url: str) -> dict:
+    """The plain data a template sees: no model instances, no querysets."""
+    customer = message.customer
+    return {
+        "customer": {
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "email": customer.email,
+            "locale": customer.locale,
+            "external_id": customer.external_id,
+        },
+        "site_url": settings.SITE_URL,
+        "company": {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS},
+        "campaign": {"name": message.campaign.name},
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+def message_render(*, message: Message) -> tuple[dict, str, str | None]:
+    """Render a message in the customer's locale: (parts, locale used, unsubscribe url)."""
+    template = message.step.template
+    translation = _translation_for(template, message.customer.locale)
+    if translation is None:
+        raise TemplateRenderError("the template has no text in any language", template=template.name)
+    marketing = template.purpose == Purpose.MARKETING
+    token = unsubscribe_token(customer_id=message.customer_id)
+    unsubscribe_url = f"{settings.SITE_URL}/u/{token}" if marketing else None
+    context = message_context(message=message, unsubscribe_url=unsubscribe_url or "")
+    rendered = templating.template_render(
+        cache_key=(translation.pk, translation.version),
+        subject=translation.subject, html_body=translation.html_body,
+        text_body=translation.text_body, context=context,
+    )
+    if marketing:
+        footer = templating.footer_render(locale=translation.locale, context=context)
+        rendered = templating.with_footer(rendered=rendered, footer=footer)
+    return rendered, translation.locale, unsubscribe_url
+
+
+def _deliver(messages, *, now) -> list[tuple[Message, str, dict]]:
+    """Render and hand each message to the backend; no transaction is open here."""
+    outcomes = []
+    domain = settings.SITE_URL.split("://")[-1].split("/")[0].split(":")[0] or "localhost"
+    with get_connection() as connection:
+        for message in messages:
+            try:
+                rendered, locale, unsubscribe_url = message_render(message=message)
+                email = email_build(
+                    rendered=rendered, to=message.customer.email,
+                    from_email=settings.DEFAULT_FROM_EMAIL, sent_at=now,
+                    message_uuid=str(message.message_id), domain=domain,
+                    unsubscribe_url=unsubscribe_url, tags=[message.campaign.slug],
+                )
+                email.connection = connection
+                email.send()
+            except TemplateRenderError as exc:
+                outcomes.append((message, "template_error", {"detail": str(exc)}))
+                continue
+            except AnymailRecipientsRefused as exc:
+                outcomes.append((message, "rejected", {"detail": str(exc)}))
+                continue
+            except AnymailAPIError as exc:
+                status = getattr(exc, "status_code", None)
+                transient = status is None or status >= 500 or status == 429
+                outcomes.append((message, "retry" if transient else "provider_error",
+                                 {"detail": f"provider answered {status}"}))
+                continue
+            except OSError as exc:  # SMTP and network trouble is transient
+                outcomes.append((message, "retry", {"detail": type(exc).__name__}))
+                continue
+            status = getattr(email, "anymail_status", None)
+            provider_id = (status.message_id if status is not None else None) or ""
+            outcomes.append((message, "sent", {"provider_message_id": str(provider_id),
+                                               "subject": rendered["subject"], "locale": locale}))
+    return outcomes
+
+
+def _record(outcomes, *, now, report) -> None:
+    with transaction.atomic():
+        for message, outcome, data in outcomes:
+            if outcome == "sent":
+                report.sent += 1
+                _settle(message, state=Message.State.SENT, reason="", now=now,
+                        provider_message_id=data["provider_message_id"][:200],
+                        subject=data["subject"][:300], locale=data["locale"],
+                        lag_seconds=(now - message.first_due_at).total_seconds(),
+                        claimed_until=None)
+            elif outcome == "retry" and message.attempts < MAX_ATTEMPTS:
+                # Nothing reached the customer: free the cap slot and try again later.
+                report.deferred += 1
+                _settle(message, state=Message.State.PENDING, reason="provider_unavailable", now=now,
+                        detail=data["detail"], sent_at=None, claimed_until=None,
+                        due_at=now + dt.timedelta(minutes=2 ** message.attempts),
+                        log_state="deferred")
+            else:
+                report.failed += 1
+                _settle(message, state=Message.State.FAILED, reason=outcome, now=now,
+                        detail=data["detail"], sent_at=None, claimed_until=None)
+
+
+def messages_send(*, message_ids: list[int], now: dt.datetime) -> SendReport:
+    """Send the claimed messages among `message_ids`; others are left alone (idempotent)."""
+    report = SendReport()
+    to_send = _decide_batch(message_ids, now=now, report=report)
+    if to_send:
+        _record(_deliver(to_send, now=now), now=now, report=report)
+    return report

@@ -1,0 +1,36 @@
+"""Thin Celery wrappers: look up, call one service, decide retry. Arguments are ids only."""
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from campaigns import clock
+from campaigns.services.scheduling import scheduler_tick
+from campaigns.services.sending import messages_send
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="campaigns.tick", ignore_result=True)
+def tick() -> dict:
+    """Beat's heartbeat: plan, advance and claim, then queue one send task per batch."""
+    report = scheduler_tick(now=clock.now())
+    for ids in report.batches:
+        send_batch.delay(ids)
+    summary = {
+        "enrolled": report.enrolled, "advanced": report.advanced,
+        "messages_created": report.messages_created, "claimed": sum(map(len, report.batches)),
+        "released": report.released, "unknown": report.unknown, "exited": report.exited,
+    }
+    logger.info("tick %s", summary)
+    return summary
+
+
+@shared_task(
+    name="campaigns.send_batch", bind=True, ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5,
+)
+def send_batch(self, message_ids: list[int]) -> dict:
+    """Send the claimed messages among these ids (a retried task re-reads their state)."""
+    report = messages_send(message_ids=message_ids, now=clock.now())
+    return report.__dict__

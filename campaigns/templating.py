@@ -1,0 +1,146 @@
+"""The only place message templates are compiled and rendered (sandboxed Jinja2).
+
+Templates receive plain dicts built by `message_context`, never model instances.
+Compiled templates are cached per (translation id, version, part): compiling costs far
+more than rendering, and a saved edit bumps the version so stale entries are never used.
+"""
+from functools import lru_cache
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from campaigns.exceptions import TemplateRenderError
+
+_ENVIRONMENTS = {
+    autoescape: ImmutableSandboxedEnvironment(
+        autoescape=autoescape, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
+    for autoescape in (True, False)
+}
+
+# Which parts are HTML (autoescaped) and what a marketer calls them.
+PARTS = {"subject": (False, "subject"), "html": (True, "HTML body"), "text": (False, "text body")}
+
+SAMPLE_CONTEXT = {
+    "customer": {
+        "first_name": "Astrid",
+        "last_name": "Lindqvist",
+        "email": "astrid@example.se",
+        "locale": "sv",
+        "external_id": "c-42",
+    },
+    "site_url": "https://shop.example.com",
+    "company": {"name": "Nordic Goods AB", "address": "Storgatan 1, 111 22 Stockholm"},
+    "campaign": {"name": "Welcome"},
+    "unsubscribe_url": "https://shop.example.com/u/sample-token",
+}
+
+
+def _compile(source: str, *, part: str):
+    autoescape, label = PARTS[part]
+    try:
+        return _ENVIRONMENTS[autoescape].from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateRenderError(f"{label}, line {exc.lineno}: {exc.message}") from exc
+
+
+@lru_cache(maxsize=2048)
+def _compiled(key: tuple, source: str, part: str):
+    return _compile(source, part=part)
+
+
+def _render_part(template, context: dict, *, part: str) -> str:
+    try:
+        return template.render(context)
+    except jinja2.UndefinedError as exc:
+        raise TemplateRenderError(f"{PARTS[part][1]}: {exc.message}") from exc
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateRenderError(f"{PARTS[part][1]}: not allowed in a template ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - any template runtime error is the template's
+        raise TemplateRenderError(f"{PARTS[part][1]}: {type(exc).__name__}: {exc}") from exc
+
+
+def template_validate(*, subject: str, html_body: str, text_body: str) -> None:
+    """Compile all three parts and render them with a sample customer.
+
+    Raises TemplateRenderError naming the part and line, so a marketer sees the mistake
+    at save time instead of a failed send later.
+    """
+    for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
+        _render_part(_compile(source, part=part), SAMPLE_CONTEXT, part=part)
+
+
+def template_render(
+    *, cache_key: tuple, subject: str, html_body: str, text_body: str, context: dict
+) -> dict:
+    """Render subject, HTML and text. `cache_key` must change whenever the sources do."""
+    rendered = {}
+    for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
+        template = _compiled((*cache_key, part), source, part)
+        rendered[part] = _render_part(template, context, part=part)
+    # A subject is one line; a stray newline would break the header.
+    rendered["subject"] = " ".join(rendered["subject"].split())
+    return rendered
+
+
+def template_preview(*, translation) -> dict:
+    """Render a translation with the sample customer, for the admin's live preview."""
+    return template_render(
+        cache_key=("preview", translation.pk, translation.version),
+        subject=translation.subject,
+        html_body=translation.html_body,
+        text_body=translation.text_body,
+        context=SAMPLE_CONTEXT,
+    )
+
+
+# The legal footer of every marketing email, appended by the sender so no template can
+# forget it: who sends, where they are, a visible way out, and the right to object.
+_FOOTERS = {
+    "en": (
+        "You receive this email because you agreed to hear from {{ company.name }}. "
+        "You can object to marketing at any time, free of charge.",
+        "Unsubscribe",
+    ),
+    "sv": (
+        "Du får det här mejlet eftersom du har tackat ja till utskick från {{ company.name }}. "
+        "Du kan när som helst och kostnadsfritt invända mot marknadsföring.",
+        "Avregistrera dig",
+    ),
+    "nb": (
+        "Du får denne e-posten fordi du har takket ja til utsendelser fra {{ company.name }}. "
+        "Du kan når som helst og gratis reservere deg mot markedsføring.",
+        "Meld deg av",
+    ),
+}
+_FOOTER_HTML = (
+    '<div style="margin-top:32px;padding-top:16px;border-top:1px solid #ddd;'
+    'font-family:Arial,sans-serif;font-size:12px;line-height:1.5;color:#666;">'
+    "<p>{notice}</p><p>{{{{ company.name }}}}, {{{{ company.address }}}}</p>"
+    '<p><a href="{{{{ unsubscribe_url }}}}" style="color:#666;">{link}</a></p></div>'
+)
+_FOOTER_TEXT = "\n\n--\n{notice}\n{{{{ company.name }}}}, {{{{ company.address }}}}\n{link}: {{{{ unsubscribe_url }}}}\n"
+
+
+def footer_render(*, locale: str, context: dict) -> dict:
+    """The legal footer in the message's locale (English when there is none)."""
+    notice, link = _FOOTERS.get(locale, _FOOTERS["en"])
+    key = ("footer", locale if locale in _FOOTERS else "en")
+    return {
+        "html": _render_part(
+            _compiled(key + ("html",), _FOOTER_HTML.format(notice=notice, link=link), "html"),
+            context, part="html",
+        ),
+        "text": _render_part(
+            _compiled(key + ("text",), _FOOTER_TEXT.format(notice=notice, link=link), "text"),
+            context, part="text",
+        ),
+    }
+
+
+def with_footer(*, rendered: dict, footer: dict) -> dict:
+    """Put the footer before </body> when the HTML has one, else at its end."""
+    html = rendered["html"]
+    index = html.lower().rfind("</body>")
+    html = html[:index] + footer["html"] + html[index:] if index >= 0 else html + footer["html"]
+    return {**rendered, "html": html, "text": rendered["text"].rstrip() + footer["text"]}

@@ -1,0 +1,139 @@
+"""The tick: planning is idempotent, late triggers keep their clock, pauses hold."""
+import datetime as dt
+
+import pytest
+from django.core import mail
+
+from campaigns.models import Campaign, Enrollment, Message
+from campaigns.services.consent import consent_record
+from campaigns.services.scheduling import enrollments_plan, messages_recover, scheduler_tick
+from campaigns.services.sending import messages_send
+from tests.factories import CustomerFactory, EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def consenting_customer(**fields):
+    customer = CustomerFactory(**fields)
+    consent_record(customer=customer, granted=True, source="api")
+    return customer
+
+
+def run_tick(now):
+    report = scheduler_tick(now=now)
+    for ids in report.batches:
+        messages_send(message_ids=ids, now=now)
+    return report
+
+
+def test_a_signup_enrolls_the_customer_once_however_often_the_planner_runs(frozen_clock, welcome):
+    customer = consenting_customer()
+    EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
+
+    first = enrollments_plan(now=frozen_clock.now)
+    second = enrollments_plan(now=frozen_clock.now)
+
+    assert (first, second) == (1, 0)
+    assert Enrollment.objects.filter(campaign=welcome, customer=customer).count() == 1
+
+
+def test_only_the_trigger_event_type_enrolls(frozen_clock, welcome):
+    EventFactory(type="purchase", occurred_at=frozen_clock.now)
+
+    assert enrollments_plan(now=frozen_clock.now) == 0
+
+
+def test_an_event_dated_in_the_future_waits_until_its_time(frozen_clock, welcome):
+    EventFactory(type="signup", occurred_at=frozen_clock.now + dt.timedelta(hours=1))
+
+    assert enrollments_plan(now=frozen_clock.now) == 0
+    assert enrollments_plan(now=frozen_clock.advance(hours=2)) == 1
+
+
+def test_events_after_the_watermark_are_still_seen_when_the_watermark_moved(frozen_clock, welcome):
+    EventFactory(type="signup", occurred_at=frozen_clock.now)
+    frozen_clock.advance(minutes=10)
+    enrollments_plan(now=frozen_clock.now)
+    welcome.refresh_from_db()
+    assert welcome.event_watermark > 0
+
+    EventFactory(type="signup", occurred_at=frozen_clock.now)
+
+    assert enrollments_plan(now=frozen_clock.now) == 1
+
+
+def test_a_signup_gets_its_welcome_in_the_customers_language(frozen_clock, welcome, policy):
+    customer = consenting_customer(first_name="Sigrid", locale="nb", time_zone="Europe/Oslo")
+    EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
+
+    run_tick(frozen_clock.now)
+    run_tick(frozen_clock.advance(minutes=1))
+
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == [customer.email]
+    assert email.subject == "Velkommen, Sigrid!"
+    message = Message.objects.get(customer=customer)
+    assert (message.state, message.locale, message.lag_seconds) == ("sent", "nb", 0.0)
+    assert Enrollment.objects.get(customer=customer).state == Enrollment.State.COMPLETED
+
+
+def test_a_signup_two_hours_late_still_gets_its_welcome(frozen_clock, welcome, policy):
+    customer = consenting_customer()
+    EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now - dt.timedelta(hours=2))
+
+    run_tick(frozen_clock.now)
+
+    assert Message.objects.get(customer=customer).state == "sent"
+    assert len(mail.outbox) == 1
+
+
+def test_a_signup_thirty_hours_late_is_recorded_as_expired_not_sent(frozen_clock, welcome, policy):
+    customer = consenting_customer()
+    EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now - dt.timedelta(hours=30))
+
+    run_tick(frozen_clock.now)
+
+    message = Message.objects.get(customer=customer)
+    assert (message.state, message.reason) == ("expired", "deadline")
+    assert "30.0 h" in message.log.get().detail
+    assert mail.outbox == []
+
+
+def test_a_paused_campaign_sends_nothing_and_resuming_after_the_deadline_sends_nothing(
+    frozen_clock, welcome, policy
+):
+    customer = consenting_customer()
+    EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
+    scheduler_tick(now=frozen_clock.now)  # planned and claimed, not yet sent
+    Campaign.objects.filter(pk=welcome.pk).update(status=Campaign.Status.PAUSED)
+
+    batches = scheduler_tick(now=frozen_clock.advance(minutes=30)).batches
+    messages_send(message_ids=[m.pk for m in Message.objects.all()], now=frozen_clock.now)
+
+    assert batches == [] and mail.outbox == []
+    assert Message.objects.get(customer=customer).state == "pending"  # never marked finished
+
+    Campaign.objects.filter(pk=welcome.pk).update(status=Campaign.Status.ACTIVE)
+    run_tick(frozen_clock.advance(hours=30))
+
+    message = Message.objects.get(customer=customer)
+    assert (message.state, message.reason) == ("expired", "deadline")
+    assert mail.outbox == []
+
+
+def test_a_message_left_sending_by_a_dead_worker_becomes_unknown_and_is_not_resent(
+    frozen_clock, welcome, policy
+):
+    customer = consenting_customer()
+    EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
+    scheduler_tick(now=frozen_clock.now)
+    Message.objects.update(state="sending", sent_at=frozen_clock.now,
+                           claimed_until=frozen_clock.now + dt.timedelta(minutes=10))
+
+    messages_recover(now=frozen_clock.advance(minutes=11))
+    run_tick(frozen_clock.advance(minutes=1))
+
+    message = Message.objects.get(customer=customer)
+    assert (message.state, message.reason) == ("unknown", "worker_lost")
+    assert mail.outbox == []
