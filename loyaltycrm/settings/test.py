@@ -1,4 +1,6 @@
 """Test settings: the base settings with fast hashing and a recording email backend."""
+import os
+
 from .base import *  # noqa: F401,F403
 from .base import DATABASES, VAR_DIR
 
@@ -10,6 +12,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 TIME_ZONE = "UTC"
 SITE_URL = "https://shop.example.com"
 
-# A file-backed test database, so a real Celery worker in another process can see it.
+# A file-backed test database, so a real Celery worker in another process can see it;
+# one per test run, so two runs in one checkout do not delete each other's database.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
