@@ -2,7 +2,10 @@
 from django.urls import path
 
 from campaigns import views
+from campaigns.api import api
 
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
+    path("healthz", views.healthz, name="healthz"),
 ]

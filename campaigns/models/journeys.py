@@ -60,7 +60,10 @@ class Campaign(TimestampedModel):
     active_from = models.DateTimeField(null=True, blank=True)
     active_until = models.DateTimeField(null=True, blank=True)
     # The planner's position in the event table: events with a larger id are still new.
+    # The watermark trails the highest id seen by the previous tick (the ceiling), so an
+    # event whose transaction committed after a larger id was read is still found.
     event_watermark = models.BigIntegerField(default=0, editable=False)
+    event_ceiling = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-priority", "name"]

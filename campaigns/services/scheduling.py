@@ -11,13 +11,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Min, OuterRef, Q
+from django.db.models import Exists, F, Max, Min, OuterRef, Value
+from django.db.models.functions import Greatest
 
 from campaigns.models import Campaign, Enrollment, Event, JourneyStep, Message, MessageLog
 
-# Events received this recently may still be joined by rows from transactions that
-# committed later with smaller ids, so the planner looks at them again next tick.
-EVENT_SETTLE = dt.timedelta(minutes=2)
 PLAN_BATCH = 5000
 ADVANCE_BATCH = 5000
 
@@ -96,15 +94,20 @@ def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
         Enrollment.objects.bulk_create(enrollments, ignore_conflicts=True)
         created += mine.count() - before
         last_id = rows[-1]["id"]
-    # Advance the watermark past what is settled: events not yet due, or so recent that an
-    # older transaction may still commit beside them, are looked at again next tick.
-    held = new_events.filter(
-        Q(occurred_at__gt=now) | Q(received_at__gt=now - EVENT_SETTLE)
-    ).aggregate(first=Min("id"))["first"]
-    settled_up_to = held - 1 if held is not None else last_id
-    if settled_up_to > campaign.event_watermark:
-        Campaign.objects.filter(pk=campaign.pk, event_watermark__lt=settled_up_to).update(
-            event_watermark=settled_up_to
+    # Move the watermark only up to what the previous tick had already seen (its
+    # ceiling), and never past an event that is not due yet: every event is looked at by
+    # two ticks, so one whose transaction committed late, behind a larger id, is not lost.
+    future = new_events.filter(occurred_at__gt=now).aggregate(first=Min("id"))["first"]
+    watermark = campaign.event_ceiling
+    if future is not None:
+        watermark = min(watermark, future - 1)
+    ceiling = new_events.aggregate(last=Max("id"))["last"] or campaign.event_watermark
+    Campaign.objects.filter(pk=campaign.pk).update(
+        event_ceiling=Greatest(F("event_ceiling"), Value(ceiling))
+    )
+    if watermark > campaign.event_watermark:
+        Campaign.objects.filter(pk=campaign.pk, event_watermark__lt=watermark).update(
+            event_watermark=watermark
         )
     return created
 

@@ -1,0 +1,258 @@
+"""Admin for the outbox (read-only): enrollments, messages, their log and provider events.
+
+Also the plain-words helpers that explain a message's history, shared with the customer page.
+"""
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from campaigns.models import Enrollment, Message, MessageEvent, MessageLog
+from campaigns.services.scheduling import customer_zone
+
+# What each logged state means to a marketer.
+STATE_WORDS = {
+    "pending": "waiting",
+    "claimed": "picked up for sending",
+    "sending": "being sent",
+    "sent": "sent",
+    "deferred": "deferred",
+    "skipped": "not sent",
+    "expired": "expired, not sent",
+    "failed": "failed",
+    "unknown": "outcome unknown",
+}
+# Reasons the scheduler and the sender record, in plain words.
+REASON_WORDS = {
+    "holdout": "in the holdout group (kept out on purpose to measure the campaign's effect)",
+    "deadline": "its deadline had passed",
+    "frequency_cap": "frequency cap",
+    "min_gap": "too soon after the previous email",
+    "quiet_hours": "quiet hours",
+    "suppressed": "the address is on the suppression list",
+    "no_consent": "no marketing consent",
+    "exit_event": "the customer left the journey (an exit event happened)",
+    "exited": "the customer left the journey",
+    "provider_unavailable": "the email provider was unavailable, will try again",
+    "provider_error": "the email provider refused the message",
+    "rejected": "the email provider refused the address",
+    "template_error": "the template could not be rendered",
+    "worker_lost": "the worker stopped while sending",
+}
+# A moment with an explicit zone inside a log detail, e.g. "2026-03-03 08:00 UTC".
+_MOMENT = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?\s?(UTC|Z|[+-]\d{2}:?\d{2})"
+)
+
+
+def local_time(moment: dt.datetime | None, zone: ZoneInfo) -> str:
+    """e.g. "2026-03-03 09:00 Europe/Stockholm"; a dash for no time."""
+    if moment is None:
+        return "—"
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
+def duration_words(value: dt.timedelta | float | None) -> str:
+    """A duration as a marketer says it: "24 h", "1 d 2 h", "3 min 5 s"."""
+    if value is None:
+        return "—"
+    seconds = int(value.total_seconds() if isinstance(value, dt.timedelta) else value)
+    if seconds < 60:
+        return f"{seconds} s"
+    # Up to two days reads best in hours: a 24 h deadline, not "1 d".
+    days, rest = divmod(seconds, 86400) if seconds >= 2 * 86400 else (0, seconds)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{minutes} min" if minutes else "", f"{secs} s" if secs and not days else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _localise(detail: str, zone: ZoneInfo) -> str:
+    def replace(match):
+        offset = match.group(3)
+        text = f"{match.group(1)}T{match.group(2)}{'+00:00' if offset in ('UTC', 'Z') else offset}"
+        try:
+            return local_time(dt.datetime.fromisoformat(text), zone)
+        except ValueError:
+            return match.group(0)
+
+    return _MOMENT.sub(replace, detail)
+
+
+def log_line(entry: MessageLog, zone: ZoneInfo) -> str:
+    """One history entry in plain words: "… — deferred: frequency cap until 2026-03-03 …"."""
+    state = STATE_WORDS.get(entry.state, entry.state)
+    if entry.reason == "planned":
+        words = "planned"
+    elif entry.reason:
+        words = f"{state}: {REASON_WORDS.get(entry.reason, entry.reason.replace('_', ' '))}"
+    else:
+        words = state
+    detail = _localise(entry.detail, zone)
+    if detail.lower().startswith(f"{entry.state} "):
+        detail = detail[len(entry.state) + 1:]
+    if detail:
+        words += f" {detail}" if detail.startswith("until ") else f" ({detail})"
+    return f"{local_time(entry.at, zone)} — {words}"
+
+
+def message_summary(message: Message, zone: ZoneInfo) -> str:
+    """Where a message stands now, in one sentence."""
+    reason = REASON_WORDS.get(message.reason, message.reason.replace("_", " "))
+    if message.state == Message.State.SENT:
+        return f"Sent {local_time(message.sent_at, zone)}" + (
+            f": “{message.subject}”" if message.subject else ""
+        )
+    if message.state == Message.State.PENDING:
+        text = f"Waiting, due {local_time(message.due_at, zone)}"
+        if message.reason:
+            text += f" (held back: {reason})"
+        if message.expires_at:
+            text += f"; expires {local_time(message.expires_at, zone)}"
+        if message.campaign.status != message.campaign.Status.ACTIVE:
+            text += f". The campaign is {message.campaign.status}, so nothing goes out now"
+        return text
+    if message.state in (Message.State.CLAIMED, Message.State.SENDING):
+        return f"Being sent now ({message.state})"
+    if message.state == Message.State.UNKNOWN:
+        return ("Outcome unknown: the worker stopped while sending. It is not resent "
+                "automatically; the customer may or may not have received it")
+    word = {"skipped": "Not sent", "expired": "Expired, not sent", "failed": "Failed"}.get(
+        message.state, message.state
+    )
+    return f"{word}" + (f": {reason}" if message.reason else "")
+
+
+class ReadOnlyAdminMixin:
+    """Views only: these rows are written by the scheduler and the sender."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+def admin_link(obj, label: str | None = None) -> str:
+    if obj is None:
+        return "—"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label if label is not None else str(obj))
+
+
+class MessageLogInline(ReadOnlyInline):
+    model = MessageLog
+    fields = ["at", "state", "reason", "detail"]
+    show_change_link = False
+    verbose_name = "history entry"
+    verbose_name_plural = "History (every change of state, with its reason)"
+
+
+class MessageEventInline(ReadOnlyInline):
+    model = MessageEvent
+    fields = ["occurred_at", "event_type", "provider", "event_id"]
+    show_change_link = False
+    verbose_name_plural = "Provider events (delivered, opened, clicked, bounced, …)"
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "customer_link", "campaign", "state", "reason", "due_at", "sent_at",
+                    "lag"]
+    list_filter = ["state", "reason", "campaign"]
+    list_select_related = ["customer", "campaign"]
+    search_fields = ["customer__external_id", "customer__email", "subject", "=message_id"]
+    search_help_text = "Customer external id or email, subject, or our message id."
+    ordering = ["-due_at", "-id"]
+    show_full_result_count = False
+    inlines = [MessageLogInline, MessageEventInline]
+    fieldsets = [
+        (None, {"fields": ["customer_link", "campaign", "step", "enrollment_link", "story"]}),
+        ("State", {"fields": ["state", "reason", "attempts", "deferrals", "priority",
+                              "counts_toward_cap"]}),
+        ("Timing", {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
+                               "claimed_until", "sent_at", "lag"]}),
+        ("Handed to the provider", {"fields": ["message_id", "provider_message_id", "subject",
+                                               "locale"]}),
+    ]
+    readonly_fields = ["customer_link", "enrollment_link", "story", "lag"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "customer", "campaign", "step", "enrollment"
+        )
+
+    @admin.display(description="customer", ordering="customer__external_id")
+    def customer_link(self, obj):
+        return admin_link(obj.customer)
+
+    @admin.display(description="enrollment")
+    def enrollment_link(self, obj):
+        return admin_link(obj.enrollment)
+
+    @admin.display(description="lag", ordering="lag_seconds")
+    def lag(self, obj):
+        return duration_words(obj.lag_seconds)
+
+    @admin.display(description="Where it stands")
+    def story(self, obj):
+        return message_summary(obj, customer_zone(obj.customer.time_zone))
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "customer_link", "campaign", "state", "step_position",
+                    "next_action_at", "is_holdout", "triggered_at", "finished_at", "exit_reason"]
+    list_filter = ["state", "is_holdout", "campaign"]
+    list_select_related = ["customer", "campaign"]
+    search_fields = ["customer__external_id", "customer__email", "entry_key"]
+    search_help_text = "Customer external id or email, or the entry key."
+    show_full_result_count = False
+    readonly_fields = ["customer_link"]
+    fields = ["campaign", "customer_link", "entry_key", "trigger_event", "triggered_at",
+              "enrolled_at", "state", "step_position", "next_action_at", "is_holdout",
+              "finished_at", "exit_reason"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("customer", "campaign",
+                                                            "trigger_event")
+
+    @admin.display(description="customer", ordering="customer__external_id")
+    def customer_link(self, obj):
+        return admin_link(obj.customer)
+
+
+@admin.register(MessageEvent)
+class MessageEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["occurred_at", "event_type", "provider", "message", "received_at"]
+    list_filter = ["event_type", "provider"]
+    list_select_related = ["message"]
+    search_fields = ["event_id", "message__customer__external_id"]
+    show_full_result_count = False
+
+
+def message_history_html(messages, zone: ZoneInfo) -> str:
+    """Each message with where it stands and its logged history, for the customer page."""
+    blocks = []
+    for message in messages:
+        lines = format_html_join(
+            "", "<li>{}</li>", ((log_line(entry, zone),) for entry in message.log.all())
+        )
+        blocks.append(format_html(
+            '<div style="margin-bottom:12px"><strong>{}</strong> — step {}: {}.<ul>{}</ul></div>',
+            message.campaign.name, message.step.position, message_summary(message, zone), lines,
+        ))
+    return format_html_join("", "{}", ((b,) for b in blocks))

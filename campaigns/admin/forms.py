@@ -1,0 +1,85 @@
+"""Admin forms: template translations validated (and versioned) on save, suppression by address."""
+from django import forms
+from django.db.models import F
+
+from campaigns.exceptions import TemplateRenderError
+from campaigns.models import Suppression, TemplateTranslation
+from campaigns.templating import template_validate
+
+_PARTS = ("subject", "html_body", "text_body")
+
+
+class TemplateTranslationForm(forms.ModelForm):
+    """Refuses a translation that doesn't compile or render with a sample customer.
+
+    Saving a changed translation bumps its version, which retires compiled copies cached
+    under the old one in every worker.
+    """
+
+    class Meta:
+        model = TemplateTranslation
+        fields = ["locale", *_PARTS]
+        widgets = {
+            "locale": forms.TextInput(attrs={"size": 6}),
+            "subject": forms.TextInput(attrs={"size": 80}),
+            "html_body": forms.Textarea(
+                attrs={"rows": 14, "cols": 100, "style": "font-family:monospace"}
+            ),
+            "text_body": forms.Textarea(
+                attrs={"rows": 10, "cols": 100, "style": "font-family:monospace"}
+            ),
+        }
+        help_texts = {
+            "locale": "e.g. sv, nb, en. Customers in other locales get the template's default.",
+            "html_body": "Simple HTML with inline styles. The unsubscribe footer is added "
+                         "automatically; don't write your own.",
+            "text_body": "The same message as plain text, for mail apps that show no HTML.",
+        }
+
+    def clean_locale(self):
+        return self.cleaned_data["locale"].strip().lower()
+
+    def clean(self):
+        cleaned = super().clean()
+        parts = {name: cleaned.get(name) for name in _PARTS}
+        if any(value is None for value in parts.values()):
+            return cleaned  # a required part is missing; its own error says so
+        try:
+            template_validate(**parts)
+        except TemplateRenderError as error:
+            self._add_template_errors(parts, error)
+        return cleaned
+
+    def _add_template_errors(self, parts: dict, error: TemplateRenderError) -> None:
+        """Put each broken part's message on its own field."""
+        found = False
+        for name in _PARTS:
+            # The other parts blank: an empty template is always valid.
+            alone = {other: (parts[name] if other == name else "") for other in _PARTS}
+            try:
+                template_validate(**alone)
+            except TemplateRenderError as part_error:
+                self.add_error(name, str(part_error))
+                found = True
+        if not found:
+            self.add_error(None, str(error))
+
+    def save(self, commit=True):
+        translation = super().save(commit=False)
+        if translation.pk is not None and self.has_changed():
+            # In the database, so two editors saving at once still get two versions.
+            translation.version = F("version") + 1
+        if commit:
+            translation.save()
+            translation.refresh_from_db(fields=["version"])
+        return translation
+
+
+class SuppressionAddForm(forms.ModelForm):
+    """Marketers type an address; only its hash is stored."""
+
+    email = forms.EmailField(help_text="Stored only as a SHA-256 hash; never mailed again.")
+
+    class Meta:
+        model = Suppression
+        fields = ["email", "reason"]

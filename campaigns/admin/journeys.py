@@ -1,0 +1,192 @@
+"""Admin for campaigns (journeys), their steps, and the site-wide frequency policy."""
+from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
+
+from campaigns.exceptions import CampaignTransitionError
+from campaigns.models import Campaign, Enrollment, FrequencyPolicy, JourneyStep, Message
+from campaigns.services.journeys import campaign_activate, campaign_archive, campaign_pause
+
+from .deliveries import duration_words
+
+PENDING_STATES = (Message.State.PENDING, Message.State.CLAIMED, Message.State.SENDING)
+
+
+def _count_per_campaign(model, **filters):
+    """A correlated COUNT per campaign row: one query for the whole list page."""
+    rows = (
+        model.objects.filter(campaign=OuterRef("pk"), **filters)
+        .order_by().values("campaign").annotate(n=Count("pk")).values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+
+class JourneyStepInline(admin.TabularInline):
+    model = JourneyStep
+    ordering = ["position"]
+    extra = 0
+    fields = ["position", "kind", "template", "wait_duration", "wait_until_local_time",
+              "on_blocked"]
+    autocomplete_fields = ["template"]
+    verbose_name_plural = "Steps (run in order of position)"
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "trigger_words", "priority", "deadline_words",
+                    "holdout_percent", "enrollment_count", "sent_count", "pending_count"]
+    list_filter = ["status", "trigger"]
+    search_fields = ["name", "slug", "trigger_event_type"]
+    prepopulated_fields = {"slug": ["name"]}
+    actions = ["activate", "pause", "archive"]
+    inlines = [JourneyStepInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "status", "status_help"]}),
+        ("Trigger", {"fields": ["trigger", "trigger_event_type", "trigger_config", "entry_key",
+                                "exit_event_types", "entry_help"]}),
+        ("Rules", {"fields": ["priority", "deadline", "reentry_cooldown", "exempt_from_caps",
+                              "holdout_percent"]}),
+        ("Schedule", {"fields": ["active_from", "active_until"],
+                      "description": "Leave empty to run whenever the campaign is active."}),
+        ("Results so far", {"fields": ["message_states"]}),
+    ]
+    readonly_fields = ["status", "status_help", "entry_help", "message_states"]
+
+    def get_actions(self, request):
+        # Bulk delete would erase send history the frequency caps count: archive instead.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        # Only a draft that never ran may be deleted; anything else is archived.
+        if obj is None or obj.status != Campaign.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj) and not obj.enrollments.exists()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            n_enrollments=_count_per_campaign(Enrollment),
+            n_sent=_count_per_campaign(Message, state=Message.State.SENT),
+            n_pending=_count_per_campaign(Message, state__in=PENDING_STATES),
+        )
+
+    @admin.display(description="trigger", ordering="trigger")
+    def trigger_words(self, obj):
+        if obj.trigger == Campaign.Trigger.EVENT and obj.trigger_event_type:
+            return f"event: {obj.trigger_event_type}"
+        return obj.get_trigger_display()
+
+    @admin.display(description="deadline", ordering="deadline")
+    def deadline_words(self, obj):
+        return duration_words(obj.deadline) if obj.deadline else "none"
+
+    @admin.display(description="enrollments", ordering="n_enrollments")
+    def enrollment_count(self, obj):
+        return obj.n_enrollments
+
+    @admin.display(description="sent", ordering="n_sent")
+    def sent_count(self, obj):
+        return obj.n_sent
+
+    @admin.display(description="pending", ordering="n_pending")
+    def pending_count(self, obj):
+        return obj.n_pending
+
+    @admin.display(description="How status changes")
+    def status_help(self, obj):
+        return (
+            "Change the status with the Activate, Pause and Archive actions on the campaign "
+            "list. Pausing stops sends at once; messages stay pending and are re-checked "
+            "against their deadline on resume (Activate). Archiving is final."
+        )
+
+    @admin.display(description="Entry and exit")
+    def entry_help(self, obj):
+        return mark_safe(
+            "<p><strong>Entry key</strong>: what makes an entry unique. “Once per customer” "
+            "lets each customer in once, ever; “once per trigger event” or “once per order” "
+            "let them in again for each new event or order.</p>"
+            "<p><strong>Re-entry cooldown</strong> (in Rules): the least time between two "
+            "entries of the same customer, so repeated events don't repeat the journey.</p>"
+            "<p><strong>Exit event types</strong>: events that end the journey early, e.g. "
+            "<code>[\"purchase\"]</code> for a win-back.</p>"
+        )
+
+    @admin.display(description="Messages by state")
+    def message_states(self, obj):
+        if obj.pk is None:
+            return "—"
+        counts = (
+            Message.objects.filter(campaign=obj).order_by().values_list("state")
+            .annotate(n=Count("pk")).order_by("state")
+        )
+        rows = format_html_join(", ", "{}: {}", ((state, n) for state, n in counts))
+        return rows or "No messages yet."
+
+    @admin.action(
+        description="Activate (start or resume) selected campaigns", permissions=["change"]
+    )
+    def activate(self, request, queryset):
+        self._transition(request, queryset, campaign_activate, "activated", "already active")
+
+    @admin.action(description="Pause selected campaigns", permissions=["change"])
+    def pause(self, request, queryset):
+        self._transition(request, queryset, campaign_pause, "paused", "already paused")
+
+    @admin.action(description="Archive selected campaigns", permissions=["change"])
+    def archive(self, request, queryset):
+        self._transition(request, queryset, campaign_archive, "archived", "already archived")
+
+    def _transition(self, request, queryset, service, done: str, already: str):
+        changed, unchanged, refused = 0, 0, []
+        for campaign in queryset.order_by("pk"):
+            try:
+                if service(campaign=campaign):
+                    changed += 1
+                else:
+                    unchanged += 1
+            except CampaignTransitionError as error:
+                refused.append(str(error))
+        self.message_user(request, ngettext(
+            "%(count)d campaign %(done)s.", "%(count)d campaigns %(done)s.", changed,
+        ) % {"count": changed, "done": done}, messages.SUCCESS if changed else messages.INFO)
+        if unchanged:
+            self.message_user(request, ngettext(
+                "%(count)d campaign was %(already)s.", "%(count)d campaigns were %(already)s.",
+                unchanged,
+            ) % {"count": unchanged, "already": already}, messages.INFO)
+        for reason in refused:
+            self.message_user(request, f"Not {done}: {reason}", messages.WARNING)
+
+
+@admin.register(FrequencyPolicy)
+class FrequencyPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "max_per_day", "max_per_week", "min_gap", "quiet_hours_start",
+                    "quiet_hours_end"]
+    fieldsets = [
+        (None, {"fields": ["name"]}),
+        ("Caps", {
+            "fields": ["max_per_day", "max_per_week", "min_gap"],
+            "description": "How many marketing emails one customer may get. Campaigns marked "
+                           "“exempt from caps” (messages the customer asked for) are not "
+                           "counted or held back.",
+        }),
+        ("Quiet hours", {
+            "fields": ["quiet_hours_start", "quiet_hours_end"],
+            "description": "No email goes out between these times in the customer's own time "
+                           "zone (the site's zone when the customer has none). A message held "
+                           "back waits, moves on or is dropped as its step says, and expires if "
+                           "its campaign's deadline passes first.",
+        }),
+    ]
+
+    def has_add_permission(self, request):
+        # One site-wide policy: the sender reads the first row.
+        return super().has_add_permission(request) and not FrequencyPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

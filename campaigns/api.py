@@ -1,0 +1,205 @@
+"""The shop's ingestion API (JSON over HTTP): events and customers in, nothing else."""
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Body, NinjaAPI, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from campaigns.api_schemas import (
+    BATCH_MAX_EVENTS,
+    CustomerIn,
+    CustomerOut,
+    ErrorsOut,
+    EventsOut,
+    EventsPayload,
+    error_field_path,
+    error_message,
+)
+from campaigns.models import ApiKey, ConsentSource
+from campaigns.services.api_keys import api_key_authenticate
+from campaigns.services.customers import IngestRejected, customer_upsert
+from campaigns.services.events import CREATED, events_ingest
+
+logger = logging.getLogger(__name__)
+
+API_DESCRIPTION = """
+How the shop sends customers and what they do to Loyalty CRM.
+
+**Authentication.** Every request carries `Authorization: Bearer <key>`; keys are issued
+in the admin or with `manage.py create_api_key NAME`. A missing, unknown or revoked key
+gets `401` with a `WWW-Authenticate: Bearer` header.
+
+**Errors.** Every error is JSON: `{"errors": [{"field": "customer.email", "message":
+"…"}]}`, with `"index"` added for an item of a batch. `field` is the dotted path of the
+bad value, empty when the request as a whole is wrong. Status codes: `400` invalid data
+(including a body that is not JSON), `401` no valid key, `413` body over 1 MB.
+
+**Times** are ISO 8601 with a time zone (`2026-03-02T09:30:00Z`); times without one are
+rejected.
+"""
+
+EVENTS_DESCRIPTION = f"""
+Post one event object, or a list of 1 to {BATCH_MAX_EVENTS} of them (a batch). The body
+may be at most 1 MB.
+
+Each event upserts its `customer` by `external_id` (a new customer needs `email`). A
+`signup` sets the customer's sign-up time if it has none. A `purchase` needs an `order`,
+which is recorded once per order `external_id` and counted once in the customer's order
+count and total spent. Any other lower-case `type` (e.g. `refund`, `wishlist.added`) is
+stored as it is, with its `properties`.
+
+**Batches are all or nothing.** Every item is validated first; if any item is bad,
+nothing is stored and the answer is `400` listing every problem with its `index` and
+`field`. Otherwise all items are stored in one transaction.
+
+**Idempotency.** Give each event a stable `event_id`. An `event_id` that is already
+stored (or repeated within the batch) is a no-op: it changes nothing and is reported as
+`"duplicate"`, so a retry is always safe, even when two arrive at once.
+
+**Status.** `201` when at least one event was stored, `200` when every item was a
+duplicate. `accepted` counts the events stored, `duplicates` the others; `results` has
+one entry per item, in the order posted.
+"""
+
+CUSTOMERS_DESCRIPTION = """
+Create or update one customer, matched by `external_id`. Fields you leave out keep their
+value; `null` clears an optional profile field. `email` is required when the customer is
+new. Consent answers are recorded with source `api`; a topic left out keeps its state.
+
+`201` when the customer was created, `200` when an existing one was updated.
+"""
+
+api = NinjaAPI(
+    title="Loyalty CRM API",
+    version="1",
+    urls_namespace="api",
+    description=API_DESCRIPTION,
+)
+
+ERROR_RESPONSES = {400: ErrorsOut, 401: ErrorsOut, 413: ErrorsOut}
+
+
+class ApiKeyAuth(HttpBearer):
+    """Bearer API keys. Never logs the header, whatever DEBUG says."""
+
+    openapi_bearerFormat = "lcrm_…"
+    openapi_description = (
+        "An API key from the admin or `manage.py create_api_key NAME`."
+    )
+
+    def __call__(self, request: HttpRequest) -> ApiKey:
+        header = request.headers.get(self.header, "")
+        scheme, _, token = header.strip().partition(" ")
+        if not header:
+            raise AuthenticationError(
+                message="Send your API key as `Authorization: Bearer <key>`."
+            )
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError(
+                message="Use the Bearer scheme: `Authorization: Bearer <key>`."
+            )
+        return self.authenticate(request, token.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
+        api_key = api_key_authenticate(plaintext=token)
+        if api_key is None:
+            raise AuthenticationError(message="The API key is unknown or revoked.")
+        return api_key
+
+
+def _errors(request: HttpRequest, errors: list[dict], *, status: int) -> HttpResponse:
+    return api.create_response(request, {"errors": errors}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def _validation_failed(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = []
+    for error in exc.errors:
+        # The location starts with ("body", <parameter name>); the rest is the path.
+        index, field = error_field_path(error["loc"][2:])
+        message = error_message(error["type"], field, error["msg"])
+        errors.append({"index": index, "field": field, "message": message})
+    return _errors(
+        request,
+        [e if e["index"] is not None else _without_index(e) for e in errors],
+        status=400,
+    )
+
+
+@api.exception_handler(IngestRejected)
+def _ingest_rejected(request: HttpRequest, exc: IngestRejected) -> HttpResponse:
+    return _errors(request, exc.errors, status=400)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    message = (
+        exc.message if exc.message != "Unauthorized" else "A valid API key is required."
+    )
+    response = _errors(request, [{"field": "", "message": message}], status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="Loyalty CRM API"'
+    return response
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    message = exc.message
+    # ninja wraps the JSON decoder's complaint; the cause says where the syntax breaks.
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        message = f"The body is not valid JSON: {exc.__cause__}"
+    return _errors(request, [{"field": "", "message": message}], status=exc.status_code)
+
+
+def _without_index(error: dict) -> dict:
+    return {key: value for key, value in error.items() if key != "index"}
+
+
+@api.post(
+    "/events",
+    auth=ApiKeyAuth(),
+    response={200: EventsOut, 201: EventsOut, **ERROR_RESPONSES},
+    summary="Send events (one or a batch)",
+    description=EVENTS_DESCRIPTION,
+    tags=["events"],
+)
+def events_post(request: HttpRequest, payload: Body[EventsPayload]):
+    is_batch = isinstance(payload, list)
+    items = payload if is_batch else [payload]
+    try:
+        results = events_ingest(
+            events=[item.model_dump(exclude_unset=True) for item in items],
+            source=ConsentSource.API,
+        )
+    except IngestRejected as exc:
+        # An index means something only to a batch.
+        errors = exc.errors if is_batch else [_without_index(e) for e in exc.errors]
+        return _errors(request, errors, status=400)
+    accepted = sum(result.status == CREATED for result in results)
+    body = {
+        "accepted": accepted,
+        "duplicates": len(results) - accepted,
+        "results": [
+            {"index": r.index, "event_id": r.event_id, "status": r.status}
+            for r in results
+        ],
+    }
+    return Status(201 if accepted else 200, body)
+
+
+@api.post(
+    "/customers",
+    auth=ApiKeyAuth(),
+    response={200: CustomerOut, 201: CustomerOut, **ERROR_RESPONSES},
+    summary="Create or update a customer",
+    description=CUSTOMERS_DESCRIPTION,
+    tags=["customers"],
+)
+def customers_post(request: HttpRequest, payload: Body[CustomerIn]):
+    customer, created = customer_upsert(
+        data=payload.model_dump(exclude_unset=True), source=ConsentSource.API
+    )
+    logger.info("Customer %s through the API", "created" if created else "updated")
+    body = {"external_id": customer.external_id, "created": created}
+    return Status(201 if created else 200, body)

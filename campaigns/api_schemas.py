@@ -1,0 +1,360 @@
+"""Request and response schemas of the ingestion API: the contract with the shop."""
+
+import datetime as dt
+import functools
+import zoneinfo
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from ninja import Schema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    Tag,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from campaigns import clock
+from campaigns.models import Topic
+
+BATCH_MAX_EVENTS = 1000
+# How far ahead of the clock an occurred_at may lie: room for skewed clocks only.
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _require_iso_string(value: Any) -> Any:
+    # Numbers would be read as Unix timestamps; the contract is ISO 8601 text only.
+    if not isinstance(value, (str, dt.datetime)):
+        raise PydanticCustomError(
+            "datetime_type",
+            "Give an ISO 8601 date-time string with a time zone, "
+            "e.g. 2026-03-02T09:30:00Z.",
+        )
+    return value
+
+
+def _aware_and_not_far_ahead(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError(
+            "timezone_aware",
+            "The date-time has no time zone. Add one (e.g. 2026-03-02T09:30:00Z or "
+            "2026-03-02T10:30:00+01:00): a time without it is ambiguous.",
+        )
+    if value > clock.now() + FUTURE_TOLERANCE:
+        raise PydanticCustomError(
+            "datetime_too_far_ahead",
+            "The date-time is more than 1 day in the future; check the sender's clock "
+            "and time zone.",
+        )
+    return value.astimezone(dt.timezone.utc)
+
+
+def _known_time_zone(value: str | None) -> str | None:
+    if value is not None and value not in _time_zone_names():
+        raise PydanticCustomError(
+            "time_zone_unknown",
+            "Unknown time zone. Give an IANA name such as Europe/Stockholm.",
+        )
+    return value
+
+
+def _normalise_locale(value: Any) -> Any:
+    # Shops send sv_SE, sv-se or SV; all mean sv-SE.
+    if isinstance(value, str):
+        language, _, region = value.strip().replace("_", "-").partition("-")
+        return f"{language.lower()}-{region.upper()}" if region else language.lower()
+    return value
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _scalars_only(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    for key, item in (value or {}).items():
+        if not 1 <= len(key) <= 64:
+            raise PydanticCustomError(
+                "attribute_key", "Attribute names must be 1 to 64 characters long."
+            )
+        if item is not None and not isinstance(item, (str, int, float, bool)):
+            raise PydanticCustomError(
+                "attribute_scalar",
+                "Attribute values must be strings, numbers, booleans or null (which "
+                "removes the attribute), not objects or lists.",
+            )
+    return value
+
+
+AwareDateTime = Annotated[
+    dt.datetime,
+    BeforeValidator(_require_iso_string),
+    AfterValidator(_aware_and_not_far_ahead),
+]
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
+
+ConsentIn = create_model(
+    "ConsentIn",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__=(
+        "The customer's answer per topic: true grants, false withdraws, a topic left "
+        "out keeps its current state. `marketing` is the global switch every "
+        "marketing email needs."
+    ),
+    **{
+        topic.value: (StrictBool | None, Field(default=None, description=topic.label))
+        for topic in Topic
+    },
+)
+
+
+class CustomerIn(Schema):
+    """A customer, matched by `external_id` (the shop's id) and created when new.
+
+    Fields left out keep their stored value; `null` clears an optional profile field.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "external_id": "c-42",
+                "email": "astrid@example.se",
+                "first_name": "Astrid",
+                "locale": "sv",
+                "time_zone": "Europe/Stockholm",
+                "country": "SE",
+                "consent": {"marketing": True},
+            }
+        },
+    )
+
+    external_id: ExternalId = Field(
+        description="The shop's id of the customer (1-100 chars)."
+    )
+    email: EmailStr | None = Field(
+        default=None,
+        description="Required when the customer is new. Checked for syntax, not "
+        "delivery.",
+    )
+    first_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    last_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    locale: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$"),
+            BeforeValidator(_normalise_locale),
+        ]
+        | None
+    ) = Field(
+        default=None, description="Language, optionally with region: sv, nb, en, sv-SE."
+    )
+    time_zone: Annotated[str, AfterValidator(_known_time_zone)] | None = Field(
+        default=None, description="IANA time zone name, e.g. Europe/Stockholm."
+    )
+    country: (
+        Annotated[
+            str, StringConstraints(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper)
+        ]
+        | None
+    ) = Field(default=None, description="ISO 3166-1 alpha-2 code, e.g. SE.")
+    signed_up_at: AwareDateTime | None = Field(
+        default=None, description="ISO 8601 with a time zone."
+    )
+    consent: ConsentIn | None = Field(  # type: ignore[valid-type]
+        default=None, description="Consent answers; recorded with source `api`."
+    )
+    email_verified: StrictBool | None = Field(
+        default=None,
+        description="Whether the shop verified the address (double opt-in). Kept "
+        "as the method of the consent answers sent with it.",
+    )
+    wording_version: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="Version of the consent text the customer saw."
+    )
+    attributes: Annotated[dict[str, Any], AfterValidator(_scalars_only)] | None = Field(
+        default=None,
+        description="Extra facts as an object of scalars, merged into the stored ones; "
+        "a null value removes that attribute.",
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email_not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise PydanticCustomError(
+                "email_null",
+                "The email cannot be cleared; leave the field out to keep it.",
+            )
+        return value
+
+
+class OrderIn(Schema):
+    """The order of a purchase, matched by `external_id`; recorded once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: ExternalId = Field(description="The shop's order id (1-100 chars).")
+    amount: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)] = Field(
+        description="Greater than 0, at most 2 decimals; send it as a string, "
+        'e.g. "499.00".'
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        description="ISO 4217 code in capitals, e.g. SEK."
+    )
+
+
+class EventIn(Schema):
+    """Something the customer did, with the customer it concerns."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "event_id": "shop-124",
+                "type": "purchase",
+                "occurred_at": "2026-03-02T09:45:00Z",
+                "customer": {"external_id": "c-42"},
+                "order": {"external_id": "o-9", "amount": "499.00", "currency": "SEK"},
+            }
+        },
+    )
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
+        Field(
+            default=None,
+            description="Your idempotency key (recommended): an event_id already "
+            "stored makes the post a no-op, reported as a duplicate.",
+        )
+    )
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")] = (
+        Field(description="signup, purchase, refund or your own, e.g. wishlist.added.")
+    )
+    occurred_at: AwareDateTime = Field(
+        description="When it happened: ISO 8601 with a time zone; past is fine, at "
+        "most 1 day ahead."
+    )
+    customer: CustomerIn
+    order: OrderIn | None = Field(
+        default=None,
+        validate_default=True,
+        description="Required on purchase events and accepted only there.",
+    )
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="Free-form details of the event."
+    )
+
+    @field_validator("order")
+    @classmethod
+    def _order_only_and_always_on_purchases(
+        cls, value: OrderIn | None, info: ValidationInfo
+    ):
+        event_type = info.data.get("type")
+        if event_type == "purchase" and value is None:
+            raise PydanticCustomError(
+                "order_missing", "A purchase event needs an order."
+            )
+        if event_type is not None and event_type != "purchase" and value is not None:
+            raise PydanticCustomError(
+                "order_unexpected",
+                "Only purchase events carry an order; put other references in "
+                "properties.",
+            )
+        return value
+
+
+def _single_or_batch(value: Any) -> str:
+    return "batch" if isinstance(value, list) else "event"
+
+
+# One event object, or a list of 1 to 1,000 of them. The tag makes validation errors say
+# which shape was meant instead of reporting a failure for both.
+EventsPayload = Annotated[
+    Union[
+        Annotated[EventIn, Tag("event")],
+        Annotated[
+            list[EventIn],
+            Field(min_length=1, max_length=BATCH_MAX_EVENTS),
+            Tag("batch"),
+        ],
+    ],
+    Discriminator(_single_or_batch),
+]
+
+
+class EventResultOut(Schema):
+    index: int = Field(
+        description="Position in the posted list (0 for a single event)."
+    )
+    event_id: str | None
+    status: Literal["created", "duplicate"]
+
+
+class EventsOut(Schema):
+    accepted: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(description="Events whose event_id was already stored.")
+    results: list[EventResultOut]
+
+
+class CustomerOut(Schema):
+    external_id: str
+    created: bool
+
+
+class ErrorOut(Schema):
+    index: int | None = Field(
+        default=None,
+        description="Position of the bad item in a batch; absent otherwise.",
+    )
+    field: str = Field(
+        description='Dotted path of the bad field, e.g. "customer.email"; empty '
+        "when the problem is the request as a whole."
+    )
+    message: str
+
+
+class ErrorsOut(Schema):
+    errors: list[ErrorOut]
+
+
+def error_field_path(loc: tuple | list) -> tuple[int | None, str]:
+    """Split an error location below the body into (batch index, dotted path)."""
+    index = None
+    parts = list(loc)
+    if parts[:1] == ["batch"]:
+        parts = parts[1:]
+        if parts and isinstance(parts[0], int):
+            index, parts = parts[0], parts[1:]
+    elif parts[:1] == ["event"]:
+        parts = parts[1:]
+    return index, ".".join(str(part) for part in parts)
+
+
+def error_message(error_type: str, field: str, message: str) -> str:
+    """A message for an integrator: ours where pydantic's wording is unclear."""
+    if error_type == "missing":
+        return "This field is required." if field else "The body is empty; send JSON."
+    if error_type in ("model_type", "model_attributes_type", "dict_type"):
+        return "Expected a JSON object here."
+    if error_type == "extra_forbidden":
+        return "Unknown field; check its spelling against the API documentation."
+    if not field and error_type == "too_short":
+        return "The list is empty; send at least 1 event."
+    if not field and error_type == "too_long":
+        return f"Send at most {BATCH_MAX_EVENTS} events per request; split the batch."
+    return message

@@ -1,0 +1,36 @@
+"""Load the demo data (welcome journey, content, customers) and print what was added."""
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from campaigns.services.demo import demo_load
+
+
+class Command(BaseCommand):
+    help = (
+        "Add the welcome campaign, its content, the default frequency policy and demo "
+        "customers with orders, events and consent. Safe to run again: adds only what is missing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--customers", type=int, default=200, help="How many demo customers (default 200)."
+        )
+        parser.add_argument(
+            "--force", action="store_true",
+            help="Run even with DEBUG off (demo customers do not belong in production).",
+        )
+
+    def handle(self, *args, customers: int, force: bool, **options):
+        if customers < 0:
+            raise CommandError("--customers must be 0 or more.")
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo adds made-up customers and consent records; with DEBUG off, "
+                "pass --force if that is really wanted."
+            )
+        created = demo_load(customers=customers)
+        if not any(created.values()):
+            self.stdout.write("Demo data is already there: nothing added.")
+            return
+        summary = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in created.items())
+        self.stdout.write(self.style.SUCCESS(f"Demo data added ({summary})."))

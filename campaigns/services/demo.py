@@ -1,0 +1,302 @@
+"""Demo data for `make run`: the welcome journey, its content and a year of Nordic customers.
+
+Idempotent: every row has a deterministic key (demo-c-0001, demo-o-0001-01, demo-ev-…),
+existing rows are never changed, and a second run adds nothing.
+"""
+import datetime as dt
+import random
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+
+from campaigns import clock
+from campaigns.models import (
+    Campaign,
+    ConsentSource,
+    Customer,
+    Event,
+    FrequencyPolicy,
+    JourneyStep,
+    MessageTemplate,
+    Order,
+    Purpose,
+    TemplateTranslation,
+    Topic,
+)
+from campaigns.services.consent import consent_record
+
+CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+SEED = 20260302
+FRESH_SIGNUPS = 5
+CONSENT_SHARE = 0.7
+
+# country: (weight, first names, last names, email domain, time zone, currency, locales)
+_PEOPLE = {
+    "SE": (40, [
+        "Astrid", "Elsa", "Maja", "Ingrid", "Karin", "Linnea", "Sofia", "Frida", "Ebba", "Saga",
+        "Erik", "Lars", "Johan", "Oskar", "Nils", "Anders", "Gustav", "Henrik", "Axel", "Björn",
+    ], [
+        "Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
+        "Persson", "Svensson", "Lindqvist", "Lindberg", "Bergström", "Holm", "Sandberg",
+        "Åberg", "Öberg", "Ekström", "Sjögren",
+    ], "example.se", "Europe/Stockholm", "SEK", [("sv", 9), ("en", 1)]),
+    "NO": (30, [
+        "Nora", "Emma", "Sofie", "Ingrid", "Kari", "Solveig", "Tone", "Sigrid", "Ragnhild",
+        "Jakob", "Emil", "Magnus", "Sindre", "Ola", "Håkon", "Bjørn", "Eirik", "Torstein",
+    ], [
+        "Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Kristiansen",
+        "Berg", "Haugen", "Hagen", "Bakken", "Solberg", "Dahl", "Lie", "Strand", "Bråthen",
+        "Sæther", "Løvås",
+    ], "example.no", "Europe/Oslo", "NOK", [("nb", 9), ("en", 1)]),
+    "FI": (10, [
+        "Aino", "Sanna", "Laura", "Veera", "Elina", "Päivi", "Eino", "Juha", "Mikko", "Matti",
+        "Tuomas", "Antti", "Jussi",
+    ], [
+        "Korhonen", "Virtanen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen", "Laine",
+        "Heikkinen", "Koskinen", "Järvinen", "Lehtonen",
+    ], "example.com", "Europe/Helsinki", "EUR", [("fi", 7), ("sv", 1), ("en", 2)]),
+    "DK": (10, [
+        "Mette", "Freja", "Ida", "Line", "Anne", "Signe", "Søren", "Mads", "Rasmus",
+        "Frederik", "Christian", "Kasper",
+    ], [
+        "Nielsen", "Jensen", "Hansen", "Pedersen", "Christensen", "Sørensen", "Rasmussen",
+        "Jørgensen", "Madsen", "Kjær",
+    ], "example.com", "Europe/Copenhagen", "EUR", [("da", 8), ("en", 2)]),
+    "GB": (5, [
+        "Oliver", "Amelia", "James", "Charlotte", "Grace", "Harry", "Isla", "George",
+    ], [
+        "Smith", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Clarke", "Walker",
+    ], "example.com", "Europe/London", "EUR", [("en", 1)]),
+    "US": (5, [
+        "Noah", "Liam", "Olivia", "Harper", "Ethan", "Ava", "Mason", "Emily",
+    ], [
+        "Johnson", "Miller", "Anderson", "Peterson", "Nelson", "Carlson", "Olson", "Swanson",
+    ], "example.com", "America/New_York", "EUR", [("en", 1)]),
+}
+# The fresh signups show the welcome in each shipped language.
+_FRESH_COUNTRIES = ["SE", "NO", "GB", "SE", "NO"]
+_FRESH_LOCALES = {"SE": "sv", "NO": "nb", "GB": "en"}
+_ASCII = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
+def demo_load(*, customers: int = 200) -> dict:
+    """Create whatever demo data is missing and return how many rows of each kind were made."""
+    now = clock.now()
+    with transaction.atomic():
+        created = {"frequency_policies": _policy_load()}
+        created.update(_welcome_load())
+        created.update(_customers_load(count=customers, now=now))
+    return created
+
+
+def _policy_load() -> int:
+    if FrequencyPolicy.objects.exists():
+        return 0
+    FrequencyPolicy.objects.create(
+        name="Default", max_per_day=1, max_per_week=3,
+        quiet_hours_start=dt.time(21, 0), quiet_hours_end=dt.time(8, 0),
+    )
+    return 1
+
+
+def content_read(*, name: str, locale: str) -> dict:
+    """A shipped message's subject, HTML and text for one locale, from campaigns/content/."""
+    folder = CONTENT_DIR / name
+    return {
+        "subject": (folder / f"{locale}.subject.txt").read_text(encoding="utf-8").strip(),
+        "html_body": (folder / f"{locale}.html").read_text(encoding="utf-8"),
+        "text_body": (folder / f"{locale}.txt").read_text(encoding="utf-8"),
+    }
+
+
+def content_locales(*, name: str) -> list[str]:
+    return sorted(p.name.split(".")[0] for p in (CONTENT_DIR / name).glob("*.subject.txt"))
+
+
+def _welcome_load() -> dict:
+    template, template_created = MessageTemplate.objects.get_or_create(
+        name="Welcome",
+        defaults={"purpose": Purpose.MARKETING, "topic": Topic.MARKETING, "default_locale": "en"},
+    )
+    translations = 0
+    for locale in content_locales(name="welcome"):
+        # A marketer's edit of a translation is never overwritten; a missing one is added.
+        _, made = TemplateTranslation.objects.get_or_create(
+            template=template, locale=locale, defaults=content_read(name="welcome", locale=locale)
+        )
+        translations += made
+    campaign, campaign_created = Campaign.objects.get_or_create(
+        slug="welcome",
+        defaults={
+            "name": "Welcome",
+            "status": Campaign.Status.ACTIVE,
+            "trigger": Campaign.Trigger.EVENT,
+            "trigger_event_type": "signup",
+            "entry_key": Campaign.EntryKey.CUSTOMER,
+            "deadline": dt.timedelta(hours=24),
+            "priority": 100,
+            "exempt_from_caps": False,
+            "holdout_percent": 0,
+        },
+    )
+    steps = 0
+    if campaign_created:
+        JourneyStep.objects.create(
+            campaign=campaign, position=0, kind=JourneyStep.Kind.SEND, template=template,
+            on_blocked=JourneyStep.OnBlocked.WAIT,
+        )
+        steps = 1
+    return {
+        "templates": int(template_created),
+        "translations": translations,
+        "campaigns": int(campaign_created),
+        "steps": steps,
+    }
+
+
+def _customers_load(*, count: int, now: dt.datetime) -> dict:
+    wanted = {_customer_id(i): i for i in range(1, count + 1)}
+    existing = set(
+        Customer.objects.filter(external_id__startswith="demo-c-").values_list(
+            "external_id", flat=True
+        )
+    )
+    people = [
+        _person(index=i, fresh=i > count - FRESH_SIGNUPS, now=now)
+        for external_id, i in wanted.items()
+        if external_id not in existing
+    ]
+    Customer.objects.bulk_create(
+        [p["customer"] for p in people], batch_size=500, ignore_conflicts=True
+    )
+    ids = dict(
+        Customer.objects.filter(external_id__startswith="demo-c-").values_list("external_id", "pk")
+    )
+    orders = []
+    for person in people:
+        customer = person["customer"]
+        customer.pk = ids[customer.external_id]
+        for order in person["orders"]:
+            order.customer_id = customer.pk
+            orders.append(order)
+    Order.objects.bulk_create(orders, batch_size=500, ignore_conflicts=True)
+    order_ids = dict(
+        Order.objects.filter(external_id__startswith="demo-o-").values_list("external_id", "pk")
+    )
+    events = []
+    for person in people:
+        customer = person["customer"]
+        events.append(Event(
+            event_id=f"demo-ev-signup-{customer.external_id.removeprefix('demo-c-')}",
+            customer_id=customer.pk, type="signup", occurred_at=customer.signed_up_at,
+            properties={"source": "demo"},
+        ))
+        events.extend(
+            Event(
+                event_id=f"demo-ev-purchase-{order.external_id.removeprefix('demo-o-')}",
+                customer_id=customer.pk, type="purchase", occurred_at=order.placed_at,
+                order_id=order_ids[order.external_id],
+                properties={"order_id": order.external_id, "amount": str(order.amount),
+                            "currency": order.currency},
+            )
+            for order in person["orders"]
+        )
+    # In time order, so the event ids follow the story as a shop would have sent it.
+    events.sort(key=lambda e: (e.occurred_at, e.event_id))
+    Event.objects.bulk_create(events, batch_size=500, ignore_conflicts=True)
+    consents = sum(
+        consent_record(
+            customer=person["customer"], granted=True, source=ConsentSource.IMPORT,
+            wording_version="demo-v1", at=person["customer"].signed_up_at,
+        )
+        for person in people
+        if person["consent"]
+    )
+    return {
+        "customers": len(people),
+        "orders": len(orders),
+        "events": len(events),
+        "consent_events": consents,
+    }
+
+
+def _customer_id(index: int) -> str:
+    return f"demo-c-{index:04d}"
+
+
+def _person(*, index: int, fresh: bool, now: dt.datetime) -> dict:
+    """One customer and their orders, the same for the same index on every run."""
+    rng = random.Random(f"{SEED}-{index}")
+    if fresh:
+        country = _FRESH_COUNTRIES[index % len(_FRESH_COUNTRIES)]
+    else:
+        country = rng.choices(list(_PEOPLE), weights=[p[0] for p in _PEOPLE.values()])[0]
+    _, first_names, last_names, domain, zone, currency, locales = _PEOPLE[country]
+    first = "" if (not fresh and rng.random() < 0.03) else rng.choice(first_names)
+    last = rng.choice(last_names)
+    if fresh:
+        locale = _FRESH_LOCALES[country]
+        signed_up_at = now - dt.timedelta(minutes=rng.uniform(5, 240))
+    else:
+        locale = rng.choices([loc for loc, _ in locales], weights=[w for _, w in locales])[0]
+        signed_up_at = now - dt.timedelta(days=rng.uniform(1.5, 365))
+    if not fresh and rng.random() < 0.04:
+        zone = ""
+    local_part = ".".join(_ascii(part) for part in (first, last) if part)
+    external_id = _customer_id(index)
+    orders = [] if fresh else _orders(rng, external_id=external_id, currency=currency,
+                                      signed_up_at=signed_up_at, now=now)
+    total = sum((o.amount for o in orders), Decimal("0"))
+    customer = Customer(
+        external_id=external_id,
+        email=f"{local_part}{index}@{domain}",
+        first_name=first,
+        last_name=last,
+        locale=locale,
+        time_zone=zone,
+        country=country,
+        signed_up_at=signed_up_at,
+        first_order_at=orders[0].placed_at if orders else None,
+        last_order_at=orders[-1].placed_at if orders else None,
+        order_count=len(orders),
+        total_spent=total,
+        tier=_tier(total),
+        attributes={"birthday": f"{rng.randint(1950, 2004)}-{rng.randint(1, 12):02d}-"
+                                f"{rng.randint(1, 28):02d}"} if rng.random() < 0.6 else {},
+    )
+    consent = fresh or rng.random() < CONSENT_SHARE
+    return {"customer": customer, "orders": orders, "consent": consent}
+
+
+def _orders(rng, *, external_id, currency, signed_up_at, now) -> list[Order]:
+    number = rng.choices(range(9), weights=[20, 22, 16, 12, 10, 8, 5, 4, 3])[0]
+    span = (now - signed_up_at).total_seconds()
+    moments = sorted(signed_up_at + dt.timedelta(seconds=rng.uniform(60, span - 60))
+                     for _ in range(number))
+    suffix = external_id.removeprefix("demo-c-")
+    return [
+        Order(
+            external_id=f"demo-o-{suffix}-{n:02d}",
+            # Shop prices end in 9: 99, 149, … 2,499.
+            amount=Decimal(rng.randrange(99, 2500, 50)).quantize(Decimal("0.01")),
+            currency=currency,
+            placed_at=placed_at,
+            status=Order.Status.PLACED,
+        )
+        for n, placed_at in enumerate(moments, start=1)
+    ]
+
+
+def _tier(total: Decimal) -> str:
+    if total >= 6000:
+        return "gold"
+    if total >= 2000:
+        return "silver"
+    return "bronze" if total > 0 else ""
+
+
+def _ascii(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name.translate(_ASCII))
+    return "".join(c for c in folded if c.isascii()).lower()

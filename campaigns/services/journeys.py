@@ -1,0 +1,96 @@
+"""Campaign status transitions: activate, pause and archive, each refusing illegal moves."""
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from campaigns.exceptions import CampaignNotReadyError, CampaignTransitionError
+from campaigns.models import Campaign, JourneyStep
+
+Status = Campaign.Status
+
+# The statuses each target status may be reached from. Archived is the end of the road:
+# its history stays readable, and a new campaign is made to run it again.
+_ALLOWED_FROM = {
+    Status.ACTIVE: {Status.DRAFT, Status.PAUSED},
+    Status.PAUSED: {Status.ACTIVE},
+    Status.ARCHIVED: {Status.DRAFT, Status.ACTIVE, Status.PAUSED},
+}
+
+_REFUSALS = {
+    Status.ACTIVE: "an archived campaign cannot be activated again",
+    Status.PAUSED: "only an active campaign can be paused",
+    Status.ARCHIVED: "it is already archived",
+}
+
+
+def campaign_activate(*, campaign: Campaign) -> bool:
+    """Start (from draft) or resume (from paused) a campaign.
+
+    Returns False when it is already active. Raises CampaignNotReadyError when its trigger
+    or steps are incomplete and CampaignTransitionError from archived. Resuming sends
+    nothing by itself: the sender re-checks every pending message's deadline first.
+    """
+    return _campaign_move(campaign=campaign, to=Status.ACTIVE)
+
+
+def campaign_pause(*, campaign: Campaign) -> bool:
+    """Stop an active campaign's sends at once. Returns False when it is already paused.
+
+    Only the status changes: the sender refuses messages of a campaign that is not active
+    and leaves them pending, so nothing is lost and nothing is marked finished here.
+    """
+    return _campaign_move(campaign=campaign, to=Status.PAUSED)
+
+
+def campaign_archive(*, campaign: Campaign) -> bool:
+    """Retire a campaign for good. Returns False when it is already archived."""
+    return _campaign_move(campaign=campaign, to=Status.ARCHIVED)
+
+
+def _campaign_move(*, campaign: Campaign, to: str) -> bool:
+    with transaction.atomic():
+        # The row lock makes two concurrent transitions of one campaign take turns.
+        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if current.status == to:
+            campaign.status = to
+            return False
+        if current.status not in _ALLOWED_FROM[to]:
+            raise CampaignTransitionError(
+                f"{current.name} is {current.status}: {_REFUSALS[to]}.",
+                campaign_id=current.pk, from_status=current.status, to_status=to,
+            )
+        if to == Status.ACTIVE:
+            _campaign_check_ready(campaign=current)
+        current.status = to
+        current.save(update_fields=["status"])
+    campaign.status, campaign.updated_at = current.status, current.updated_at
+    return True
+
+
+def _campaign_check_ready(*, campaign: Campaign) -> None:
+    """The model's own rules, plus what a running journey needs: steps and content."""
+    problems = []
+    try:
+        campaign.clean()
+    except ValidationError as error:
+        problems.extend(error.messages)
+    steps = list(JourneyStep.objects.filter(campaign=campaign).select_related("template"))
+    if not steps:
+        problems.append("It has no steps.")
+    for step in steps:
+        try:
+            step.clean()
+        except ValidationError as error:
+            problems.extend(f"Step {step.position}: {m}" for m in error.messages)
+        template = step.template
+        if template is not None and not template.translations.filter(
+            locale=template.default_locale
+        ).exists():
+            problems.append(
+                f"Step {step.position}: template {template.name} has no translation in its "
+                f"default locale ({template.default_locale})."
+            )
+    if problems:
+        raise CampaignNotReadyError(
+            f"{campaign.name} cannot be activated yet: {' '.join(problems)}",
+            campaign_id=campaign.pk, from_status=campaign.status, to_status=Status.ACTIVE,
+        )

@@ -1,0 +1,32 @@
+"""Admin fixtures: a seeded shop whose welcome journey has run once."""
+import datetime as dt
+
+import pytest
+
+from campaigns.models import Message, MessageEvent
+from campaigns.services.api_keys import api_key_create
+from campaigns.services.consent import suppression_add
+from campaigns.services.demo import demo_load
+from campaigns.services.scheduling import scheduler_tick
+from campaigns.services.sending import messages_send
+
+
+def tick_and_send(now: dt.datetime) -> None:
+    report = scheduler_tick(now=now)
+    for ids in report.batches:
+        messages_send(message_ids=ids, now=now)
+
+
+@pytest.fixture
+def shop(db, frozen_clock):
+    """Demo data for 30 customers, one tick later: 5 welcomes sent, the rest expired."""
+    demo_load(customers=30)
+    tick_and_send(frozen_clock.now)
+    sent = Message.objects.filter(state=Message.State.SENT).first()
+    MessageEvent.objects.create(
+        message=sent, provider="test", event_id="evt-1", event_type="delivered",
+        occurred_at=frozen_clock.now,
+    )
+    suppression_add(email="bounced@example.com", reason="bounced")
+    api_key_create(name="Shop")
+    return frozen_clock
