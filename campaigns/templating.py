@@ -114,7 +114,7 @@ _FOOTERS = {
     ),
 }
 _FOOTER_HTML = (
-    '<div style="margin-top:32px;padding-top:16px;border-top:1px solid #ddd;'
+    '<div style="max-width:600px;margin:0 auto;padding:16px 24px 32px;border-top:1px solid #ddd;'
     'font-family:Arial,sans-serif;font-size:12px;line-height:1.5;color:#666;">'
     "<p>{notice}</p><p>{{{{ company.name }}}}, {{{{ company.address }}}}</p>"
     '<p><a href="{{{{ unsubscribe_url }}}}" style="color:#666;">{link}</a></p></div>'

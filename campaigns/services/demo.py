@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Max
 
 from campaigns import clock
 from campaigns.models import (
@@ -88,7 +89,17 @@ def demo_load(*, customers: int = 200) -> dict:
         created = {"frequency_policies": _policy_load()}
         created.update(_welcome_load())
         created.update(_customers_load(count=customers, now=now))
+        if created["campaigns"]:
+            _welcome_start_after_history(now=now)
     return created
+
+
+def _welcome_start_after_history(*, now: dt.datetime) -> None:
+    """The demo's year of history predates the welcome journey: it starts with the
+    fresh signups, as a campaign activated before them would (see campaign_activate)."""
+    history = Event.objects.filter(occurred_at__lt=now - dt.timedelta(hours=24)).aggregate(
+        last=Max("id"))["last"] or 0
+    Campaign.objects.filter(slug="welcome").update(event_watermark=history, event_ceiling=history)
 
 
 def _policy_load() -> int:

@@ -1,9 +1,10 @@
 """Campaign status transitions: activate, pause and archive, each refusing illegal moves."""
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 
 from campaigns.exceptions import CampaignNotReadyError, CampaignTransitionError
-from campaigns.models import Campaign, JourneyStep
+from campaigns.models import Campaign, Event, JourneyStep
 
 Status = Campaign.Status
 
@@ -25,6 +26,8 @@ _REFUSALS = {
 def campaign_activate(*, campaign: Campaign) -> bool:
     """Start (from draft) or resume (from paused) a campaign.
 
+    Started from draft, it answers trigger events that reach us from now on (a late
+    event that arrives now still counts from when it happened).
     Returns False when it is already active. Raises CampaignNotReadyError when its trigger
     or steps are incomplete and CampaignTransitionError from archived. Resuming sends
     nothing by itself: the sender re-checks every pending message's deadline first.
@@ -58,10 +61,20 @@ def _campaign_move(*, campaign: Campaign, to: str) -> bool:
                 f"{current.name} is {current.status}: {_REFUSALS[to]}.",
                 campaign_id=current.pk, from_status=current.status, to_status=to,
             )
+        fields = ["status"]
         if to == Status.ACTIVE:
             _campaign_check_ready(campaign=current)
+            if current.status == Status.DRAFT:
+                # A new campaign answers triggers that reach us from now on; the shop's
+                # history before it started does not flood customers with stale mail.
+                # (Resuming a paused one keeps its place: events during the pause are
+                # planned, and those past their deadline expire instead of sending.)
+                current.event_watermark = current.event_ceiling = (
+                    Event.objects.aggregate(last=Max("id"))["last"] or 0
+                )
+                fields += ["event_watermark", "event_ceiling"]
         current.status = to
-        current.save(update_fields=["status"])
+        current.save(update_fields=fields)
     campaign.status, campaign.updated_at = current.status, current.updated_at
     return True
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from campaigns.models import Message, MessageEvent
+from campaigns.models import Customer, Event, Message, MessageEvent
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.consent import suppression_add
 from campaigns.services.demo import demo_load
@@ -19,8 +19,13 @@ def tick_and_send(now: dt.datetime) -> None:
 
 @pytest.fixture
 def shop(db, frozen_clock):
-    """Demo data for 30 customers, one tick later: 5 welcomes sent, the rest expired."""
+    """Demo data for 30 customers and a signup that reached us 30 h late, one tick later:
+    5 welcomes sent to the fresh signups, the late one expired."""
     demo_load(customers=30)
+    Event.objects.create(
+        customer=Customer.objects.get(external_id="demo-c-0001"), type="signup",
+        event_id="late-signup", occurred_at=frozen_clock.now - dt.timedelta(hours=30),
+    )
     tick_and_send(frozen_clock.now)
     sent = Message.objects.filter(state=Message.State.SENT).first()
     MessageEvent.objects.create(

@@ -1,10 +1,16 @@
 """Campaign admin: status actions go through the services and report counts."""
+import datetime as dt
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from campaigns.models import Campaign, Message
-from tests.factories import CampaignFactory, JourneyStepFactory, TemplateTranslationFactory
+from campaigns.services.journeys import campaign_activate
+from campaigns.services.scheduling import enrollments_plan
+from tests.factories import (
+    CampaignFactory, EventFactory, JourneyStepFactory, TemplateTranslationFactory,
+)
 
 CHANGELIST = reverse("admin:campaigns_campaign_changelist")
 
@@ -122,7 +128,7 @@ def test_the_list_shows_enrollment_and_message_counts(admin_client, shop):
     response = admin_client.get(CHANGELIST)
 
     welcome = response.context["cl"].result_list[0]
-    assert (welcome.n_enrollments, welcome.n_sent, welcome.n_pending) == (30, 5, 0)
+    assert (welcome.n_enrollments, welcome.n_sent, welcome.n_pending) == (6, 5, 0)
 
 
 @pytest.mark.django_db
@@ -153,3 +159,18 @@ def test_only_a_draft_that_never_ran_can_be_deleted(admin_client, admin_user, rf
     assert model_admin.has_delete_permission(request, draft)
     assert not model_admin.has_delete_permission(request, active)
     assert "delete_selected" not in model_admin.get_actions(request)
+
+
+@pytest.mark.django_db
+def test_a_campaign_started_from_draft_answers_only_triggers_that_arrive_after_it(frozen_clock):
+
+    EventFactory(type="signup", occurred_at=frozen_clock.now - dt.timedelta(days=200))
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT)
+    JourneyStepFactory(campaign=campaign, template=TemplateTranslationFactory().template)
+    campaign_activate(campaign=campaign)
+    # A late webhook: it happened two hours ago but reaches us after the start.
+    late = EventFactory(type="signup", occurred_at=frozen_clock.now - dt.timedelta(hours=2))
+
+    enrollments_plan(now=frozen_clock.now)
+
+    assert list(campaign.enrollments.values_list("trigger_event", flat=True)) == [late.pk]
