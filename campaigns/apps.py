@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Loyalty CRM"
+
+    def ready(self):
+        from campaigns import checks  # noqa: F401 - registers the system checks

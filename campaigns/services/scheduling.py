@@ -306,6 +306,9 @@ def messages_recover(*, now: dt.datetime) -> tuple[int, int]:
                     detail="the worker stopped while sending; not resent automatically")
          for i in lost]
     )
+    # The journey goes on as if it was sent: it may well have been.
+    for message in Message.objects.filter(id__in=lost).select_related("step"):
+        enrollment_continue(message=message, now=now)
     return released, unknown
 
 

@@ -148,3 +148,4 @@ def test_a_message_left_sending_by_a_dead_worker_becomes_unknown_and_is_not_rese
     message = Message.objects.get(customer=customer)
     assert (message.state, message.reason) == ("unknown", "worker_lost")
     assert mail.outbox == []
+    assert Enrollment.objects.get(customer=customer).state == Enrollment.State.COMPLETED
