@@ -18,6 +18,7 @@ from campaigns.models import Campaign, Enrollment, Event, JourneyStep, Message, 
 
 PLAN_BATCH = 5000
 ADVANCE_BATCH = 5000
+ADVANCE_CHUNK = 500
 
 
 @dataclasses.dataclass
@@ -172,65 +173,87 @@ def _steps_by_campaign(campaign_ids) -> dict[int, list[JourneyStep]]:
 def journeys_advance(*, now: dt.datetime) -> tuple[int, int]:
     """Move due enrollments through their wait steps; a send step becomes a message row.
 
-    Returns (enrollments advanced, messages created). Each enrollment is moved with a
-    conditional update on its current position, so two ticks cannot both move it.
+    Returns (enrollments advanced, messages created). Works in chunks, each one short
+    transaction that locks its enrollments with SKIP LOCKED, so concurrent ticks take
+    disjoint chunks; the unique (enrollment, step) makes any overlap a no-op.
     """
-    due = list(
-        Enrollment.objects.filter(
-            state=Enrollment.State.ACTIVE,
-            next_action_at__lte=now,
-            campaign__status=Campaign.Status.ACTIVE,
-        )
-        .select_related("campaign", "customer")
-        .order_by("next_action_at", "id")[:ADVANCE_BATCH]
-    )
-    steps = _steps_by_campaign({e.campaign_id for e in due})
     advanced = created = 0
-    for enrollment in due:
-        journey = steps[enrollment.campaign_id]
-        position, at = enrollment.step_position, enrollment.next_action_at
-        changes = {}
-        new_message = None
-        while True:
-            # Steps are walked by order, so a gap in the positions is harmless.
-            step = next((s for s in journey if s.position >= position), None)
-            if step is None:
-                changes = {"state": Enrollment.State.COMPLETED, "finished_at": now,
-                           "next_action_at": None, "step_position": position}
-                break
-            if step.kind == JourneyStep.Kind.WAIT:
-                if step.wait_duration:
-                    at = at + step.wait_duration
-                if step.wait_until_local_time:
-                    at = _next_local_time(at, step.wait_until_local_time,
-                                          customer_zone(enrollment.customer.time_zone))
-                position = step.position + 1
-                if at > now:
-                    changes = {"step_position": position, "next_action_at": at}
-                    break
-                continue
-            # A send step: the message row takes over until it is settled.
-            new_message = _message_for_step(enrollment, step, due_at=at, now=now)
-            changes = {"step_position": step.position, "next_action_at": None}
+    for _ in range(ADVANCE_BATCH // ADVANCE_CHUNK):
+        with transaction.atomic():
+            due = list(
+                Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(state=Enrollment.State.ACTIVE, next_action_at__lte=now,
+                        campaign__status=Campaign.Status.ACTIVE)
+                .select_related("campaign", "customer")
+                .order_by("next_action_at", "id")[:ADVANCE_CHUNK]
+            )
+            chunk_advanced, chunk_created = _advance_chunk(due, now=now)
+        advanced += chunk_advanced
+        created += chunk_created
+        if len(due) < ADVANCE_CHUNK:
             break
-        row = None
-        if new_message is not None:
-            # The row first: a crash before the enrollment moves leaves it due, and the
-            # next tick finds the existing row instead of making a second one.
-            row, inserted = _message_insert(new_message, now=now)
-            created += inserted
+    return advanced, created
+
+
+def _walk(enrollment: Enrollment, journey: list[JourneyStep], *, now):
+    """Where an enrollment goes from here: (changes to it, the message to create or None)."""
+    position, at = enrollment.step_position, enrollment.next_action_at
+    while True:
+        # Steps are walked by order, so a gap in the positions is harmless.
+        step = next((s for s in journey if s.position >= position), None)
+        if step is None:
+            return {"state": Enrollment.State.COMPLETED, "finished_at": now,
+                    "next_action_at": None, "step_position": position}, None
+        if step.kind == JourneyStep.Kind.SEND:
+            # The message row takes over until it is settled.
+            return ({"step_position": step.position, "next_action_at": None},
+                    _message_for_step(enrollment, step, due_at=at, now=now))
+        if step.wait_duration:
+            at = at + step.wait_duration
+        if step.wait_until_local_time:
+            at = _next_local_time(at, step.wait_until_local_time,
+                                  customer_zone(enrollment.customer.time_zone))
+        position = step.position + 1
+        if at > now:
+            return {"step_position": position, "next_action_at": at}, None
+
+
+def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
+    steps = _steps_by_campaign({e.campaign_id for e in due})
+    plans = [(enrollment, *_walk(enrollment, steps[enrollment.campaign_id], now=now))
+             for enrollment in due]
+    new_messages = [message for _, _, message in plans if message is not None]
+    # Rows first: if the enrollment update below never happens, the next tick finds the
+    # existing row instead of making a second one.
+    Message.objects.bulk_create(new_messages, ignore_conflicts=True)
+    rows = {
+        (row.enrollment_id, row.step_id): row
+        for row in Message.objects.filter(
+            enrollment_id__in=[m.enrollment_id for m in new_messages]
+        ).select_related("step")
+    }
+    # The backend does not say which rows were inserted: compare our own uuids.
+    mine = [rows[(m.enrollment_id, m.step_id)] for m in new_messages
+            if rows[(m.enrollment_id, m.step_id)].message_id == m.message_id]
+    details = {m.message_id: getattr(m, "_detail", "") for m in new_messages}
+    MessageLog.objects.bulk_create([
+        MessageLog(message=row, at=now, state=row.state, reason=row.reason or "planned",
+                   detail=details[row.message_id])
+        for row in mine
+    ])
+    advanced = 0
+    for enrollment, changes, message in plans:
         moved = Enrollment.objects.filter(
-            pk=enrollment.pk,
-            step_position=enrollment.step_position,
-            next_action_at=enrollment.next_action_at,
-            state=Enrollment.State.ACTIVE,
+            pk=enrollment.pk, step_position=enrollment.step_position,
+            next_action_at=enrollment.next_action_at, state=Enrollment.State.ACTIVE,
         ).update(**changes)
         if not moved:
-            continue  # another tick advanced it first
+            continue
         advanced += 1
+        row = rows.get((message.enrollment_id, message.step_id)) if message else None
         if row is not None and row.state in Message.FINAL_STATES:
             enrollment_continue(message=row, now=now)
-    return advanced, created
+    return advanced, len(mine)
 
 
 def _message_for_step(enrollment: Enrollment, step: JourneyStep, *, due_at, now) -> Message:
@@ -257,22 +280,6 @@ def _message_for_step(enrollment: Enrollment, step: JourneyStep, *, due_at, now)
     return message
 
 
-def _message_insert(message: Message, *, now) -> tuple[Message, int]:
-    """Insert the step's message unless it exists; return the row and 1 if it is new."""
-    Message.objects.bulk_create([message], ignore_conflicts=True)
-    # On PostgreSQL a conflict leaves pk unset; compare our own uuid to know who won.
-    row = Message.objects.select_related("step").get(
-        enrollment=message.enrollment, step=message.step
-    )
-    if row.message_id != message.message_id:
-        return row, 0
-    MessageLog.objects.create(
-        message=row, at=now, state=row.state, reason=row.reason or "planned",
-        detail=getattr(message, "_detail", ""),
-    )
-    return row, 1
-
-
 def enrollment_continue(*, message: Message, now: dt.datetime, end: bool = False) -> None:
     """A settled message lets its enrollment go on to the next step (or end it)."""
     changes = {"next_action_at": now, "step_position": message.step.position + 1}
@@ -283,6 +290,17 @@ def enrollment_continue(*, message: Message, now: dt.datetime, end: bool = False
         pk=message.enrollment_id, state=Enrollment.State.ACTIVE,
         step_position=message.step.position,
     ).update(**changes)
+
+
+def enrollments_continue(*, messages: list[Message], now: dt.datetime) -> None:
+    """`enrollment_continue` for many settled messages: one UPDATE per step position."""
+    by_position: dict[int, list[int]] = {}
+    for message in messages:
+        by_position.setdefault(message.step.position, []).append(message.enrollment_id)
+    for position, enrollment_ids in by_position.items():
+        Enrollment.objects.filter(
+            pk__in=enrollment_ids, state=Enrollment.State.ACTIVE, step_position=position
+        ).update(next_action_at=now, step_position=position + 1)
 
 
 def messages_recover(*, now: dt.datetime) -> tuple[int, int]:

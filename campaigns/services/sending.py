@@ -28,7 +28,9 @@ from campaigns.models import (
     Suppression, TemplateTranslation,
 )
 from campaigns.services.consent import email_hash, topic_allows
-from campaigns.services.scheduling import customer_zone, enrollment_continue
+from campaigns.services.scheduling import (
+    customer_zone, enrollment_continue, enrollments_continue,
+)
 from campaigns.tokens import unsubscribe_token
 
 logger = logging.getLogger(__name__)
@@ -155,6 +157,7 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
         messages = list(
             Message.objects.filter(id__in=message_ids, state=Message.State.CLAIMED)
             .select_related("campaign", "enrollment", "step__template")
+            .prefetch_related("step__template__translations")
             .order_by("-priority", "due_at", "id")
         )
         recent = defaultdict(list)
@@ -179,10 +182,13 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
                      suppressed=suppressed, report=report):
                 message.state, message.sent_at = Message.State.SENDING, now
                 message.claimed_until = now + lease
-                message.save(update_fields=["state", "sent_at", "claimed_until"])
                 if message.counts_toward_cap:
                     recent[message.customer_id].append(now)
                 to_send.append(message)
+        # Setting `sending` and the send time reserves the cap slots before the locks go.
+        Message.objects.filter(id__in=[m.pk for m in to_send]).update(
+            state=Message.State.SENDING, sent_at=now, claimed_until=now + lease
+        )
     return to_send
 
 
@@ -272,16 +278,30 @@ def _deliver(messages, *, now) -> list[tuple[Message, str, dict]]:
     return outcomes
 
 
+def _record_sent(messages: list[tuple[Message, dict]], *, now) -> None:
+    """The common case in bulk: one UPDATE, one log INSERT, one UPDATE per step position."""
+    for message, data in messages:
+        message.state, message.reason, message.claimed_until = Message.State.SENT, "", None
+        message.provider_message_id = data["provider_message_id"][:200]
+        message.subject, message.locale = data["subject"][:300], data["locale"]
+        message.lag_seconds = (now - message.first_due_at).total_seconds()
+    sent = [message for message, _ in messages]
+    Message.objects.bulk_update(sent, ["state", "reason", "claimed_until", "provider_message_id",
+                                       "subject", "locale", "lag_seconds"], batch_size=500)
+    MessageLog.objects.bulk_create(
+        [MessageLog(message=m, at=now, state=Message.State.SENT) for m in sent]
+    )
+    enrollments_continue(messages=sent, now=now)
+
+
 def _record(outcomes, *, now, report) -> None:
     with transaction.atomic():
+        sent = [(message, data) for message, outcome, data in outcomes if outcome == "sent"]
+        report.sent += len(sent)
+        _record_sent(sent, now=now)
         for message, outcome, data in outcomes:
             if outcome == "sent":
-                report.sent += 1
-                _settle(message, state=Message.State.SENT, reason="", now=now,
-                        provider_message_id=data["provider_message_id"][:200],
-                        subject=data["subject"][:300], locale=data["locale"],
-                        lag_seconds=(now - message.first_due_at).total_seconds(),
-                        claimed_until=None)
+                continue
             elif outcome == "retry" and message.attempts < MAX_ATTEMPTS:
                 # Nothing reached the customer: free the cap slot and try again later.
                 report.deferred += 1
