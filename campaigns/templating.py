@@ -33,6 +33,15 @@ SAMPLE_CONTEXT = {
     "company": {"name": "Nordic Goods AB", "address": "Storgatan 1, 111 22 Stockholm"},
     "campaign": {"name": "Welcome"},
     "unsubscribe_url": "https://shop.example.com/u/sample-token",
+    # Present only in some journeys (an order-triggered survey, a reward step); the
+    # sample has them all so a template can be checked whatever journey it is for.
+    "order": {"external_id": "o-9", "amount": "499.00", "currency": "SEK"},
+    "reward": {"points": 500},
+    "loyalty": {"points_balance": 1250, "tier": "silver"},
+    "survey": {
+        "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],
+        "followup_url": "https://shop.example.com/s/sample/more",
+    },
 }
 
 

@@ -1,21 +1,40 @@
-"""Signed, opaque tokens for links in emails: they carry a customer id, never an address."""
+"""Signed, opaque tokens for links in emails: they carry a row id, never an address."""
 from django.core import signing
 
 from campaigns.exceptions import InvalidTokenError
 
 _UNSUBSCRIBE_SALT = "loyaltycrm.unsubscribe.v1"
+_SURVEY_SALT = "loyaltycrm.survey.v1"
+
+
+def _signed_id(value: int, *, salt: str) -> str:
+    return signing.dumps(value, salt=salt)
+
+
+def _signed_id_read(token: str, *, salt: str) -> int:
+    try:
+        value = signing.loads(token, salt=salt)
+    except signing.BadSignature as exc:
+        raise InvalidTokenError(f"bad token for {salt}") from exc
+    if not isinstance(value, int):
+        raise InvalidTokenError(f"bad token for {salt}")
+    return value
 
 
 def unsubscribe_token(*, customer_id: int) -> str:
-    return signing.dumps(customer_id, salt=_UNSUBSCRIBE_SALT)
+    return _signed_id(customer_id, salt=_UNSUBSCRIBE_SALT)
 
 
 def unsubscribe_token_read(*, token: str) -> int:
     """The customer id in a token; InvalidTokenError for anything forged or mangled."""
-    try:
-        value = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
-    except signing.BadSignature as exc:
-        raise InvalidTokenError("bad unsubscribe token") from exc
-    if not isinstance(value, int):
-        raise InvalidTokenError("bad unsubscribe token")
-    return value
+    return _signed_id_read(token, salt=_UNSUBSCRIBE_SALT)
+
+
+def survey_token(*, message_id: int) -> str:
+    """One token per survey email: it names the send, and through it the customer."""
+    return _signed_id(message_id, salt=_SURVEY_SALT)
+
+
+def survey_token_read(*, token: str) -> int:
+    """The message id in a survey token; InvalidTokenError for anything else."""
+    return _signed_id_read(token, salt=_SURVEY_SALT)

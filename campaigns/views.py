@@ -1,13 +1,14 @@
-"""Public pages reached from emails: one-click unsubscribe (RFC 8058)."""
+"""Public pages reached from emails: one-click unsubscribe (RFC 8058) and surveys."""
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from campaigns.exceptions import InvalidTokenError
-from campaigns.models import ConsentSource, Customer
+from campaigns.models import ConsentSource, Customer, Message, SurveyResponse
 from campaigns.services.consent import consent_withdraw_all
-from campaigns.tokens import unsubscribe_token_read
+from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer
+from campaigns.tokens import survey_token_read, unsubscribe_token_read
 
 
 def _customer_for(token: str) -> Customer | None:
@@ -43,3 +44,62 @@ def unsubscribe(request, token):
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
+
+
+# Survey pages. A GET never records anything (mail scanners and link prefetchers follow
+# links): it shows the question with the clicked score chosen, and the customer confirms.
+_SURVEY_TEXT = {
+    "en": {"nps": "How likely are you to recommend us to a friend or colleague?",
+           "csat": "How satisfied were you with your order?",
+           "low": {"nps": "Not at all likely", "csat": "Very dissatisfied"},
+           "high": {"nps": "Extremely likely", "csat": "Very satisfied"},
+           "comment": "Anything you would like to add? (optional)", "send": "Send my answer",
+           "thanks": "Thank you! Your answer is saved.", "more": "One more short question",
+           "invalid": "This survey link is not valid."},
+    "sv": {"nps": "Hur troligt är det att du skulle rekommendera oss till en vän eller kollega?",
+           "csat": "Hur nöjd var du med din beställning?",
+           "low": {"nps": "Inte alls troligt", "csat": "Mycket missnöjd"},
+           "high": {"nps": "Mycket troligt", "csat": "Mycket nöjd"},
+           "comment": "Något du vill lägga till? (frivilligt)", "send": "Skicka mitt svar",
+           "thanks": "Tack! Ditt svar är sparat.", "more": "En kort fråga till",
+           "invalid": "Den här enkätlänken är inte giltig."},
+    "nb": {"nps": "Hvor sannsynlig er det at du vil anbefale oss til en venn eller kollega?",
+           "csat": "Hvor fornøyd var du med bestillingen din?",
+           "low": {"nps": "Svært lite sannsynlig", "csat": "Svært misfornøyd"},
+           "high": {"nps": "Svært sannsynlig", "csat": "Svært fornøyd"},
+           "comment": "Noe du vil legge til? (valgfritt)", "send": "Send svaret mitt",
+           "thanks": "Takk! Svaret ditt er lagret.", "more": "Ett kort spørsmål til",
+           "invalid": "Denne lenken til undersøkelsen er ikke gyldig."},
+}
+
+
+def _survey_message(token: str):
+    try:
+        message_id = survey_token_read(token=token)
+    except InvalidTokenError:
+        return None
+    return Message.objects.select_related("customer").filter(pk=message_id).first()
+
+
+@csrf_exempt  # Reached from an email, with no session: the signed token is the credential.
+@require_http_methods(["GET", "POST"])
+def survey(request, token, kind="nps", score=None):
+    message = _survey_message(token)
+    locale = (message.customer.locale if message else "").split("-")[0]
+    text = _SURVEY_TEXT.get(locale, _SURVEY_TEXT["en"])
+    if message is None or kind not in ("nps", "csat"):
+        return render(request, "campaigns/survey.html", {"text": text, "invalid": True}, status=404)
+    low, high = SurveyResponse.SCALES[kind]
+    context = {"text": text, "kind": kind, "question": text[kind], "scale": range(low, high + 1),
+               "low_label": text["low"][kind], "high_label": text["high"][kind],
+               "chosen": score, "token": token}
+    if request.method == "POST":
+        try:
+            chosen = int(request.POST.get("score", ""))
+            survey_answer(message=message, kind=kind, score=chosen,
+                          comment=request.POST.get("comment", ""))
+        except (ValueError, SurveyAnswerInvalid):
+            context["error"] = True
+            return render(request, "campaigns/survey.html", context, status=400)
+        context.update(saved=True, chosen=chosen)
+    return render(request, "campaigns/survey.html", context)

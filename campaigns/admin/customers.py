@@ -12,6 +12,7 @@ from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.customers import customer_upsert
 from campaigns.services.scheduling import customer_zone
 
+from .loyalty import PointsInline, SurveyResponseInline
 from .deliveries import (
     ReadOnlyAdminMixin, ReadOnlyInline, admin_link, local_time, message_history_html,
 )
@@ -57,7 +58,8 @@ class CustomerAdmin(admin.ModelAdmin):
     search_help_text = "External id, email, first or last name."
     show_full_result_count = False
     actions = ["withdraw_marketing_consent"]
-    inlines = [OrderInline, SubscriptionInline, ConsentEventInline, MessageInline]
+    inlines = [OrderInline, SubscriptionInline, ConsentEventInline, MessageInline,
+               PointsInline, SurveyResponseInline]
     fieldsets = [
         ("Identity", {"fields": ["external_id", "email", "first_name", "last_name"]}),
         ("Profile", {

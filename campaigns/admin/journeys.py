@@ -29,7 +29,7 @@ class JourneyStepInline(admin.TabularInline):
     ordering = ["position"]
     extra = 0
     fields = ["position", "kind", "template", "wait_duration", "wait_until_local_time",
-              "on_blocked"]
+              "on_blocked", "reward_points"]
     autocomplete_fields = ["template"]
     verbose_name_plural = "Steps (run in order of position)"
 

@@ -3,10 +3,12 @@ from .consent import ConsentEvent, ConsentSource, Subscription, Suppression, Top
 from .content import MessageTemplate, Purpose, TemplateTranslation
 from .customers import ApiKey, Customer, Event, Order
 from .deliveries import Enrollment, Message, MessageEvent, MessageLog
-from .journeys import Campaign, FrequencyPolicy, JourneyStep
+from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
+from .loyalty import PointsEntry
+from .surveys import SurveyResponse
 
 __all__ = [
     "ApiKey", "Campaign", "ConsentEvent", "ConsentSource", "Customer", "Enrollment", "Event",
     "FrequencyPolicy", "JourneyStep", "Message", "MessageEvent", "MessageLog", "MessageTemplate",
-    "Order", "Purpose", "Subscription", "Suppression", "TemplateTranslation", "Topic",
+    "Order", "PointsEntry", "Purpose", "StepVariant", "Subscription", "Suppression", "SurveyResponse", "TemplateTranslation", "Topic",
 ]

@@ -71,6 +71,10 @@ class Message(models.Model):
     # Denormalised from the enrollment for the dispatcher's and the cap's indexes.
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="messages")
+    # The A/B variant drawn for this customer, if the step has variants.
+    variant = models.ForeignKey(
+        "StepVariant", null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
     priority = models.PositiveSmallIntegerField(default=50)
     counts_toward_cap = models.BooleanField(default=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)

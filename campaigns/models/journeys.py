@@ -64,6 +64,8 @@ class Campaign(TimestampedModel):
     # event whose transaction committed after a larger id was read is still found.
     event_watermark = models.BigIntegerField(default=0, editable=False)
     event_ceiling = models.BigIntegerField(default=0, editable=False)
+    # For inactivity triggers: customers who lapsed up to this moment have been planned.
+    planned_through = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-priority", "name"]
@@ -82,6 +84,7 @@ class JourneyStep(models.Model):
     class Kind(models.TextChoices):
         WAIT = "wait", "Wait"
         SEND = "send", "Send an email"
+        REWARD = "reward", "Grant loyalty points"
 
     class OnBlocked(models.TextChoices):
         WAIT = "wait", "Wait until caps and quiet hours allow it"
@@ -102,6 +105,9 @@ class JourneyStep(models.Model):
         max_length=8, choices=OnBlocked.choices, default=OnBlocked.WAIT,
         help_text="What happens when frequency caps or quiet hours block this message.",
     )
+    reward_points = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For reward steps: points added to the ledger."
+    )
 
     class Meta:
         ordering = ["campaign", "position"]
@@ -117,6 +123,26 @@ class JourneyStep(models.Model):
             raise ValidationError({"template": "A send step needs a template."})
         if self.kind == self.Kind.WAIT and not (self.wait_duration or self.wait_until_local_time):
             raise ValidationError("A wait step needs a duration or a local time of day.")
+        if self.kind == self.Kind.REWARD and not self.reward_points:
+            raise ValidationError({"reward_points": "A reward step needs a number of points."})
+
+
+class StepVariant(models.Model):
+    """An A/B variant of a send step: its own template, drawn by weight per customer."""
+
+    step = models.ForeignKey(JourneyStep, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=50, help_text="e.g. A, B, short subject")
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="+")
+    weight = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["step", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "name"], name="variant_unique_name")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.weight})"
 
 
 class FrequencyPolicy(models.Model):

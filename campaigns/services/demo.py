@@ -87,19 +87,20 @@ def demo_load(*, customers: int = 200) -> dict:
     now = clock.now()
     with transaction.atomic():
         created = {"frequency_policies": _policy_load()}
-        created.update(_welcome_load())
+        created.update(_journeys_load(now=now))
         created.update(_customers_load(count=customers, now=now))
         if created["campaigns"]:
-            _welcome_start_after_history(now=now)
+            _journeys_start_after_history(now=now)
     return created
 
 
-def _welcome_start_after_history(*, now: dt.datetime) -> None:
-    """The demo's year of history predates the welcome journey: it starts with the
-    fresh signups, as a campaign activated before them would (see campaign_activate)."""
+def _journeys_start_after_history(*, now: dt.datetime) -> None:
+    """The demo's year of history predates the journeys: they start with the fresh
+    signups, as campaigns activated before them would (see campaign_activate)."""
     history = Event.objects.filter(occurred_at__lt=now - dt.timedelta(hours=24)).aggregate(
         last=Max("id"))["last"] or 0
-    Campaign.objects.filter(slug="welcome").update(event_watermark=history, event_ceiling=history)
+    Campaign.objects.filter(slug__in=[j["slug"] for j in JOURNEYS]).update(
+        event_watermark=history, event_ceiling=history)
 
 
 def _policy_load() -> int:
@@ -126,45 +127,92 @@ def content_locales(*, name: str) -> list[str]:
     return sorted(p.name.split(".")[0] for p in (CONTENT_DIR / name).glob("*.subject.txt"))
 
 
-def _welcome_load() -> dict:
-    template, template_created = MessageTemplate.objects.get_or_create(
-        name="Welcome",
-        defaults={"purpose": Purpose.MARKETING, "topic": Topic.MARKETING, "default_locale": "en"},
+def _template_load(*, name: str, content: str, topic: str) -> tuple[MessageTemplate, int, int]:
+    template, created = MessageTemplate.objects.get_or_create(
+        name=name, defaults={"purpose": Purpose.MARKETING, "topic": topic, "default_locale": "en"},
     )
     translations = 0
-    for locale in content_locales(name="welcome"):
+    for locale in content_locales(name=content):
         # A marketer's edit of a translation is never overwritten; a missing one is added.
         _, made = TemplateTranslation.objects.get_or_create(
-            template=template, locale=locale, defaults=content_read(name="welcome", locale=locale)
+            template=template, locale=locale, defaults=content_read(name=content, locale=locale)
         )
         translations += made
-    campaign, campaign_created = Campaign.objects.get_or_create(
-        slug="welcome",
-        defaults={
-            "name": "Welcome",
-            "status": Campaign.Status.ACTIVE,
-            "trigger": Campaign.Trigger.EVENT,
-            "trigger_event_type": "signup",
-            "entry_key": Campaign.EntryKey.CUSTOMER,
-            "deadline": dt.timedelta(hours=24),
-            "priority": 100,
-            "exempt_from_caps": False,
-            "holdout_percent": 0,
-        },
-    )
-    steps = 0
-    if campaign_created:
-        JourneyStep.objects.create(
-            campaign=campaign, position=0, kind=JourneyStep.Kind.SEND, template=template,
-            on_blocked=JourneyStep.OnBlocked.WAIT,
+    return template, int(created), translations
+
+
+DAY = dt.timedelta(days=1)
+# The four lifecycle journeys, in their default priority order. Steps name their
+# template by content folder; everything else is a JourneyStep field.
+JOURNEYS = [
+    {
+        "slug": "welcome", "name": "Welcome", "priority": 100,
+        "trigger_event_type": "signup", "entry_key": Campaign.EntryKey.CUSTOMER,
+        "deadline": dt.timedelta(hours=24),
+        "steps": [{"kind": JourneyStep.Kind.SEND, "content": "welcome"}],
+    },
+    {
+        "slug": "post-purchase-survey", "name": "Post-purchase survey", "priority": 80,
+        "trigger_event_type": "purchase", "entry_key": Campaign.EntryKey.ORDER,
+        "reentry_cooldown": 30 * DAY, "deadline": 5 * DAY,
+        "exit_event_types": ["refund", "order_cancelled"],
+        "steps": [
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": 3 * DAY},
+            {"kind": JourneyStep.Kind.SEND, "content": "survey", "topic": Topic.SURVEYS},
+        ],
+    },
+    {
+        "slug": "surprise-bonus", "name": "Surprise bonus (3rd purchase)", "priority": 60,
+        "trigger_event_type": "purchase", "trigger_config": {"nth_order": 3},
+        "entry_key": Campaign.EntryKey.ORDER, "reentry_cooldown": 90 * DAY, "deadline": 3 * DAY,
+        "steps": [
+            {"kind": JourneyStep.Kind.REWARD, "reward_points": 500},
+            {"kind": JourneyStep.Kind.SEND, "content": "bonus", "topic": Topic.LOYALTY},
+        ],
+    },
+    {
+        "slug": "win-back", "name": "Win-back (90 days without an order)", "priority": 40,
+        "trigger": Campaign.Trigger.INACTIVITY, "trigger_event_type": "",
+        "trigger_config": {"days": 90}, "entry_key": Campaign.EntryKey.EVENT,
+        "exit_event_types": ["purchase"], "deadline": 21 * DAY,
+        "steps": [
+            {"kind": JourneyStep.Kind.SEND, "content": "winback", "topic": Topic.OFFERS},
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": 14 * DAY},
+            {"kind": JourneyStep.Kind.SEND, "content": "winback_reminder", "topic": Topic.OFFERS},
+        ],
+    },
+]
+_TEMPLATE_NAMES = {"welcome": "Welcome", "survey": "Post-purchase survey (NPS)",
+                   "bonus": "Surprise bonus", "winback": "Win-back offer",
+                   "winback_reminder": "Win-back reminder"}
+
+
+def _journeys_load(*, now: dt.datetime) -> dict:
+    counts = {"templates": 0, "translations": 0, "campaigns": 0, "steps": 0}
+    for spec in JOURNEYS:
+        spec = dict(spec)
+        steps = spec.pop("steps")
+        campaign, created = Campaign.objects.get_or_create(
+            slug=spec.pop("slug"),
+            defaults={"status": Campaign.Status.ACTIVE, "planned_through": now, **spec},
         )
-        steps = 1
-    return {
-        "templates": int(template_created),
-        "translations": translations,
-        "campaigns": int(campaign_created),
-        "steps": steps,
-    }
+        counts["campaigns"] += created
+        for position, step in enumerate(steps):
+            step = dict(step)
+            template = None
+            if "content" in step:
+                content = step.pop("content")
+                template, made, translations = _template_load(
+                    name=_TEMPLATE_NAMES[content], content=content,
+                    topic=step.pop("topic", Topic.MARKETING),
+                )
+                counts["templates"] += made
+                counts["translations"] += translations
+            if created:
+                JourneyStep.objects.create(campaign=campaign, position=position,
+                                           template=template, **step)
+                counts["steps"] += 1
+    return counts
 
 
 def _customers_load(*, count: int, now: dt.datetime) -> dict:

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from campaigns import clock
 from campaigns.exceptions import CampaignNotReadyError, CampaignTransitionError
 from campaigns.models import Campaign, Event, JourneyStep
 
@@ -72,7 +73,8 @@ def _campaign_move(*, campaign: Campaign, to: str) -> bool:
                 current.event_watermark = current.event_ceiling = (
                     Event.objects.aggregate(last=Max("id"))["last"] or 0
                 )
-                fields += ["event_watermark", "event_ceiling"]
+                current.planned_through = clock.now()
+                fields += ["event_watermark", "event_ceiling", "planned_through"]
         current.status = to
         current.save(update_fields=fields)
     campaign.status, campaign.updated_at = current.status, current.updated_at

@@ -1,22 +1,24 @@
 """The scheduler's tick: plan enrollments, advance journeys, claim due messages.
 
+Planning (triggers and exits) lives in services.planning; this module moves journeys on.
+
 Every step is set-based and idempotent: unique constraints on (campaign, customer, entry
 key) and (enrollment, step) make a second tick, a second beat or a retried task a no-op.
 The work a tick does is proportional to what is due, never to the number of customers.
 """
 import dataclasses
 import datetime as dt
-import hashlib
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Value
-from django.db.models.functions import Greatest
+from django.db.models import F
 
-from campaigns.models import Campaign, Enrollment, Event, JourneyStep, Message, MessageLog
+from campaigns.models import (
+    Campaign, Customer, Enrollment, JourneyStep, Message, MessageLog, PointsEntry,
+)
+from campaigns.services.planning import enrollments_exit, enrollments_plan, weighted_draw
 
-PLAN_BATCH = 5000
 ADVANCE_BATCH = 5000
 ADVANCE_CHUNK = 500
 
@@ -30,119 +32,6 @@ class TickReport:
     released: int = 0
     unknown: int = 0
     batches: list[list[int]] = dataclasses.field(default_factory=list)
-
-
-def campaign_is_live(campaign: Campaign, *, now: dt.datetime) -> bool:
-    if campaign.status != Campaign.Status.ACTIVE:
-        return False
-    if campaign.active_from and now < campaign.active_from:
-        return False
-    return not (campaign.active_until and now >= campaign.active_until)
-
-
-def holdout_draw(*, campaign_id: int, customer_id: int, percent: int) -> bool:
-    """Deterministic per (campaign, customer): the same customer is always in or out."""
-    if percent <= 0:
-        return False
-    digest = hashlib.sha256(f"holdout:{campaign_id}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 100 < percent
-
-
-def _entry_key(campaign: Campaign, row: dict) -> str:
-    if campaign.entry_key == Campaign.EntryKey.EVENT:
-        return f"event:{row['id']}"
-    if campaign.entry_key == Campaign.EntryKey.ORDER:
-        return f"order:{row['order__external_id'] or row['id']}"
-    return ""
-
-
-def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
-    new_events = Event.objects.filter(
-        type=campaign.trigger_event_type, id__gt=campaign.event_watermark
-    )
-    created = 0
-    last_id = campaign.event_watermark
-    while True:
-        rows = list(
-            new_events.filter(occurred_at__lte=now, id__gt=last_id)
-            .order_by("id")
-            .values("id", "customer_id", "occurred_at", "order__external_id")[:PLAN_BATCH]
-        )
-        if not rows:
-            break
-        enrollments = [
-            Enrollment(
-                campaign=campaign,
-                customer_id=row["customer_id"],
-                entry_key=_entry_key(campaign, row),
-                trigger_event_id=row["id"],
-                triggered_at=row["occurred_at"],
-                enrolled_at=now,
-                # The first step is due at the trigger's moment: a late event keeps its clock.
-                next_action_at=row["occurred_at"],
-                is_holdout=holdout_draw(
-                    campaign_id=campaign.pk,
-                    customer_id=row["customer_id"],
-                    percent=campaign.holdout_percent,
-                ),
-            )
-            for row in rows
-        ]
-        # Conflicts are earlier ticks' (or a concurrent tick's) work: ignore them. The
-        # backend does not say which rows were new, so count the batch's rows around it.
-        mine = Enrollment.objects.filter(campaign=campaign, trigger_event_id__in=[r["id"] for r in rows])
-        before = mine.count()
-        Enrollment.objects.bulk_create(enrollments, ignore_conflicts=True)
-        created += mine.count() - before
-        last_id = rows[-1]["id"]
-    # Move the watermark only up to what the previous tick had already seen (its
-    # ceiling), and never past an event that is not due yet: every event is looked at by
-    # two ticks, so one whose transaction committed late, behind a larger id, is not lost.
-    future = new_events.filter(occurred_at__gt=now).aggregate(first=Min("id"))["first"]
-    watermark = campaign.event_ceiling
-    if future is not None:
-        watermark = min(watermark, future - 1)
-    ceiling = new_events.aggregate(last=Max("id"))["last"] or campaign.event_watermark
-    Campaign.objects.filter(pk=campaign.pk).update(
-        event_ceiling=Greatest(F("event_ceiling"), Value(ceiling))
-    )
-    if watermark > campaign.event_watermark:
-        Campaign.objects.filter(pk=campaign.pk, event_watermark__lt=watermark).update(
-            event_watermark=watermark
-        )
-    return created
-
-
-def enrollments_plan(*, now: dt.datetime) -> int:
-    """Insert the newly eligible enrollments of every live campaign."""
-    created = 0
-    for campaign in Campaign.objects.filter(status=Campaign.Status.ACTIVE):
-        if not campaign_is_live(campaign, now=now):
-            continue
-        if campaign.trigger == Campaign.Trigger.EVENT:
-            created += _plan_event_campaign(campaign, now=now)
-    return created
-
-
-def enrollments_exit(*, now: dt.datetime) -> int:
-    """End active enrollments whose customer did one of the campaign's exit events."""
-    exited = 0
-    for campaign in Campaign.objects.filter(status=Campaign.Status.ACTIVE).exclude(
-        exit_event_types=[]
-    ):
-        exit_event = Event.objects.filter(
-            customer_id=OuterRef("customer_id"),
-            type__in=campaign.exit_event_types,
-            occurred_at__gt=OuterRef("triggered_at"),
-            occurred_at__lte=now,
-        )
-        exited += Enrollment.objects.filter(
-            campaign=campaign, state=Enrollment.State.ACTIVE
-        ).filter(Exists(exit_event)).update(
-            state=Enrollment.State.EXITED, finished_at=now, exit_reason="exit_event",
-            next_action_at=None,
-        )
-    return exited
 
 
 def _next_local_time(after: dt.datetime, at: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -165,7 +54,7 @@ def _steps_by_campaign(campaign_ids) -> dict[int, list[JourneyStep]]:
     steps: dict[int, list[JourneyStep]] = {cid: [] for cid in campaign_ids}
     for step in JourneyStep.objects.filter(campaign_id__in=campaign_ids).select_related(
         "template"
-    ).order_by("campaign_id", "position"):
+    ).prefetch_related("variants").order_by("campaign_id", "position"):
         steps[step.campaign_id].append(step)
     return steps
 
@@ -196,18 +85,25 @@ def journeys_advance(*, now: dt.datetime) -> tuple[int, int]:
 
 
 def _walk(enrollment: Enrollment, journey: list[JourneyStep], *, now):
-    """Where an enrollment goes from here: (changes to it, the message to create or None)."""
+    """Where an enrollment goes from here, without writing anything.
+
+    Returns (changes to the enrollment, the message to create or None, reward steps
+    passed on the way).
+    """
     position, at = enrollment.step_position, enrollment.next_action_at
+    rewards = []
     while True:
         # Steps are walked by order, so a gap in the positions is harmless.
         step = next((s for s in journey if s.position >= position), None)
         if step is None:
             return {"state": Enrollment.State.COMPLETED, "finished_at": now,
-                    "next_action_at": None, "step_position": position}, None
+                    "next_action_at": None, "step_position": position}, None, rewards
         if step.kind == JourneyStep.Kind.SEND:
             # The message row takes over until it is settled.
             return ({"step_position": step.position, "next_action_at": None},
-                    _message_for_step(enrollment, step, due_at=at, now=now))
+                    _message_for_step(enrollment, step, due_at=at, now=now), rewards)
+        if step.kind == JourneyStep.Kind.REWARD:
+            rewards.append(step)
         if step.wait_duration:
             at = at + step.wait_duration
         if step.wait_until_local_time:
@@ -215,14 +111,38 @@ def _walk(enrollment: Enrollment, journey: list[JourneyStep], *, now):
                                   customer_zone(enrollment.customer.time_zone))
         position = step.position + 1
         if at > now:
-            return {"step_position": position, "next_action_at": at}, None
+            return {"step_position": position, "next_action_at": at}, None, rewards
+
+
+def points_grant(*, enrollment: Enrollment, step: JourneyStep, now: dt.datetime) -> bool:
+    """Add a reward step's points to the ledger and the cached balance, once.
+
+    The caller holds the enrollment's lock; the unique (enrollment, step) on the ledger
+    makes a retry a no-op. Returns True when the points were added now.
+    """
+    if PointsEntry.objects.filter(enrollment=enrollment, step=step).exists():
+        return False
+    Customer.objects.filter(pk=enrollment.customer_id).update(
+        points_balance=F("points_balance") + step.reward_points
+    )
+    balance = Customer.objects.values_list("points_balance", flat=True).get(pk=enrollment.customer_id)
+    PointsEntry.objects.create(
+        customer_id=enrollment.customer_id, delta=step.reward_points, balance_after=balance,
+        reason=f"campaign:{enrollment.campaign.slug}", enrollment=enrollment, step=step,
+        created_at=now,
+    )
+    return True
 
 
 def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
     steps = _steps_by_campaign({e.campaign_id for e in due})
     plans = [(enrollment, *_walk(enrollment, steps[enrollment.campaign_id], now=now))
              for enrollment in due]
-    new_messages = [message for _, _, message in plans if message is not None]
+    for enrollment, _, _, rewards in plans:
+        # The holdout group receives nothing, rewards included.
+        for step in rewards if not enrollment.is_holdout else []:
+            points_grant(enrollment=enrollment, step=step, now=now)
+    new_messages = [message for _, _, message, _ in plans if message is not None]
     # Rows first: if the enrollment update below never happens, the next tick finds the
     # existing row instead of making a second one.
     Message.objects.bulk_create(new_messages, ignore_conflicts=True)
@@ -242,7 +162,7 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
         for row in mine
     ])
     advanced = 0
-    for enrollment, changes, message in plans:
+    for enrollment, changes, message, _ in plans:
         moved = Enrollment.objects.filter(
             pk=enrollment.pk, step_position=enrollment.step_position,
             next_action_at=enrollment.next_action_at, state=Enrollment.State.ACTIVE,
@@ -259,9 +179,15 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
 def _message_for_step(enrollment: Enrollment, step: JourneyStep, *, due_at, now) -> Message:
     campaign = enrollment.campaign
     expires_at = enrollment.triggered_at + campaign.deadline if campaign.deadline else None
+    variants = list(step.variants.all())
+    variant = variants[weighted_draw(
+        salt=f"variant:{step.pk}", customer_id=enrollment.customer_id,
+        weights=[v.weight for v in variants],
+    )] if variants else None
     message = Message(
         enrollment=enrollment,
         step=step,
+        variant=variant,
         campaign=campaign,
         customer_id=enrollment.customer_id,
         priority=campaign.priority,

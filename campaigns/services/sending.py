@@ -18,20 +18,21 @@ from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
+from django.db.models import Sum
 
 from campaigns import templating
 from campaigns.capping import CapPolicy, send_window_decide
 from campaigns.delivery.messages import email_build
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import (
-    Customer, FrequencyPolicy, JourneyStep, Message, MessageLog, Purpose, Subscription,
-    Suppression, TemplateTranslation,
+    Customer, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry, Purpose,
+    Subscription, Suppression, TemplateTranslation,
 )
 from campaigns.services.consent import email_hash, topic_allows
 from campaigns.services.scheduling import (
     customer_zone, enrollment_continue, enrollments_continue,
 )
-from campaigns.tokens import unsubscribe_token
+from campaigns.tokens import survey_token, unsubscribe_token
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _gate(message, *, now, policy, recent, subscriptions, suppressed, report):
         _settle(message, state=Message.State.EXPIRED, reason=message.reason or "deadline", now=now,
                 detail=f"deadline {message.expires_at:%Y-%m-%d %H:%M} UTC passed")
         return False
-    template = message.step.template
+    template = message_template(message)
     if email_hash(customer.email) in suppressed:
         report.skipped += 1
         _settle(message, state=Message.State.SKIPPED, reason="suppressed", now=now)
@@ -156,8 +157,9 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
             id__in=customer_ids).order_by("id")}
         messages = list(
             Message.objects.filter(id__in=message_ids, state=Message.State.CLAIMED)
-            .select_related("campaign", "enrollment", "step__template")
-            .prefetch_related("step__template__translations")
+            .select_related("campaign", "enrollment__trigger_event__order", "step__template",
+                            "variant__template")
+            .prefetch_related("step__template__translations", "variant__template__translations")
             .order_by("-priority", "due_at", "id")
         )
         recent = defaultdict(list)
@@ -185,6 +187,12 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
                 if message.counts_toward_cap:
                     recent[message.customer_id].append(now)
                 to_send.append(message)
+        granted = dict(
+            PointsEntry.objects.filter(enrollment_id__in=[m.enrollment_id for m in to_send])
+            .values("enrollment_id").annotate(points=Sum("delta")).values_list("enrollment_id", "points")
+        )
+        for message in to_send:
+            message.granted_points = granted.get(message.enrollment_id, 0)
         # Setting `sending` and the send time reserves the cap slots before the locks go.
         Message.objects.filter(id__in=[m.pk for m in to_send]).update(
             state=Message.State.SENDING, sent_at=now, claimed_until=now + lease
@@ -201,10 +209,21 @@ def _translation_for(template, locale: str) -> TemplateTranslation | None:
     return next(iter(translations.values()), None)
 
 
+def message_template(message: Message):
+    """The template this message is rendered from: its A/B variant's, else its step's."""
+    return message.variant.template if message.variant_id else message.step.template
+
+
 def message_context(*, message: Message, unsubscribe_url: str) -> dict:
-    """The plain data a template sees: no model instances, no querysets."""
+    """The plain data a template sees: no model instances, no querysets.
+
+    `order` is there when the journey began with an order, `reward` when it granted
+    points (so no email can speak of a reward that was not granted), `survey` always.
+    """
     customer = message.customer
-    return {
+    site = settings.SITE_URL
+    survey = survey_token(message_id=message.pk)
+    context = {
         "customer": {
             "first_name": customer.first_name,
             "last_name": customer.last_name,
@@ -212,16 +231,33 @@ def message_context(*, message: Message, unsubscribe_url: str) -> dict:
             "locale": customer.locale,
             "external_id": customer.external_id,
         },
-        "site_url": settings.SITE_URL,
+        "site_url": site,
         "company": {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS},
         "campaign": {"name": message.campaign.name},
         "unsubscribe_url": unsubscribe_url,
+        "loyalty": {"points_balance": customer.points_balance, "tier": customer.tier},
+        "survey": {
+            "nps_links": [{"score": n, "url": f"{site}/s/{survey}/{n}"} for n in range(11)],
+            "followup_url": f"{site}/s/{survey}/more",
+        },
     }
+    trigger = message.enrollment.trigger_event
+    if trigger is not None and trigger.order is not None:
+        order = trigger.order
+        context["order"] = {"external_id": order.external_id, "amount": str(order.amount),
+                            "currency": order.currency}
+    granted = getattr(message, "granted_points", None)
+    if granted is None:
+        granted = PointsEntry.objects.filter(enrollment_id=message.enrollment_id).aggregate(
+            points=Sum("delta"))["points"]
+    if granted:
+        context["reward"] = {"points": granted}
+    return context
 
 
 def message_render(*, message: Message) -> tuple[dict, str, str | None]:
     """Render a message in the customer's locale: (parts, locale used, unsubscribe url)."""
-    template = message.step.template
+    template = message_template(message)
     translation = _translation_for(template, message.customer.locale)
     if translation is None:
         raise TemplateRenderError("the template has no text in any language", template=template.name)

@@ -3,11 +3,14 @@ import datetime as dt
 
 import pytest
 
-from campaigns.models import Customer, Event, Message, MessageEvent
+from campaigns.models import (
+    Campaign, Customer, Enrollment, Event, Message, MessageEvent, StepVariant,
+)
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.consent import suppression_add
 from campaigns.services.demo import demo_load
-from campaigns.services.scheduling import scheduler_tick
+from campaigns.services.scheduling import points_grant, scheduler_tick
+from campaigns.services.surveys import survey_answer
 from campaigns.services.sending import messages_send
 
 
@@ -33,5 +36,12 @@ def shop(db, frozen_clock):
         occurred_at=frozen_clock.now,
     )
     suppression_add(email="bounced@example.com", reason="bounced")
+    survey_answer(message=sent, kind="nps", score=4, comment="Slow delivery")
+    step = Campaign.objects.get(slug="welcome").steps.get()
+    StepVariant.objects.create(step=step, name="A", template=step.template, weight=1)
+    bonus = Campaign.objects.get(slug="surprise-bonus")
+    points_grant(enrollment=Enrollment.objects.create(
+        campaign=bonus, customer=sent.customer, entry_key="order:o-1",
+        triggered_at=frozen_clock.now), step=bonus.steps.get(kind="reward"), now=frozen_clock.now)
     api_key_create(name="Shop")
     return frozen_clock

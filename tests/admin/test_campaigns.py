@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign, Message
 from campaigns.services.journeys import campaign_activate
-from campaigns.services.scheduling import enrollments_plan
+from campaigns.services.planning import enrollments_plan
 from tests.factories import (
     CampaignFactory, EventFactory, JourneyStepFactory, TemplateTranslationFactory,
 )

@@ -110,7 +110,8 @@ def test_consent_and_lifecycle_facts_cannot_be_edited_in_the_form(admin_client):
     data.update({
         "first_name": "Greta", "marketing_consent": "on", "order_count": 99, "attributes": "{}",
         **{f"{inline}-{count}": 0
-           for inline in ("orders", "subscriptions", "consent_events", "messages")
+           for inline in ("orders", "subscriptions", "consent_events", "messages", "points",
+                          "survey_responses")
            for count in ("TOTAL_FORMS", "INITIAL_FORMS")},
     })
 

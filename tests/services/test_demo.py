@@ -54,7 +54,7 @@ def test_the_command_reports_what_it_added_and_then_that_nothing_was_needed(froz
     call_command("seed_demo", "--customers", "10", "--force")
 
     first, second = capsys.readouterr().out.strip().splitlines()
-    assert "customers: 10" in first and "campaigns: 1" in first
+    assert "customers: 10" in first and "campaigns: 4" in first
     assert second == "Demo data is already there: nothing added."
 
 
@@ -158,14 +158,14 @@ def test_a_marketers_edits_survive_a_second_run(frozen_clock):
     demo_load(customers=5)
     welcome = Campaign.objects.get(slug="welcome")
     Campaign.objects.filter(pk=welcome.pk).update(status=Campaign.Status.PAUSED, priority=7)
-    TemplateTranslation.objects.filter(locale="sv").update(subject="Hej!")
-    TemplateTranslation.objects.filter(locale="nb").delete()
+    TemplateTranslation.objects.filter(template__name="Welcome", locale="sv").update(subject="Hej!")
+    TemplateTranslation.objects.filter(template__name="Welcome", locale="nb").delete()
 
     created = demo_load(customers=5)
 
     welcome.refresh_from_db()
     assert (welcome.status, welcome.priority) == (Campaign.Status.PAUSED, 7)
-    assert TemplateTranslation.objects.get(locale="sv").subject == "Hej!"
+    assert TemplateTranslation.objects.get(template__name="Welcome", locale="sv").subject == "Hej!"
     assert created["translations"] == 1  # only the missing language came back
     assert welcome.steps.count() == 1
 
@@ -210,3 +210,16 @@ def test_the_welcome_html_is_simple_and_self_contained():
         html = content_read(name="welcome", locale=locale)["html_body"]
         assert "max-width:600px" in html
         assert "<img" not in html and "<link" not in html and "<style" not in html
+
+
+def test_the_four_lifecycle_journeys_are_active_and_their_texts_are_valid(frozen_clock):
+    from campaigns.templating import template_validate
+
+    demo_load(customers=0)
+
+    journeys = Campaign.objects.filter(status=Campaign.Status.ACTIVE).order_by("-priority")
+    assert list(journeys.values_list("slug", flat=True)) == [
+        "welcome", "post-purchase-survey", "surprise-bonus", "win-back"]
+    for translation in TemplateTranslation.objects.all():
+        template_validate(subject=translation.subject, html_body=translation.html_body,
+                          text_body=translation.text_body)

@@ -6,7 +6,8 @@ from django.core import mail
 
 from campaigns.models import Campaign, Enrollment, Message
 from campaigns.services.consent import consent_record
-from campaigns.services.scheduling import enrollments_plan, messages_recover, scheduler_tick
+from campaigns.services.planning import enrollments_plan
+from campaigns.services.scheduling import messages_recover, scheduler_tick
 from campaigns.services.sending import messages_send
 from tests.factories import CustomerFactory, EventFactory
 

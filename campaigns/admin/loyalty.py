@@ -1,0 +1,67 @@
+"""Admin for loyalty points, survey answers and A/B variants of send steps."""
+from django.contrib import admin
+
+from campaigns.models import PointsEntry, StepVariant, SurveyResponse
+
+from .deliveries import ReadOnlyAdminMixin, ReadOnlyInline
+
+
+class PointsInline(ReadOnlyInline):
+    model = PointsEntry
+    fk_name = "customer"
+    fields = ["created_at", "delta", "balance_after", "reason"]
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = "Points ledger (append-only)"
+
+
+class SurveyResponseInline(ReadOnlyInline):
+    model = SurveyResponse
+    fk_name = "customer"
+    fields = ["answered_at", "kind", "score", "comment"]
+    verbose_name_plural = "Survey answers"
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "customer", "delta", "balance_after", "reason"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__external_id", "reason"]
+    show_full_result_count = False
+
+
+class DetractorFilter(admin.SimpleListFilter):
+    title = "NPS group"
+    parameter_name = "nps_group"
+
+    def lookups(self, request, model_admin):
+        return [("detractor", "Detractors (0-6)"), ("passive", "Passives (7-8)"),
+                ("promoter", "Promoters (9-10)")]
+
+    def queryset(self, request, queryset):
+        ranges = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
+        if self.value() in ranges:
+            low, high = ranges[self.value()]
+            return queryset.filter(kind=SurveyResponse.Kind.NPS, score__gte=low, score__lte=high)
+        return queryset
+
+
+@admin.register(SurveyResponse)
+class SurveyResponseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["answered_at", "customer", "kind", "score", "comment", "message"]
+    list_filter = ["kind", DetractorFilter]
+    list_select_related = ["customer", "message"]
+    search_fields = ["customer__external_id", "comment"]
+    show_full_result_count = False
+
+
+@admin.register(StepVariant)
+class StepVariantAdmin(admin.ModelAdmin):
+    list_display = ["step", "campaign", "name", "template", "weight"]
+    list_select_related = ["step__campaign", "template"]
+    list_filter = ["step__campaign"]
+    autocomplete_fields = ["template"]
+    search_fields = ["name", "step__campaign__name"]
+
+    @admin.display(description="campaign", ordering="step__campaign__name")
+    def campaign(self, obj):
+        return obj.step.campaign

@@ -1,0 +1,131 @@
+"""Triggers beyond events: inactivity, nth order, re-entry cooldown, exits per order."""
+import datetime as dt
+
+import pytest
+
+from campaigns.models import Campaign, Enrollment
+from campaigns.services.journeys import campaign_activate
+from campaigns.services.planning import enrollments_exit, enrollments_plan, weighted_draw
+from tests.factories import (
+    CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory, OrderFactory,
+    TemplateTranslationFactory,
+)
+
+pytestmark = pytest.mark.django_db
+DAY = dt.timedelta(days=1)
+
+
+def started(**fields):
+    """A campaign with one send step, started from draft now (as a marketer would)."""
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT, deadline=None, **fields)
+    JourneyStepFactory(campaign=campaign, template=TemplateTranslationFactory().template)
+    campaign_activate(campaign=campaign)
+    return campaign
+
+
+def winback():
+    return started(trigger=Campaign.Trigger.INACTIVITY, trigger_event_type="",
+                   trigger_config={"days": 90}, exit_event_types=["purchase"])
+
+
+def test_a_customer_lapses_90_days_after_the_last_order(frozen_clock):
+    campaign = winback()
+    customer = CustomerFactory(last_order_at=frozen_clock.now - 89 * DAY)
+
+    enrollments_plan(now=frozen_clock.now)
+    assert not campaign.enrollments.exists()
+    enrollments_plan(now=frozen_clock.advance(days=1, minutes=1))
+
+    enrollment = campaign.enrollments.get()
+    assert enrollment.customer == customer
+    assert enrollment.triggered_at == customer.last_order_at + 90 * DAY
+
+
+def test_a_lapsed_customer_enters_again_only_after_a_new_purchase_and_a_new_lapse(frozen_clock):
+    campaign = winback()
+    customer = CustomerFactory(last_order_at=frozen_clock.now - 90 * DAY + dt.timedelta(minutes=1))
+    enrollments_plan(now=frozen_clock.advance(minutes=5))
+    enrollments_plan(now=frozen_clock.advance(days=30))
+    assert campaign.enrollments.count() == 1
+
+    customer.last_order_at = frozen_clock.now
+    customer.save()
+    enrollments_plan(now=frozen_clock.advance(days=91))
+
+    assert campaign.enrollments.count() == 2
+
+
+def test_customers_who_lapsed_before_the_campaign_started_are_left_alone(frozen_clock):
+    CustomerFactory(last_order_at=frozen_clock.now - 200 * DAY)
+    campaign = winback()
+
+    enrollments_plan(now=frozen_clock.advance(hours=1))
+
+    assert not campaign.enrollments.exists()
+
+
+def test_the_nth_order_trigger_fires_on_the_third_purchase_only(frozen_clock):
+    campaign = started(trigger_event_type="purchase", trigger_config={"nth_order": 3},
+                       entry_key=Campaign.EntryKey.ORDER)
+    customer = CustomerFactory()
+    events = []
+    for n in range(4):
+        at = frozen_clock.now - dt.timedelta(hours=4 - n)
+        order = OrderFactory(customer=customer, placed_at=at)
+        events.append(EventFactory(customer=customer, type="purchase", occurred_at=at, order=order))
+
+    enrollments_plan(now=frozen_clock.now)
+
+    assert list(campaign.enrollments.values_list("trigger_event", flat=True)) == [events[2].pk]
+
+
+@pytest.mark.parametrize("days_apart, entries", [(10, 1), (40, 2)])
+def test_the_reentry_cooldown_allows_one_entry_per_window(frozen_clock, days_apart, entries):
+    campaign = started(trigger_event_type="purchase", entry_key=Campaign.EntryKey.ORDER,
+                       reentry_cooldown=30 * DAY)
+    customer = CustomerFactory()
+    EventFactory(customer=customer, type="purchase", occurred_at=frozen_clock.now,
+                 order=OrderFactory(customer=customer))
+    enrollments_plan(now=frozen_clock.now)
+    EventFactory(customer=customer, type="purchase", occurred_at=frozen_clock.advance(days=days_apart),
+                 order=OrderFactory(customer=customer))
+
+    enrollments_plan(now=frozen_clock.now)
+
+    assert campaign.enrollments.count() == entries
+
+
+def test_the_cooldown_also_holds_inside_one_batch_of_events(frozen_clock):
+    campaign = started(trigger_event_type="purchase", entry_key=Campaign.EntryKey.ORDER,
+                       reentry_cooldown=30 * DAY)
+    customer = CustomerFactory()
+    for _ in range(3):
+        EventFactory(customer=customer, type="purchase", occurred_at=frozen_clock.now,
+                     order=OrderFactory(customer=customer))
+
+    enrollments_plan(now=frozen_clock.now)
+
+    assert campaign.enrollments.count() == 1
+
+
+def test_a_refund_ends_the_journey_of_its_own_order_only(frozen_clock):
+    campaign = started(trigger_event_type="purchase", entry_key=Campaign.EntryKey.ORDER,
+                       exit_event_types=["refund"])
+    customer = CustomerFactory()
+    first, second = OrderFactory(customer=customer), OrderFactory(customer=customer)
+    EventFactory(customer=customer, type="purchase", occurred_at=frozen_clock.now, order=first)
+    EventFactory(customer=customer, type="purchase", occurred_at=frozen_clock.now, order=second)
+    enrollments_plan(now=frozen_clock.now)
+
+    EventFactory(customer=customer, type="refund", occurred_at=frozen_clock.advance(hours=1), order=second)
+    enrollments_exit(now=frozen_clock.now)
+
+    states = dict(campaign.enrollments.values_list("trigger_event__order", "state"))
+    assert states == {first.pk: Enrollment.State.ACTIVE, second.pk: Enrollment.State.EXITED}
+
+
+def test_weighted_draws_are_stable_and_follow_the_weights():
+    picks = [weighted_draw(salt="variant:1", customer_id=i, weights=[3, 1]) for i in range(4000)]
+
+    assert picks == [weighted_draw(salt="variant:1", customer_id=i, weights=[3, 1]) for i in range(4000)]
+    assert 0.70 < picks.count(0) / len(picks) < 0.80
