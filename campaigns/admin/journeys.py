@@ -1,4 +1,8 @@
 """Admin for campaigns (journeys), their steps, and the site-wide frequency policy."""
+import datetime as dt
+import statistics
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -6,9 +10,11 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
+from campaigns import clock
 from campaigns.exceptions import CampaignTransitionError
 from campaigns.models import Campaign, Enrollment, FrequencyPolicy, JourneyStep, Message
 from campaigns.services.journeys import campaign_activate, campaign_archive, campaign_pause
+from campaigns.services.simulation import campaign_forecast
 
 from .deliveries import duration_words
 
@@ -41,7 +47,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["status", "trigger"]
     search_fields = ["name", "slug", "trigger_event_type"]
     prepopulated_fields = {"slug": ["name"]}
-    actions = ["activate", "pause", "archive"]
+    actions = ["activate", "pause", "archive", "forecast"]
     inlines = [JourneyStepInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "status_help"]}),
@@ -51,9 +57,9 @@ class CampaignAdmin(admin.ModelAdmin):
                               "holdout_percent"]}),
         ("Schedule", {"fields": ["active_from", "active_until"],
                       "description": "Leave empty to run whenever the campaign is active."}),
-        ("Results so far", {"fields": ["message_states"]}),
+        ("Results so far", {"fields": ["message_states", "scheduling_lag"]}),
     ]
-    readonly_fields = ["status", "status_help", "entry_help", "message_states"]
+    readonly_fields = ["status", "status_help", "entry_help", "message_states", "scheduling_lag"]
 
     def get_actions(self, request):
         # Bulk delete would erase send history the frequency caps count: archive instead.
@@ -127,6 +133,24 @@ class CampaignAdmin(admin.ModelAdmin):
         rows = format_html_join(", ", "{}: {}", ((state, n) for state, n in counts))
         return rows or "No messages yet."
 
+    @admin.display(description="Scheduling lag (last 7 days)")
+    def scheduling_lag(self, obj):
+        """How late after their due time the last week's emails went out; healthy is
+        under one tick."""
+        if obj.pk is None:
+            return "—"
+        lags = sorted(Message.objects.filter(
+            campaign=obj, state=Message.State.SENT, sent_at__gte=clock.now() - dt.timedelta(days=7),
+        ).order_by("-sent_at").values_list("lag_seconds", flat=True)[:5000])
+        lags = [lag for lag in lags if lag is not None]
+        if not lags:
+            return "No emails sent in the last 7 days."
+        tick = settings.TICK_SECONDS
+        p95 = lags[min(len(lags) - 1, int(len(lags) * 0.95))]
+        verdict = "healthy" if p95 <= tick else f"slower than one tick ({tick} s)"
+        return (f"median {statistics.median(lags):.0f} s, 95th percentile {p95:.0f} s, "
+                f"worst {lags[-1]:.0f} s over {len(lags)} emails — {verdict}")
+
     @admin.action(
         description="Activate (start or resume) selected campaigns", permissions=["change"]
     )
@@ -140,6 +164,26 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.action(description="Archive selected campaigns", permissions=["change"])
     def archive(self, request, queryset):
         self._transition(request, queryset, campaign_archive, "archived", "already archived")
+
+    @admin.action(description="Forecast: replay the last 14 days with the selected campaigns on")
+    def forecast(self, request, queryset):
+        days = 14
+        campaigns = list(queryset.order_by("pk"))
+        summary = campaign_forecast(campaigns=campaigns, days=days, now=clock.now())
+        for campaign in campaigns:
+            entry = summary.get(campaign.name)
+            if entry is None:
+                self.message_user(request, f"{campaign.name}: nobody would have entered in the "
+                                           f"last {days} days.", messages.INFO)
+                continue
+            held = [f"{label} {sum(counter.values())} ({', '.join(f'{r}: {n}' for r, n in counter.most_common())})"
+                    for label, counter in (("skipped", entry.skipped), ("expired", entry.expired),
+                                           ("failed", entry.failed)) if counter]
+            self.message_user(request, (
+                f"{campaign.name}, had it been on for the last {days} days: {entry.enrolled} "
+                f"customers entered, {entry.sent} emails sent, {entry.deferred} deferrals by caps or "
+                f"quiet hours" + (", " + ", ".join(held) if held else "") +
+                ". Nothing was sent or stored."), messages.INFO)
 
     def _transition(self, request, queryset, service, done: str, already: str):
         changed, unchanged, refused = 0, 0, []

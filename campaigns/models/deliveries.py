@@ -93,7 +93,7 @@ class Message(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     locale = models.CharField(max_length=16, blank=True)
     lag_seconds = models.FloatField(
-        null=True, blank=True, help_text="How late, after it was first due, it went out."
+        null=True, blank=True, help_text="Scheduling lag: seconds between its due time (after deferrals) and sending."
     )
 
     class Meta:

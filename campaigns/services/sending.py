@@ -320,7 +320,9 @@ def _record_sent(messages: list[tuple[Message, dict]], *, now) -> None:
         message.state, message.reason, message.claimed_until = Message.State.SENT, "", None
         message.provider_message_id = data["provider_message_id"][:200]
         message.subject, message.locale = data["subject"][:300], data["locale"]
-        message.lag_seconds = (now - message.first_due_at).total_seconds()
+        # Scheduling lag: how late after the moment it was allowed to go (its due time,
+        # after any deferral) it went out. Under one tick is healthy.
+        message.lag_seconds = (now - message.due_at).total_seconds()
     sent = [message for message, _ in messages]
     Message.objects.bulk_update(sent, ["state", "reason", "claimed_until", "provider_message_id",
                                        "subject", "locale", "lag_seconds"], batch_size=500)
