@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test setup venv migrate clean
+.PHONY: run test bench setup venv migrate clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,12 @@ run: setup
 
 test: venv
 	$(BIN)/pytest
+
+# The scheduler benchmark on PostgreSQL (creates the scratch database lcrm_bench).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench
+bench: venv
+	psql "$(dir $(BENCH_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench" 2>/dev/null || true
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/scheduler_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var

@@ -7,6 +7,7 @@ a second beat or a rescan a no-op, and the cost follows the new work, not the cu
 import datetime as dt
 import hashlib
 
+from django.db import connection
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 
@@ -65,10 +66,17 @@ def _without_cooldown_repeats(campaign: Campaign, rows: list[dict]) -> list[dict
 
 
 def _enrollments_insert(campaign: Campaign, rows: list[dict], *, now: dt.datetime) -> int:
-    """Insert enrollments for rows of customer_id, entry_key, triggered_at, trigger_event_id."""
+    """Insert enrollments for rows of customer_id, entry_key, triggered_at, trigger_event_id.
+
+    Returns how many were new; conflicts (another tick's work) are ignored.
+    """
     rows = _without_cooldown_repeats(campaign, rows)
     if not rows:
         return 0
+    holdout = [holdout_draw(campaign_id=campaign.pk, customer_id=r["customer_id"],
+                            percent=campaign.holdout_percent) for r in rows]
+    if connection.vendor == "postgresql":
+        return _enrollments_insert_postgresql(campaign, rows, holdout, now=now)
     mine = Enrollment.objects.filter(
         campaign=campaign,
         customer_id__in={r["customer_id"] for r in rows},
@@ -87,14 +95,37 @@ def _enrollments_insert(campaign: Campaign, rows: list[dict], *, now: dt.datetim
                 enrolled_at=now,
                 # The first step is due at the trigger's moment: a late event keeps its clock.
                 next_action_at=row["triggered_at"],
-                is_holdout=holdout_draw(campaign_id=campaign.pk, customer_id=row["customer_id"],
-                                        percent=campaign.holdout_percent),
+                is_holdout=is_holdout,
             )
-            for row in rows
+            for row, is_holdout in zip(rows, holdout)
         ],
         ignore_conflicts=True,
     )
     return mine.count() - before
+
+
+def _enrollments_insert_postgresql(campaign, rows, holdout, *, now) -> int:
+    """The same as the ORM path in one INSERT … SELECT FROM unnest(arrays): a fraction of
+    the cost per row, and RETURNING counts exactly the new rows."""
+    table = Enrollment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (campaign_id, customer_id, entry_key, trigger_event_id,
+                    triggered_at, enrolled_at, state, step_position, next_action_at,
+                    is_holdout, exit_reason)
+                SELECT %s, customer_id, entry_key, trigger_event_id, triggered_at, %s,
+                    %s, 0, triggered_at, is_holdout, ''
+                FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::timestamptz[],
+                            %s::boolean[])
+                    AS new(customer_id, entry_key, trigger_event_id, triggered_at, is_holdout)
+                ON CONFLICT DO NOTHING
+                RETURNING 1""",
+            [campaign.pk, now, Enrollment.State.ACTIVE,
+             [r["customer_id"] for r in rows], [r["entry_key"] for r in rows],
+             [r.get("trigger_event_id") for r in rows], [r["triggered_at"] for r in rows],
+             holdout],
+        )
+        return len(cursor.fetchall())
 
 
 def _event_entry_key(campaign: Campaign, row: dict) -> str:

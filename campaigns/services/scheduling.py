@@ -161,15 +161,18 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
                    detail=details[row.message_id])
         for row in mine
     ])
+    # One UPDATE per distinct move (most enrollments of a chunk make the same one). The
+    # chunk's rows are locked, and the old position in the filter keeps a stale move out.
+    moves: dict[tuple, list[int]] = {}
+    for enrollment, changes, _, _ in plans:
+        key = (enrollment.step_position, tuple(sorted(changes.items())))
+        moves.setdefault(key, []).append(enrollment.pk)
     advanced = 0
-    for enrollment, changes, message, _ in plans:
-        moved = Enrollment.objects.filter(
-            pk=enrollment.pk, step_position=enrollment.step_position,
-            next_action_at=enrollment.next_action_at, state=Enrollment.State.ACTIVE,
-        ).update(**changes)
-        if not moved:
-            continue
-        advanced += 1
+    for (old_position, changes), ids in moves.items():
+        advanced += Enrollment.objects.filter(
+            pk__in=ids, step_position=old_position, state=Enrollment.State.ACTIVE,
+        ).update(**dict(changes))
+    for _, _, message, _ in plans:
         row = rows.get((message.enrollment_id, message.step_id)) if message else None
         if row is not None and row.state in Message.FINAL_STATES:
             enrollment_continue(message=row, now=now)

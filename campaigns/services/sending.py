@@ -17,7 +17,7 @@ from collections import defaultdict
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from campaigns import templating
@@ -316,16 +316,32 @@ def _deliver(messages, *, now) -> list[tuple[Message, str, dict]]:
 
 def _record_sent(messages: list[tuple[Message, dict]], *, now) -> None:
     """The common case in bulk: one UPDATE, one log INSERT, one UPDATE per step position."""
+    if not messages:
+        return
+    rows = []
     for message, data in messages:
-        message.state, message.reason, message.claimed_until = Message.State.SENT, "", None
-        message.provider_message_id = data["provider_message_id"][:200]
-        message.subject, message.locale = data["subject"][:300], data["locale"]
         # Scheduling lag: how late after the moment it was allowed to go (its due time,
         # after any deferral) it went out. Under one tick is healthy.
-        message.lag_seconds = (now - message.due_at).total_seconds()
+        rows.append((message.pk, data["provider_message_id"][:200], data["subject"][:300],
+                     data["locale"], (now - message.due_at).total_seconds()))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {Message._meta.db_table} AS m SET state = %s, reason = '',
+                        claimed_until = NULL, provider_message_id = v.pid, subject = v.subject,
+                        locale = v.locale, lag_seconds = v.lag
+                    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],
+                                %s::double precision[]) AS v(id, pid, subject, locale, lag)
+                    WHERE m.id = v.id""",
+                [Message.State.SENT, *map(list, zip(*rows))],
+            )
+    else:
+        for pk, provider_id, subject, locale, lag in rows:
+            Message.objects.filter(pk=pk).update(
+                state=Message.State.SENT, reason="", claimed_until=None,
+                provider_message_id=provider_id, subject=subject, locale=locale, lag_seconds=lag,
+            )
     sent = [message for message, _ in messages]
-    Message.objects.bulk_update(sent, ["state", "reason", "claimed_until", "provider_message_id",
-                                       "subject", "locale", "lag_seconds"], batch_size=500)
     MessageLog.objects.bulk_create(
         [MessageLog(message=m, at=now, state=Message.State.SENT) for m in sent]
     )
