@@ -119,7 +119,18 @@ class CampaignAdmin(admin.ModelAdmin):
             "<p><strong>Re-entry cooldown</strong> (in Rules): the least time between two "
             "entries of the same customer, so repeated events don't repeat the journey.</p>"
             "<p><strong>Exit event types</strong>: events that end the journey early, e.g. "
-            "<code>[\"purchase\"]</code> for a win-back.</p>"
+            "<code>[\"purchase\"]</code> for a win-back. When the journey began with an order "
+            "(one survey per order), only exit events about that order (or about no order) end "
+            "it: a refund of another order does not.</p>"
+            "<p><strong>Trigger config</strong>: for an inactivity trigger "
+            "<code>{\"days\": 90}</code> (a customer lapses 90 days after the last order and "
+            "enters again only after a new purchase and a new lapse); for an event trigger "
+            "<code>{\"nth_order\": 3}</code> lets only the customer's 3rd order in.</p>"
+            "<p><strong>Customers already in the journey</strong>: a new campaign answers "
+            "triggers that arrive after it is started. Editing the steps changes the road "
+            "ahead for everyone: a customer continues from the step position they have "
+            "reached. Pausing stops every send at once and keeps the messages waiting; on "
+            "resume, anything past its deadline expires instead of going out late.</p>"
         )
 
     @admin.display(description="Messages by state")
