@@ -46,16 +46,42 @@ def _in_quiet_hours(local: dt.datetime, start: dt.time, end: dt.time) -> bool:
     return t >= start or t < end
 
 
+def _offset_change(after: dt.datetime, before: dt.datetime, zone: ZoneInfo):
+    """The first instant in (after, before] with the UTC offset in `zone` of `before`."""
+    offset = before.astimezone(zone).utcoffset()
+    while before - after > dt.timedelta(microseconds=1):
+        middle = after + (before - after) // 2
+        if middle.astimezone(zone).utcoffset() == offset:
+            before = middle
+        else:
+            after = middle
+    return before
+
+
 def _quiet_hours_end(moment, *, zone: ZoneInfo, start: dt.time, end: dt.time):
-    """The first moment at or after `moment` outside quiet hours, in UTC."""
+    """The first moment at or after `moment` outside quiet hours, in UTC.
+
+    Quiet hours are read off the customer's wall clock, so a DST jump can end them early
+    (the clock skips `end`, or falls back to before `start`) or bring them back (it
+    falls back into them).
+    """
+    moment = moment.astimezone(dt.timezone.utc)  # so that + timedelta is elapsed time
     local = moment.astimezone(zone)
     if not _in_quiet_hours(local, start, end):
         return None
-    day = local.date()
-    if not (start <= end) and local.time().replace(tzinfo=None) >= start:
-        day += dt.timedelta(days=1)  # evening part: quiet hours end tomorrow morning
-    wake = dt.datetime.combine(day, end, tzinfo=zone)
-    return wake.astimezone(dt.timezone.utc)
+    while _in_quiet_hours(local, start, end):
+        wall = local.replace(tzinfo=None)
+        day = wall.date()
+        if not (start <= end) and wall.time() >= start:
+            day += dt.timedelta(days=1)  # evening part: quiet hours end tomorrow morning
+        # When the clock reads `end` if the offset stays; if it changes first, carry
+        # on from the change, where the clock jumps.
+        wake = moment + (dt.datetime.combine(day, end) - wall)
+        if wake.astimezone(zone).utcoffset() == local.utcoffset():
+            return wake
+        moment = _offset_change(moment, wake, zone)
+        local = moment.astimezone(zone)
+    return moment
 
 
 def send_window_decide(
