@@ -9,6 +9,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 DAY = dt.timedelta(hours=24)
+# How far ahead of "now" another worker's send may be stamped and still count: the wait
+# for a customer's lock plus clock differences between machines.
+CLOCK_SKEW = dt.timedelta(minutes=10)
 WEEK = dt.timedelta(days=7)
 
 
@@ -32,7 +35,9 @@ def _cap_frees_at(moment, sends, *, window, limit):
     """When the rolling window (moment - window, moment] holds fewer than `limit` sends."""
     if not limit:
         return None
-    inside = sorted(s for s in sends if moment - window < s <= moment)
+    # Sends stamped a little after `moment` count too: another worker whose clock read
+    # later (or runs fast) may have reserved a slot while this one waited for the lock.
+    inside = sorted(s for s in sends if moment - window < s <= moment + CLOCK_SKEW)
     if len(inside) < limit:
         return None
     # The oldest sends must leave the window until only limit - 1 remain.

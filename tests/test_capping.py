@@ -100,3 +100,15 @@ def test_quiet_hours_follow_daylight_saving_time():
         now=dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC), recent_sends=[], policy=policy, zone=STOCKHOLM
     )
     assert decision.not_before == dt.datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
+
+
+def test_a_send_stamped_just_after_now_by_another_worker_still_takes_the_slot():
+    # Worker A read the clock at 12:00:00.000, then waited for the customer's lock while
+    # worker B, whose clock read 12:00:00.015, reserved the day's only slot.
+    now = at(2, 12)
+    decision = send_window_decide(
+        now=now, recent_sends=[now + dt.timedelta(milliseconds=15)],
+        policy=CapPolicy(max_per_day=1), zone=STOCKHOLM,
+    )
+    assert (decision.allowed, decision.reason) == (False, "frequency_cap")
+    assert decision.not_before == now + dt.timedelta(hours=24, milliseconds=15)

@@ -136,6 +136,21 @@ def _event_entry_key(campaign: Campaign, row: dict) -> str:
     return ""
 
 
+def _nth_order_entries(rows: list[dict]) -> list[dict]:
+    """One entry per customer, for their Nth order, begun by that order's own event."""
+    order_events = dict(
+        Event.objects.filter(order_id__in={r["nth_order_id"] for r in rows})
+        .order_by("-id").values_list("order_id", "id")
+    )
+    return list({
+        r["customer_id"]: {
+            "customer_id": r["customer_id"], "entry_key": f"order:{r['nth_order_external_id']}",
+            "triggered_at": r["nth_placed_at"], "trigger_event_id": order_events.get(r["nth_order_id"]),
+        }
+        for r in rows
+    }.values())
+
+
 def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     new_events = Event.objects.filter(
         type=campaign.trigger_event_type, id__gt=campaign.event_watermark
@@ -143,25 +158,30 @@ def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     candidates = new_events.filter(occurred_at__lte=now)
     nth_order = campaign.trigger_config.get("nth_order")
     if nth_order:
-        # Only the customer's Nth order triggers (e.g. a bonus on the 3rd purchase).
-        rank = Order.objects.filter(
-            customer_id=OuterRef("customer_id"), placed_at__lte=OuterRef("occurred_at")
-        ).values("customer_id").annotate(n=Count("id")).values("n")
-        candidates = candidates.annotate(order_rank=Subquery(rank)).filter(order_rank=int(nth_order))
+        # Only the customer's Nth order triggers (e.g. a bonus on the 3rd purchase). Any
+        # new event of a customer who has N orders by now points at that Nth order, so a
+        # 2nd purchase whose webhook arrives after the 3rd still brings the 3rd's bonus.
+        nth = Order.objects.filter(customer_id=OuterRef("customer_id")).order_by(
+            "placed_at", "id")[int(nth_order) - 1:int(nth_order)]
+        candidates = candidates.annotate(
+            nth_order_id=Subquery(nth.values("id")),
+            nth_order_external_id=Subquery(nth.values("external_id")),
+            nth_placed_at=Subquery(nth.values("placed_at")),
+        ).filter(nth_order_id__isnull=False)
+    fields = (["id", "customer_id", "nth_order_id", "nth_order_external_id", "nth_placed_at"]
+              if nth_order else ["id", "customer_id", "occurred_at", "order__external_id"])
     created = 0
     last_id = campaign.event_watermark
     while True:
-        rows = list(
-            candidates.filter(id__gt=last_id).order_by("id")
-            .values("id", "customer_id", "occurred_at", "order__external_id")[:PLAN_BATCH]
-        )
+        rows = list(candidates.filter(id__gt=last_id).order_by("id").values(*fields)[:PLAN_BATCH])
         if not rows:
             break
-        created += _enrollments_insert(campaign, [
+        entries = _nth_order_entries(rows) if nth_order else [
             {"customer_id": r["customer_id"], "entry_key": _event_entry_key(campaign, r),
              "triggered_at": r["occurred_at"], "trigger_event_id": r["id"]}
             for r in rows
-        ], now=now)
+        ]
+        created += _enrollments_insert(campaign, entries, now=now)
         last_id = rows[-1]["id"]
     # Move the watermark only up to what the previous tick had already seen (its
     # ceiling), and never past an event that is not due yet: every event is looked at by

@@ -18,14 +18,14 @@ from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 
 from campaigns import templating
 from campaigns.capping import CapPolicy, send_window_decide
 from campaigns.delivery.messages import email_build
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import (
-    Customer, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry, Purpose,
+    Campaign, Customer, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry, Purpose,
     Subscription, Suppression, TemplateTranslation,
 )
 from campaigns.services.consent import email_hash, topic_allows
@@ -80,7 +80,7 @@ def _settle(message: Message, *, state: str, reason: str, now, detail: str = "",
         enrollment_continue(message=message, now=now, end=end_journey)
 
 
-def _gate(message, *, now, policy, recent, subscriptions, suppressed, report):
+def _gate(message, *, now, policy, recent, subscriptions, suppressed, rivals, report):
     """Decide one claimed message inside the locked transaction. True means send it."""
     campaign, customer = message.campaign, message.customer
     if campaign.status != campaign.Status.ACTIVE:
@@ -110,6 +110,13 @@ def _gate(message, *, now, policy, recent, subscriptions, suppressed, report):
             report.skipped += 1
             _settle(message, state=Message.State.SKIPPED, reason="no_consent", now=now,
                     detail=f"no consent for {template.topic} at send time")
+            return False
+        if message.counts_toward_cap and rivals.get(customer.pk, -1) > message.priority:
+            # A higher-priority message for this customer is due in another batch: it
+            # goes first. This one steps back untouched and is claimed again next tick.
+            message.state, message.claimed_until = Message.State.PENDING, None
+            message.save(update_fields=["state", "claimed_until"])
+            report.released += 1
             return False
         capped = policy if message.counts_toward_cap else dataclasses.replace(
             policy, max_per_day=0, max_per_week=0, min_gap=None
@@ -175,13 +182,22 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
         suppressed = set(Suppression.objects.filter(
             email_hash__in=[email_hash(c.email) for c in customers.values()]
         ).values_list("email_hash", flat=True))
+        # Capped messages of these customers that are due in other batches, by priority.
+        rivals = dict(
+            Message.objects.filter(
+                customer_id__in=customer_ids, counts_toward_cap=True, due_at__lte=now,
+                state__in=(Message.State.PENDING, Message.State.CLAIMED),
+                campaign__status=Campaign.Status.ACTIVE,
+            ).exclude(id__in=message_ids).order_by().values("customer_id")
+            .annotate(top=Max("priority")).values_list("customer_id", "top")
+        )
         policy = cap_policy_current()
         lease = dt.timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
         to_send = []
         for message in messages:
             message.customer = customers[message.customer_id]
             if _gate(message, now=now, policy=policy, recent=recent, subscriptions=subscriptions,
-                     suppressed=suppressed, report=report):
+                     suppressed=suppressed, rivals=rivals, report=report):
                 message.state, message.sent_at = Message.State.SENDING, now
                 message.claimed_until = now + lease
                 if message.counts_toward_cap:

@@ -167,3 +167,21 @@ def test_a_higher_priority_message_takes_the_slot_and_the_other_waits(frozen_clo
     assert Message.objects.get(campaign=high).state == "sent"
     deferred = Message.objects.get(campaign=low)
     assert (deferred.state, deferred.reason) == ("pending", "frequency_cap")
+
+
+def test_a_lower_priority_message_in_another_batch_steps_back_for_the_higher_one(frozen_clock, policy):
+    low = journey({}, trigger_event_type="purchase", priority=10)
+    high = journey({}, trigger_event_type="purchase", priority=90)
+    customer = customer_with_consent(time_zone="Europe/Stockholm")
+    purchase(customer, frozen_clock.now)
+    ids = [i for batch in scheduler_tick(now=frozen_clock.now).batches for i in batch]
+    low_id = Message.objects.get(campaign=low).pk
+
+    messages_send(message_ids=[low_id], now=frozen_clock.now)  # the low one's batch runs first
+
+    assert Message.objects.get(pk=low_id).state == "pending"
+    messages_send(message_ids=[i for i in ids if i != low_id], now=frozen_clock.now)
+    run_tick(frozen_clock.advance(minutes=1))
+    assert Message.objects.get(campaign=high).state == "sent"
+    deferred = Message.objects.get(campaign=low)
+    assert (deferred.state, deferred.reason) == ("pending", "frequency_cap")

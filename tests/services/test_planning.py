@@ -129,3 +129,25 @@ def test_weighted_draws_are_stable_and_follow_the_weights():
 
     assert picks == [weighted_draw(salt="variant:1", customer_id=i, weights=[3, 1]) for i in range(4000)]
     assert 0.70 < picks.count(0) / len(picks) < 0.80
+
+
+def test_a_late_second_purchase_still_brings_the_third_orders_bonus(frozen_clock):
+    campaign = started(trigger_event_type="purchase", trigger_config={"nth_order": 3},
+                       entry_key=Campaign.EntryKey.ORDER)
+    customer = CustomerFactory()
+
+    def purchase(hours_ago):
+        order = OrderFactory(customer=customer, placed_at=frozen_clock.now - dt.timedelta(hours=hours_ago))
+        return EventFactory(customer=customer, type="purchase", occurred_at=order.placed_at, order=order)
+
+    purchase(50)
+    third = purchase(30)
+    enrollments_plan(now=frozen_clock.now)
+    enrollments_plan(now=frozen_clock.advance(minutes=1))  # the watermark passes the 3rd
+    assert not campaign.enrollments.exists()  # only two orders are known so far
+
+    purchase(40)  # the 2nd purchase's webhook arrives 30 hours late
+    enrollments_plan(now=frozen_clock.advance(minutes=1))
+
+    enrollment = campaign.enrollments.get()
+    assert (enrollment.trigger_event, enrollment.triggered_at) == (third, third.occurred_at)
