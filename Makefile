@@ -25,6 +25,7 @@ run: setup
 	$(BIN)/honcho start -f Procfile
 
 test: venv
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 # The scheduler benchmark on PostgreSQL (creates the scratch database lcrm_bench).

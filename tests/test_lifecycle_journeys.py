@@ -6,7 +6,6 @@ import pytest
 from django.core import mail
 
 from campaigns.models import Customer, Enrollment, Message, PointsEntry, SurveyResponse
-from campaigns.services.consent import consent_record
 from campaigns.services.demo import demo_load
 from campaigns.services.events import events_ingest
 from campaigns.services.scheduling import scheduler_tick

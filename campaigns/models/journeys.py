@@ -3,7 +3,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from .base import TimestampedModel
-from .consent import Topic
 from .content import MessageTemplate
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 
 from campaigns.models import Campaign, Customer, Enrollment, Event, Order

@@ -20,19 +20,18 @@ from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import Max, Sum
 
-from campaigns import templating
 from campaigns.capping import CapPolicy, send_window_decide
 from campaigns.delivery.messages import email_build
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import (
     Campaign, Customer, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry, Purpose,
-    Subscription, Suppression, TemplateTranslation,
+    Subscription, Suppression,
 )
 from campaigns.services.consent import email_hash, topic_allows
+from campaigns.services.rendering import message_render, message_template
 from campaigns.services.scheduling import (
     customer_zone, enrollment_continue, enrollments_continue,
 )
-from campaigns.tokens import survey_token, unsubscribe_token
 
 logger = logging.getLogger(__name__)
 
@@ -214,82 +213,6 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
             state=Message.State.SENDING, sent_at=now, claimed_until=now + lease
         )
     return to_send
-
-
-def _translation_for(template, locale: str) -> TemplateTranslation | None:
-    translations = {t.locale: t for t in template.translations.all()}
-    language = (locale or "").split("-")[0].lower()
-    for candidate in (locale, language, settings.DEFAULT_LOCALE, template.default_locale):
-        if candidate in translations:
-            return translations[candidate]
-    return next(iter(translations.values()), None)
-
-
-def message_template(message: Message):
-    """The template this message is rendered from: its A/B variant's, else its step's."""
-    return message.variant.template if message.variant_id else message.step.template
-
-
-def message_context(*, message: Message, unsubscribe_url: str) -> dict:
-    """The plain data a template sees: no model instances, no querysets.
-
-    `order` is there when the journey began with an order, `reward` when it granted
-    points (so no email can speak of a reward that was not granted), `survey` always.
-    """
-    customer = message.customer
-    site = settings.SITE_URL
-    survey = survey_token(message_id=message.pk)
-    context = {
-        "customer": {
-            "first_name": customer.first_name,
-            "last_name": customer.last_name,
-            "email": customer.email,
-            "locale": customer.locale,
-            "external_id": customer.external_id,
-        },
-        "site_url": site,
-        "company": {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS},
-        "campaign": {"name": message.campaign.name},
-        "unsubscribe_url": unsubscribe_url,
-        "loyalty": {"points_balance": customer.points_balance, "tier": customer.tier},
-        "survey": {
-            "nps_links": [{"score": n, "url": f"{site}/s/{survey}/{n}"} for n in range(11)],
-            "followup_url": f"{site}/s/{survey}/more",
-        },
-    }
-    trigger = message.enrollment.trigger_event
-    if trigger is not None and trigger.order is not None:
-        order = trigger.order
-        context["order"] = {"external_id": order.external_id, "amount": str(order.amount),
-                            "currency": order.currency}
-    granted = getattr(message, "granted_points", None)
-    if granted is None:
-        granted = PointsEntry.objects.filter(enrollment_id=message.enrollment_id).aggregate(
-            points=Sum("delta"))["points"]
-    if granted:
-        context["reward"] = {"points": granted}
-    return context
-
-
-def message_render(*, message: Message) -> tuple[dict, str, str | None]:
-    """Render a message in the customer's locale: (parts, locale used, unsubscribe url)."""
-    template = message_template(message)
-    translation = _translation_for(template, message.customer.locale)
-    if translation is None:
-        raise TemplateRenderError("the template has no text in any language", template=template.name)
-    marketing = template.purpose == Purpose.MARKETING
-    token = unsubscribe_token(customer_id=message.customer_id)
-    unsubscribe_url = f"{settings.SITE_URL}/u/{token}" if marketing else None
-    context = message_context(message=message, unsubscribe_url=unsubscribe_url or "")
-    rendered = templating.template_render(
-        cache_key=(translation.pk, translation.version),
-        subject=translation.subject, html_body=translation.html_body,
-        text_body=translation.text_body, context=context,
-    )
-    if marketing:
-        footer = templating.footer_render(locale=translation.locale, context=context)
-        rendered = templating.with_footer(rendered=rendered, footer=footer)
-    return rendered, translation.locale, unsubscribe_url
 
 
 def _deliver(messages, *, now) -> list[tuple[Message, str, dict]]:
