@@ -27,6 +27,7 @@ STATE_WORDS = {
 }
 # Reasons the scheduler and the sender record, in plain words.
 REASON_WORDS = {
+    "planned": "planned",
     "holdout": "in the holdout group (kept out on purpose to measure the campaign's effect)",
     "deadline": "its deadline had passed",
     "frequency_cap": "frequency cap",
