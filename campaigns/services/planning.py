@@ -4,6 +4,7 @@ Each trigger is a set-based scan of indexed facts past a per-campaign watermark,
 with conflicts ignored: the unique (campaign, customer, entry key) makes a second tick,
 a second beat or a rescan a no-op, and the cost follows the new work, not the customers.
 """
+import calendar
 import datetime as dt
 import hashlib
 
@@ -233,9 +234,51 @@ def _plan_inactivity_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     return created
 
 
+def _plan_date_attribute_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
+    """Customers whose date attribute (e.g. birthday "1984-10-21") has its anniversary on a
+    day that began since the last planning, once per year.
+
+    Runs once per UTC day (the attribute is not indexed, so each day costs one scan of the
+    customers who have it); the entry is due at 00:00 UTC that day, and a "wait until a
+    local time" step after it picks the hour in the customer's zone.
+    """
+    attribute = campaign.trigger_config.get("attribute", "birthday")
+    last_day = (campaign.planned_through or now).astimezone(dt.timezone.utc).date()
+    today = now.astimezone(dt.timezone.utc).date()
+    created = 0
+    day = last_day + dt.timedelta(days=1)
+    while day <= today:
+        month_days = [f"-{day:%m-%d}"]
+        if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+            month_days.append("-02-29")  # leap-day birthdays are kept on 28 February
+        matches = Q()
+        for month_day in month_days:
+            matches |= Q(**{f"attributes__{attribute}__endswith": month_day})
+        start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=dt.timezone.utc)
+        last_id = 0
+        while True:
+            ids = list(Customer.objects.filter(matches, erased_at__isnull=True, id__gt=last_id)
+                       .order_by("id").values_list("id", flat=True)[:PLAN_BATCH])
+            if not ids:
+                break
+            created += _enrollments_insert(campaign, [
+                {"customer_id": customer_id, "entry_key": f"date:{day.year}",
+                 "triggered_at": start_of_day}
+                for customer_id in ids
+            ], now=now)
+            last_id = ids[-1]
+        day += dt.timedelta(days=1)
+    if today > last_day or campaign.planned_through is None:
+        moment = dt.datetime.combine(today, dt.time(0), tzinfo=dt.timezone.utc)
+        Campaign.objects.filter(pk=campaign.pk).update(planned_through=max(
+            moment, campaign.planned_through or moment))
+    return created
+
+
 _PLANNERS = {
     Campaign.Trigger.EVENT: _plan_event_campaign,
     Campaign.Trigger.INACTIVITY: _plan_inactivity_campaign,
+    Campaign.Trigger.DATE_ATTRIBUTE: _plan_date_attribute_campaign,
 }
 
 

@@ -151,3 +151,35 @@ def test_a_late_second_purchase_still_brings_the_third_orders_bonus(frozen_clock
 
     enrollment = campaign.enrollments.get()
     assert (enrollment.trigger_event, enrollment.triggered_at) == (third, third.occurred_at)
+
+
+def birthday_journey():
+    return started(trigger=Campaign.Trigger.DATE_ATTRIBUTE, trigger_event_type="",
+                   trigger_config={"attribute": "birthday"})
+
+
+def test_a_birthday_enrolls_the_customer_on_the_day_once_a_year(frozen_clock):
+    campaign = birthday_journey()  # started 2026-03-02 09:00 UTC
+    today = CustomerFactory(attributes={"birthday": "1984-03-02"})
+    tomorrow = CustomerFactory(attributes={"birthday": "1990-03-03"})
+    CustomerFactory(attributes={})
+
+    enrollments_plan(now=frozen_clock.now)  # today was already under way when it started
+    enrollments_plan(now=frozen_clock.set(dt.datetime(2026, 3, 3, 0, 5, tzinfo=dt.timezone.utc)))
+    enrollments_plan(now=frozen_clock.advance(hours=5))
+
+    enrollment = campaign.enrollments.get()
+    assert enrollment.customer == tomorrow
+    assert (enrollment.entry_key, enrollment.triggered_at) == (
+        "date:2026", dt.datetime(2026, 3, 3, tzinfo=dt.timezone.utc))
+    assert not campaign.enrollments.filter(customer=today).exists()
+
+
+def test_a_leap_day_birthday_is_kept_on_28_february_in_other_years(frozen_clock):
+    frozen_clock.set(dt.datetime(2027, 2, 27, 12, tzinfo=dt.timezone.utc))
+    campaign = birthday_journey()
+    leapling = CustomerFactory(attributes={"birthday": "2000-02-29"})
+
+    enrollments_plan(now=frozen_clock.set(dt.datetime(2027, 2, 28, 1, tzinfo=dt.timezone.utc)))
+
+    assert list(campaign.enrollments.values_list("customer", flat=True)) == [leapling.pk]
