@@ -1,6 +1,7 @@
 """Campaigns (journeys): a trigger, steps and the rules that govern them."""
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.dateparse import parse_datetime
 
 from .base import TimestampedModel
 from .content import MessageTemplate
@@ -75,8 +76,41 @@ class Campaign(TimestampedModel):
     def clean(self):
         if self.trigger == self.Trigger.EVENT and not self.trigger_event_type:
             raise ValidationError({"trigger_event_type": "An event trigger needs an event type."})
+        self._clean_trigger_config()
         if not 0 <= self.holdout_percent <= 100:
             raise ValidationError({"holdout_percent": "Give a share between 0 and 100."})
+
+    def _clean_trigger_config(self):
+        """Each trigger's settings, checked so a typo is refused at save time."""
+        config = self.trigger_config if isinstance(self.trigger_config, dict) else None
+        if config is None:
+            raise ValidationError({"trigger_config": "Give the settings as a JSON object, e.g. {}."})
+
+        def positive_int(key, example):
+            value = config.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValidationError({"trigger_config": (
+                    f"This trigger needs \"{key}\" as a whole number above 0, e.g. {example}.")})
+
+        if self.trigger == self.Trigger.INACTIVITY:
+            positive_int("days", '{"days": 90}')
+        elif self.trigger == self.Trigger.SCHEDULE:
+            positive_int("every_days", '{"first_run": "2026-04-01T09:00:00+02:00", "every_days": 91}')
+            first_run = config.get("first_run")
+            try:
+                parsed = parse_datetime(first_run) if isinstance(first_run, str) else None
+            except ValueError:
+                parsed = None
+            if parsed is None or parsed.tzinfo is None:
+                raise ValidationError({"trigger_config": (
+                    "A schedule needs \"first_run\": a date and time with its zone, e.g. "
+                    "\"2026-04-01T09:00:00+02:00\".")})
+        elif self.trigger == self.Trigger.EVENT and "nth_order" in config:
+            positive_int("nth_order", '{"nth_order": 3}')
+        elif self.trigger == self.Trigger.DATE_ATTRIBUTE and not isinstance(
+            config.get("attribute", "birthday"), str
+        ):
+            raise ValidationError({"trigger_config": 'Name the date attribute, e.g. {"attribute": "birthday"}.'})
 
 
 class JourneyStep(models.Model):

@@ -11,6 +11,7 @@ import hashlib
 from django.db import connection
 from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
+from django.utils.dateparse import parse_datetime
 
 from campaigns.models import Campaign, Customer, Enrollment, Event, Order
 
@@ -275,10 +276,55 @@ def _plan_date_attribute_campaign(campaign: Campaign, *, now: dt.datetime) -> in
     return created
 
 
+def schedule_occurrences(campaign: Campaign, *, after: dt.datetime, until: dt.datetime):
+    """The scheduled runs in (after, until]: first_run + k × every_days."""
+    first = parse_datetime(campaign.trigger_config["first_run"])
+    every = dt.timedelta(days=int(campaign.trigger_config["every_days"]))
+    if first > until:
+        return []
+    k = max(0, (after - first) // every) if after > first else 0
+    runs = []
+    moment = first + k * every
+    while moment <= until:
+        if moment > after:
+            runs.append(moment)
+        moment += every
+    return runs
+
+
+def _plan_schedule_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
+    """On each scheduled run (e.g. a quarterly NPS survey), every customer enters once.
+
+    A broadcast costs one pass over the customers per run, never per tick. (Audiences
+    narrower than "all customers" come with segments.)
+    """
+    since = campaign.planned_through or now
+    created = 0
+    for run in schedule_occurrences(campaign, after=since, until=now):
+        last_id = 0
+        while True:
+            ids = list(Customer.objects.filter(erased_at__isnull=True, id__gt=last_id)
+                       .order_by("id").values_list("id", flat=True)[:PLAN_BATCH])
+            if not ids:
+                break
+            created += _enrollments_insert(campaign, [
+                {"customer_id": customer_id, "entry_key": f"run:{run:%Y%m%dT%H%M}",
+                 "triggered_at": run}
+                for customer_id in ids
+            ], now=now)
+            last_id = ids[-1]
+    Campaign.objects.filter(pk=campaign.pk).update(
+        planned_through=Greatest(F("planned_through"), Value(now))
+        if campaign.planned_through else Value(now)
+    )
+    return created
+
+
 _PLANNERS = {
     Campaign.Trigger.EVENT: _plan_event_campaign,
     Campaign.Trigger.INACTIVITY: _plan_inactivity_campaign,
     Campaign.Trigger.DATE_ATTRIBUTE: _plan_date_attribute_campaign,
+    Campaign.Trigger.SCHEDULE: _plan_schedule_campaign,
 }
 
 

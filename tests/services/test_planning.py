@@ -183,3 +183,38 @@ def test_a_leap_day_birthday_is_kept_on_28_february_in_other_years(frozen_clock)
     enrollments_plan(now=frozen_clock.set(dt.datetime(2027, 2, 28, 1, tzinfo=dt.timezone.utc)))
 
     assert list(campaign.enrollments.values_list("customer", flat=True)) == [leapling.pk]
+
+
+def test_a_schedule_enrolls_every_customer_once_per_run(frozen_clock):
+    campaign = started(trigger=Campaign.Trigger.SCHEDULE, trigger_event_type="", trigger_config={
+        "first_run": "2026-03-02T10:00:00+00:00", "every_days": 91})
+    customers = [CustomerFactory() for _ in range(3)]
+
+    enrollments_plan(now=frozen_clock.now)  # 09:00: before the first run
+    assert not campaign.enrollments.exists()
+    for _ in range(4):
+        enrollments_plan(now=frozen_clock.advance(hours=1))
+    assert campaign.enrollments.count() == 3
+    enrollments_plan(now=frozen_clock.advance(days=91))
+
+    runs = sorted(set(campaign.enrollments.values_list("entry_key", flat=True)))
+    assert runs == ["run:20260302T1000", "run:20260601T1000"]
+    assert campaign.enrollments.count() == 2 * len(customers)
+
+
+@pytest.mark.parametrize("trigger, config, message", [
+    (Campaign.Trigger.INACTIVITY, {}, '"days" as a whole number above 0'),
+    (Campaign.Trigger.INACTIVITY, {"days": "90"}, '"days" as a whole number above 0'),
+    (Campaign.Trigger.SCHEDULE, {"every_days": 91}, '"first_run"'),
+    (Campaign.Trigger.SCHEDULE, {"every_days": 91, "first_run": "2026-04-01 09:00"}, "with its zone"),
+    (Campaign.Trigger.SCHEDULE, {"every_days": 0, "first_run": "2026-04-01T09:00Z"}, '"every_days"'),
+    (Campaign.Trigger.EVENT, {"nth_order": -1}, '"nth_order"'),
+    (Campaign.Trigger.EVENT, [], "JSON object"),
+])
+def test_trigger_settings_with_a_mistake_are_refused_with_a_reason(trigger, config, message):
+    from django.core.exceptions import ValidationError
+
+    campaign = CampaignFactory.build(trigger=trigger, trigger_event_type="signup", trigger_config=config)
+
+    with pytest.raises(ValidationError, match=message):
+        campaign.clean()
