@@ -165,11 +165,14 @@ def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
         # 2nd purchase whose webhook arrives after the 3rd still brings the 3rd's bonus.
         nth = Order.objects.filter(customer_id=OuterRef("customer_id")).order_by(
             "placed_at", "id")[int(nth_order) - 1:int(nth_order)]
+        # Only an event whose order is placed at or before the Nth one can complete the
+        # count: the Nth order's own event, or an earlier order's late webhook. A 4th or
+        # 5th purchase does not bring back the bonus of a 3rd order long ago.
         candidates = candidates.annotate(
             nth_order_id=Subquery(nth.values("id")),
             nth_order_external_id=Subquery(nth.values("external_id")),
             nth_placed_at=Subquery(nth.values("placed_at")),
-        ).filter(nth_order_id__isnull=False)
+        ).filter(nth_order_id__isnull=False, order__placed_at__lte=F("nth_placed_at"))
     fields = (["id", "customer_id", "nth_order_id", "nth_order_external_id", "nth_placed_at"]
               if nth_order else ["id", "customer_id", "occurred_at", "order__external_id"])
     created = 0

@@ -139,8 +139,11 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
     plans = [(enrollment, *_walk(enrollment, steps[enrollment.campaign_id], now=now))
              for enrollment in due]
     for enrollment, _, _, rewards in plans:
-        # The holdout group receives nothing, rewards included.
-        for step in rewards if not enrollment.is_holdout else []:
+        # The holdout group receives nothing, rewards included; and a journey already past
+        # its deadline grants nothing it could no longer tell the customer about.
+        deadline = enrollment.campaign.deadline
+        too_late = deadline is not None and now > enrollment.triggered_at + deadline
+        for step in rewards if not (enrollment.is_holdout or too_late) else []:
             points_grant(enrollment=enrollment, step=step, now=now)
     new_messages = [message for _, _, message, _ in plans if message is not None]
     # Rows first: if the enrollment update below never happens, the next tick finds the

@@ -185,3 +185,20 @@ def test_a_lower_priority_message_in_another_batch_steps_back_for_the_higher_one
     assert Message.objects.get(campaign=high).state == "sent"
     deferred = Message.objects.get(campaign=low)
     assert (deferred.state, deferred.reason) == ("pending", "frequency_cap")
+
+
+def test_a_reward_is_granted_once_and_not_when_the_journey_is_already_too_late(frozen_clock):
+    from campaigns.models import PointsEntry
+
+    campaign = journey({"kind": "reward", "reward_points": 100}, {}, deadline=dt.timedelta(days=1))
+    on_time, late = customer_with_consent(), customer_with_consent()
+    purchase(on_time, frozen_clock.now)
+    purchase(late, frozen_clock.now - dt.timedelta(days=2))  # its webhook arrives 2 days late
+
+    run_tick(frozen_clock.now)
+    run_tick(frozen_clock.advance(hours=1))
+
+    on_time.refresh_from_db()
+    assert list(PointsEntry.objects.values_list("customer", "delta")) == [(on_time.pk, 100)]
+    assert on_time.points_balance == 100
+    assert Message.objects.get(campaign=campaign, customer=late).reason == "deadline"

@@ -218,3 +218,18 @@ def test_trigger_settings_with_a_mistake_are_refused_with_a_reason(trigger, conf
 
     with pytest.raises(ValidationError, match=message):
         campaign.clean()
+
+
+def test_a_later_purchase_does_not_bring_back_the_bonus_of_an_old_third_order(frozen_clock):
+    customer = CustomerFactory()
+    for days_ago in (300, 200, 100):  # three orders long before the campaign started
+        order = OrderFactory(customer=customer, placed_at=frozen_clock.now - days_ago * DAY)
+        EventFactory(customer=customer, type="purchase", occurred_at=order.placed_at, order=order)
+    campaign = started(trigger_event_type="purchase", trigger_config={"nth_order": 3},
+                       entry_key=Campaign.EntryKey.ORDER)
+    fourth = OrderFactory(customer=customer, placed_at=frozen_clock.now)
+    EventFactory(customer=customer, type="purchase", occurred_at=fourth.placed_at, order=fourth)
+
+    enrollments_plan(now=frozen_clock.advance(minutes=1))
+
+    assert not campaign.enrollments.exists()
