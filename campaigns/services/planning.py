@@ -238,6 +238,20 @@ def _plan_inactivity_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     return created
 
 
+def _customers_enroll(campaign: Campaign, customers, *, entry_key: str,
+                      triggered_at: dt.datetime, now: dt.datetime) -> int:
+    """Enrol every customer of a queryset (erased ones left out), in batches by id."""
+    created = last_id = 0
+    customers = customers.filter(erased_at__isnull=True).order_by("id")
+    while ids := list(customers.filter(id__gt=last_id).values_list("id", flat=True)[:PLAN_BATCH]):
+        created += _enrollments_insert(campaign, [
+            {"customer_id": customer_id, "entry_key": entry_key, "triggered_at": triggered_at}
+            for customer_id in ids
+        ], now=now)
+        last_id = ids[-1]
+    return created
+
+
 def _plan_date_attribute_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     """Customers whose date attribute (e.g. birthday "1984-10-21") has its anniversary on a
     day that began since the last planning, once per year.
@@ -259,18 +273,9 @@ def _plan_date_attribute_campaign(campaign: Campaign, *, now: dt.datetime) -> in
         for month_day in month_days:
             matches |= Q(**{f"attributes__{attribute}__endswith": month_day})
         start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=dt.timezone.utc)
-        last_id = 0
-        while True:
-            ids = list(Customer.objects.filter(matches, erased_at__isnull=True, id__gt=last_id)
-                       .order_by("id").values_list("id", flat=True)[:PLAN_BATCH])
-            if not ids:
-                break
-            created += _enrollments_insert(campaign, [
-                {"customer_id": customer_id, "entry_key": f"date:{day.year}",
-                 "triggered_at": start_of_day}
-                for customer_id in ids
-            ], now=now)
-            last_id = ids[-1]
+        created += _customers_enroll(
+            campaign, Customer.objects.filter(matches), entry_key=f"date:{day.year}",
+            triggered_at=start_of_day, now=now)
         day += dt.timedelta(days=1)
     if today > last_day or campaign.planned_through is None:
         moment = dt.datetime.combine(today, dt.time(0), tzinfo=dt.timezone.utc)
@@ -304,18 +309,9 @@ def _plan_schedule_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     since = campaign.planned_through or now
     created = 0
     for run in schedule_occurrences(campaign, after=since, until=now):
-        last_id = 0
-        while True:
-            ids = list(Customer.objects.filter(erased_at__isnull=True, id__gt=last_id)
-                       .order_by("id").values_list("id", flat=True)[:PLAN_BATCH])
-            if not ids:
-                break
-            created += _enrollments_insert(campaign, [
-                {"customer_id": customer_id, "entry_key": f"run:{run:%Y%m%dT%H%M}",
-                 "triggered_at": run}
-                for customer_id in ids
-            ], now=now)
-            last_id = ids[-1]
+        created += _customers_enroll(
+            campaign, Customer.objects.all(), entry_key=f"run:{run:%Y%m%dT%H%M}",
+            triggered_at=run, now=now)
     Campaign.objects.filter(pk=campaign.pk).update(
         planned_through=Greatest(F("planned_through"), Value(now))
         if campaign.planned_through else Value(now)

@@ -33,9 +33,10 @@ def database_url() -> str:
     pytest.skip(f"no worker test for {connection.vendor}")
 
 
-@pytest.fixture
-def worker(tmp_path):
-    env = {
+def worker_env(tmp_path, **extra) -> dict:
+    """The environment of a worker process on the test database and configured broker,
+    ticking every second, with its mail in tmp_path/outbox."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loyaltycrm.settings.base",
         "DATABASE_URL": database_url(),
@@ -45,7 +46,13 @@ def worker(tmp_path):
         "TICK_SECONDS": "1",
         "SITE_URL": "https://shop.example.com",
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "filesystem://"),
+        **extra,
     }
+
+
+@pytest.fixture
+def worker(tmp_path):
+    env = worker_env(tmp_path)
     log = open(tmp_path / "worker.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "loyaltycrm", "worker", "-B",

@@ -38,7 +38,7 @@ from campaigns.services.consent import consent_record
 from tests.factories import (
     CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory, TemplateTranslationFactory,
 )
-from tests.integration.test_celery_worker import database_url, wait_for
+from tests.integration.test_celery_worker import wait_for, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,18 +105,7 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 @pytest.fixture
 def cluster(tmp_path):
     """Three prefork workers (hostnames w1..w3) and one beat, stopped whatever happens."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "loyaltycrm.settings.base",
-        "DATABASE_URL": database_url(),
-        "LOYALTYCRM_VAR_DIR": str(tmp_path / "var"),
-        "EMAIL_BACKEND": "campaigns.delivery.outbox.EmlFileBackend",
-        "EMAIL_FILE_PATH": str(tmp_path / "outbox"),
-        "TICK_SECONDS": "1",
-        "SEND_BATCH_SIZE": "1",
-        "SITE_URL": "https://shop.example.com",
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "filesystem://"),
-    }
+    env = worker_env(tmp_path, SEND_BATCH_SIZE="1")
     commands = {
         f"w{n}": ["worker", "-Q", "plan,send,default", "--pool=prefork", "--concurrency=2",
                   "-n", f"w{n}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"]
