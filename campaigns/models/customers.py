@@ -8,6 +8,18 @@ from campaigns import clock
 from .base import TimestampedModel
 
 
+class LifecycleStage(models.TextChoices):
+    """Where a customer stands, recomputed nightly from orders (services.rfm)."""
+
+    PROSPECT = "prospect", "Prospect (no order yet)"
+    NEW = "new", "New"
+    ACTIVE = "active", "Active"
+    LOYAL = "loyal", "Loyal"
+    AT_RISK = "at_risk", "At risk"
+    LAPSED = "lapsed", "Lapsed"
+    WON_BACK = "won_back", "Won back"
+
+
 class Customer(TimestampedModel):
     external_id = models.CharField(max_length=100, unique=True, help_text="The shop's id.")
     email = models.EmailField(max_length=254, db_index=True)
@@ -28,15 +40,56 @@ class Customer(TimestampedModel):
     tier = models.CharField(max_length=32, blank=True)
     # Cached from the consent log by services.consent only: may we send marketing at all?
     marketing_consent = models.BooleanField(default=False)
+    # Custom attributes, typed by AttributeDefinition (values are JSON: text, number,
+    # boolean, or a date as "YYYY-MM-DD").
     attributes = models.JSONField(default=dict, blank=True)
+    # RFM quintiles (1 = worst, 5 = best) and the lifecycle stage, written by services.rfm only.
+    rfm_recency = models.PositiveSmallIntegerField(null=True, blank=True)
+    rfm_frequency = models.PositiveSmallIntegerField(null=True, blank=True)
+    rfm_monetary = models.PositiveSmallIntegerField(null=True, blank=True)
+    lifecycle_stage = models.CharField(
+        max_length=16, choices=LifecycleStage.choices, blank=True, db_index=True
+    )
+    lifecycle_stage_since = models.DateTimeField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["country"]),
+            models.Index(fields=["locale"]),
+            models.Index(fields=["signed_up_at"]),
+            models.Index(fields=["rfm_recency", "rfm_frequency", "rfm_monetary"]),
+        ]
 
     def __str__(self):
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name or self.external_id} <{self.email}>"
+
+
+class AttributeDefinition(models.Model):
+    """A custom customer attribute the shop uses: its key in Customer.attributes and its type.
+
+    The type decides how the API and the CSV import read a value, how templates see it and
+    which comparisons segments allow on it.
+    """
+
+    class Type(models.TextChoices):
+        TEXT = "text"
+        NUMBER = "number"
+        DATE = "date"
+        BOOLEAN = "boolean"
+
+    key = models.SlugField(max_length=64, unique=True, help_text="As in the API and CSV, e.g. shoe_size")
+    label = models.CharField(max_length=100, blank=True)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.TEXT)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self):
+        return f"{self.label or self.key} ({self.type})"
 
 
 class Order(TimestampedModel):

@@ -101,6 +101,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# Uploaded files (CSV imports and their rejects files); never served publicly.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Email ----------------------------------------------------------------------------
 # Default: every sent email lands as one .eml file in var/outbox. Point EMAIL_BACKEND at
