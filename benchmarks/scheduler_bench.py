@@ -70,9 +70,9 @@ def customers_grow(total: int, have: int) -> None:
                 """INSERT INTO campaigns_customer (created_at, updated_at, external_id, email,
                        first_name, last_name, locale, time_zone, country, signed_up_at,
                        first_order_at, last_order_at, order_count, total_spent, points_balance,
-                       tier, marketing_consent, attributes)
+                       tier, marketing_consent, attributes, lifecycle_stage)
                    SELECT %s, %s, 'b-' || g, 'b' || g || '@example.com', 'Kari', 'Nordmann',
-                       'nb', 'Europe/Oslo', 'NO', %s, %s, %s, 1, 100, 0, '', true, '{}'
+                       'nb', 'Europe/Oslo', 'NO', %s, %s, %s, 1, 100, 0, '', true, '{}', ''
                    FROM generate_series(%s, %s) AS g""",
                 [NOW, NOW, long_ago, long_ago, long_ago, have + 1, total],
             )

@@ -7,6 +7,7 @@ more than rendering, and a saved edit bumps the version so stale entries are nev
 from functools import lru_cache
 
 import jinja2
+from markupsafe import escape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from campaigns.exceptions import TemplateRenderError
@@ -131,20 +132,32 @@ _FOOTER_HTML = (
 _FOOTER_TEXT = "\n\n--\n{notice}\n{{{{ company.name }}}}, {{{{ company.address }}}}\n{link}: {{{{ unsubscribe_url }}}}\n"
 
 
+# The footer differs between messages only by the unsubscribe link: it is rendered once
+# per locale and company with this mark in the link's place, which each message replaces.
+_LINK_MARK = "\x00unsubscribe-url\x00"
+
+
+@lru_cache(maxsize=64)
+def _footer_with_mark(locale: str, company_name: str, company_address: str) -> tuple[str, str]:
+    notice, link = _FOOTERS[locale]
+    context = {"company": {"name": company_name, "address": company_address},
+               "unsubscribe_url": _LINK_MARK}
+    key = ("footer", locale)
+    return (
+        _render_part(_compiled(key + ("html",), _FOOTER_HTML.format(notice=notice, link=link), "html"),
+                     context, part="html"),
+        _render_part(_compiled(key + ("text",), _FOOTER_TEXT.format(notice=notice, link=link), "text"),
+                     context, part="text"),
+    )
+
+
 def footer_render(*, locale: str, context: dict) -> dict:
     """The legal footer in the message's locale (English when there is none)."""
-    notice, link = _FOOTERS.get(locale, _FOOTERS["en"])
-    key = ("footer", locale if locale in _FOOTERS else "en")
-    return {
-        "html": _render_part(
-            _compiled(key + ("html",), _FOOTER_HTML.format(notice=notice, link=link), "html"),
-            context, part="html",
-        ),
-        "text": _render_part(
-            _compiled(key + ("text",), _FOOTER_TEXT.format(notice=notice, link=link), "text"),
-            context, part="text",
-        ),
-    }
+    html, text = _footer_with_mark(
+        locale if locale in _FOOTERS else "en", context["company"]["name"], context["company"]["address"]
+    )
+    url = context["unsubscribe_url"]
+    return {"html": html.replace(_LINK_MARK, str(escape(url))), "text": text.replace(_LINK_MARK, url)}
 
 
 def with_footer(*, rendered: dict, footer: dict) -> dict:

@@ -17,6 +17,7 @@ from django.db.models import F
 from campaigns.models import (
     Campaign, Customer, Enrollment, JourneyStep, Message, MessageLog, PointsEntry,
 )
+from campaigns.services.bulk import instances_insert, rows_insert
 from campaigns.services.planning import enrollments_exit, enrollments_plan, weighted_draw
 
 ADVANCE_BATCH = 5000
@@ -73,7 +74,8 @@ def journeys_advance(*, now: dt.datetime) -> tuple[int, int]:
                 Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(state=Enrollment.State.ACTIVE, next_action_at__lte=now,
                         campaign__status=Campaign.Status.ACTIVE)
-                .select_related("campaign", "customer")
+                .select_related("campaign")
+                .annotate(customer_time_zone=F("customer__time_zone"))
                 .order_by("next_action_at", "id")[:ADVANCE_CHUNK]
             )
             chunk_advanced, chunk_created = _advance_chunk(due, now=now)
@@ -108,7 +110,7 @@ def _walk(enrollment: Enrollment, journey: list[JourneyStep], *, now):
             at = at + step.wait_duration
         if step.wait_until_local_time:
             at = _next_local_time(at, step.wait_until_local_time,
-                                  customer_zone(enrollment.customer.time_zone))
+                                  customer_zone(enrollment.customer_time_zone))
         position = step.position + 1
         if at > now:
             return {"step_position": position, "next_action_at": at}, None, rewards
@@ -148,21 +150,17 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
     new_messages = [message for _, _, message, _ in plans if message is not None]
     # Rows first: if the enrollment update below never happens, the next tick finds the
     # existing row instead of making a second one.
-    Message.objects.bulk_create(new_messages, ignore_conflicts=True)
-    rows = {
-        (row.enrollment_id, row.step_id): row
-        for row in Message.objects.filter(
-            enrollment_id__in=[m.enrollment_id for m in new_messages]
-        ).select_related("step")
+    inserted = {
+        (enrollment_id, step_id): pk
+        for pk, enrollment_id, step_id in instances_insert(
+            new_messages, returning=("id", "enrollment", "step"), skip_conflicts=True)
     }
-    # The backend does not say which rows were inserted: compare our own uuids.
-    mine = [rows[(m.enrollment_id, m.step_id)] for m in new_messages
-            if rows[(m.enrollment_id, m.step_id)].message_id == m.message_id]
-    details = {m.message_id: getattr(m, "_detail", "") for m in new_messages}
-    MessageLog.objects.bulk_create([
-        MessageLog(message=row, at=now, state=row.state, reason=row.reason or "planned",
-                   detail=details[row.message_id])
-        for row in mine
+    mine, clashed = [], []
+    for message in new_messages:
+        message.pk = inserted.get((message.enrollment_id, message.step_id))
+        (mine if message.pk is not None else clashed).append(message)
+    rows_insert(MessageLog, ("message", "at", "state", "reason", "detail"), [
+        (m.pk, now, m.state, m.reason or "planned", getattr(m, "_detail", "")) for m in mine
     ])
     # One UPDATE per distinct move (most enrollments of a chunk make the same one). The
     # chunk's rows are locked, and the old position in the filter keeps a stale move out.
@@ -175,10 +173,19 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
         advanced += Enrollment.objects.filter(
             pk__in=ids, step_position=old_position, state=Enrollment.State.ACTIVE,
         ).update(**dict(changes))
-    for _, _, message, _ in plans:
-        row = rows.get((message.enrollment_id, message.step_id)) if message else None
-        if row is not None and row.state in Message.FINAL_STATES:
-            enrollment_continue(message=row, now=now)
+    # A message settled as it was made (holdout, too late) lets its journey go on; so
+    # does one an interrupted earlier tick made and that was settled since.
+    settled = [m for m in mine if m.state in Message.FINAL_STATES]
+    if clashed:
+        pairs = {(m.enrollment_id, m.step_id) for m in clashed}
+        settled += [
+            row for row in Message.objects.filter(
+                enrollment_id__in=[e for e, _ in pairs], state__in=Message.FINAL_STATES,
+            ).select_related("step")
+            if (row.enrollment_id, row.step_id) in pairs
+        ]
+    for message in settled:
+        enrollment_continue(message=message, now=now)
     return advanced, len(mine)
 
 

@@ -24,9 +24,10 @@ from campaigns.capping import CapPolicy, send_window_decide
 from campaigns.delivery.messages import email_build
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import (
-    Campaign, Customer, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry, Purpose,
-    Subscription, Suppression,
+    Campaign, Customer, Event, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry,
+    Purpose, StepVariant, Subscription, Suppression,
 )
+from campaigns.services.bulk import rows_insert
 from campaigns.services.consent import email_hash, topic_allows
 from campaigns.services.rendering import message_render, message_template
 from campaigns.services.scheduling import (
@@ -152,6 +153,31 @@ def _blocked(message, *, decision, now, report) -> bool:
     return False
 
 
+def _messages_load(message_ids) -> list[Message]:
+    """The batch's claimed messages with what deciding and rendering read.
+
+    A batch has thousands of messages but a handful of campaigns, steps and templates:
+    each of those is loaded once and shared, instead of once per message by a join.
+    """
+    messages = list(
+        Message.objects.filter(id__in=message_ids, state=Message.State.CLAIMED)
+        .select_related("enrollment").order_by("-priority", "due_at", "id")
+    )
+    campaigns = Campaign.objects.in_bulk({m.campaign_id for m in messages})
+    steps = JourneyStep.objects.select_related("template").prefetch_related(
+        "template__translations").in_bulk({m.step_id for m in messages})
+    variants = StepVariant.objects.select_related("template").prefetch_related(
+        "template__translations").in_bulk({m.variant_id for m in messages} - {None})
+    triggers = Event.objects.select_related("order").in_bulk(
+        {m.enrollment.trigger_event_id for m in messages} - {None})
+    for message in messages:
+        message.campaign = campaigns[message.campaign_id]
+        message.step = steps[message.step_id]
+        message.variant = variants.get(message.variant_id)
+        message.enrollment.trigger_event = triggers.get(message.enrollment.trigger_event_id)
+    return messages
+
+
 def _decide_batch(message_ids, *, now, report) -> list[Message]:
     with transaction.atomic():
         customer_ids = sorted(set(
@@ -161,13 +187,7 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
         # Per-customer locks in a fixed order: two workers cannot both take the last slot.
         customers = {c.pk: c for c in Customer.objects.select_for_update().filter(
             id__in=customer_ids).order_by("id")}
-        messages = list(
-            Message.objects.filter(id__in=message_ids, state=Message.State.CLAIMED)
-            .select_related("campaign", "enrollment__trigger_event__order", "step__template",
-                            "variant__template")
-            .prefetch_related("step__template__translations", "variant__template__translations")
-            .order_by("-priority", "due_at", "id")
-        )
+        messages = _messages_load(message_ids)
         recent = defaultdict(list)
         for customer_id, sent_at in Message.objects.filter(
             customer_id__in=customer_ids, counts_toward_cap=True,
@@ -281,9 +301,8 @@ def _record_sent(messages: list[tuple[Message, dict]], *, now) -> None:
                 provider_message_id=provider_id, subject=subject, locale=locale, lag_seconds=lag,
             )
     sent = [message for message, _ in messages]
-    MessageLog.objects.bulk_create(
-        [MessageLog(message=m, at=now, state=Message.State.SENT) for m in sent]
-    )
+    rows_insert(MessageLog, ("message", "at", "state", "reason", "detail"),
+                [(m.pk, now, Message.State.SENT, "", "") for m in sent])
     enrollments_continue(messages=sent, now=now)
 
 
