@@ -5,6 +5,7 @@ from django.utils.dateparse import parse_datetime
 
 from .base import TimestampedModel
 from .content import MessageTemplate
+from .segments import Segment
 
 
 class Campaign(TimestampedModel):
@@ -105,12 +106,43 @@ class Campaign(TimestampedModel):
                 raise ValidationError({"trigger_config": (
                     "A schedule needs \"first_run\": a date and time with its zone, e.g. "
                     "\"2026-04-01T09:00:00+02:00\".")})
+            self._clean_segment(config, required=False)
+            share = config.get("share", 100)
+            if not isinstance(share, int) or isinstance(share, bool) or not 1 <= share <= 100:
+                raise ValidationError({"trigger_config": (
+                    '"share" is the percentage of the audience drawn on each run, a whole '
+                    'number from 1 to 100, e.g. {"segment": "Loyal customers", "share": 10}.')})
+        elif self.trigger == self.Trigger.SEGMENT_ENTRY:
+            self._clean_segment(config, required=True)
         elif self.trigger == self.Trigger.EVENT and "nth_order" in config:
             positive_int("nth_order", '{"nth_order": 3}')
         elif self.trigger == self.Trigger.DATE_ATTRIBUTE and not isinstance(
             config.get("attribute", "birthday"), str
         ):
             raise ValidationError({"trigger_config": 'Name the date attribute, e.g. {"attribute": "birthday"}.'})
+
+
+    @staticmethod
+    def _clean_segment(config: dict, *, required: bool) -> None:
+        if "segment" not in config and not required:
+            return
+        ref = config.get("segment")
+        if isinstance(ref, bool) or not isinstance(ref, (int, str)) or not (
+            Segment.objects.filter(pk=ref).exists() if isinstance(ref, int)
+            else Segment.objects.filter(name=ref).exists()
+        ):
+            names = ", ".join(f'"{n}"' for n in Segment.objects.values_list("name", flat=True)[:10])
+            raise ValidationError({"trigger_config": (
+                'Name an existing segment, e.g. {"segment": "Loyal customers"} (or its id). '
+                + (f"Segments: {names}." if names else "There are no segments yet: make one first."))})
+
+    def trigger_segment_id(self) -> int | None:
+        """The segment named by the trigger settings (by id or by name), if any."""
+        ref = (self.trigger_config or {}).get("segment")
+        if isinstance(ref, bool) or ref is None:
+            return None
+        lookup = {"pk": ref} if isinstance(ref, int) else {"name": ref}
+        return Segment.objects.filter(**lookup).values_list("pk", flat=True).first()
 
 
 class JourneyStep(models.Model):

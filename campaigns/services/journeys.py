@@ -5,7 +5,7 @@ from django.db.models import Max
 
 from campaigns import clock
 from campaigns.exceptions import CampaignNotReadyError, CampaignTransitionError
-from campaigns.models import Campaign, Event, JourneyStep
+from campaigns.models import Campaign, Event, JourneyStep, SegmentMembership
 
 Status = Campaign.Status
 
@@ -70,8 +70,12 @@ def _campaign_move(*, campaign: Campaign, to: str) -> bool:
                 # history before it started does not flood customers with stale mail.
                 # (Resuming a paused one keeps its place: events during the pause are
                 # planned, and those past their deadline expire instead of sending.)
+                # Likewise, a segment-entry campaign starts with the entries after now:
+                # the segment's current members are not "entering" it.
+                source = (SegmentMembership if current.trigger == Campaign.Trigger.SEGMENT_ENTRY
+                          else Event)
                 current.event_watermark = current.event_ceiling = (
-                    Event.objects.aggregate(last=Max("id"))["last"] or 0
+                    source.objects.aggregate(last=Max("id"))["last"] or 0
                 )
                 current.planned_through = clock.now()
                 fields += ["event_watermark", "event_ceiling", "planned_through"]

@@ -13,7 +13,7 @@ from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils.dateparse import parse_datetime
 
-from campaigns.models import Campaign, Customer, Enrollment, Event, Order
+from campaigns.models import Campaign, Customer, Enrollment, Event, Order, SegmentMembership
 
 PLAN_BATCH = 5000
 
@@ -239,16 +239,24 @@ def _plan_inactivity_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
 
 
 def _customers_enroll(campaign: Campaign, customers, *, entry_key: str,
-                      triggered_at: dt.datetime, now: dt.datetime) -> int:
-    """Enrol every customer of a queryset (erased ones left out), in batches by id."""
+                      triggered_at: dt.datetime, now: dt.datetime, share: int = 100) -> int:
+    """Enrol every customer of a queryset (erased ones left out), in batches by id.
+
+    With `share` below 100 only that percentage enters: a draw per customer that is
+    random-looking but stable for this campaign and entry key.
+    """
     created = last_id = 0
     customers = customers.filter(erased_at__isnull=True).order_by("id")
     while ids := list(customers.filter(id__gt=last_id).values_list("id", flat=True)[:PLAN_BATCH]):
+        last_id = ids[-1]
+        if share < 100:
+            ids = [customer_id for customer_id in ids if weighted_draw(
+                salt=f"draw:{campaign.pk}:{entry_key}", customer_id=customer_id,
+                weights=[share, 100 - share]) == 0]
         created += _enrollments_insert(campaign, [
             {"customer_id": customer_id, "entry_key": entry_key, "triggered_at": triggered_at}
             for customer_id in ids
         ], now=now)
-        last_id = ids[-1]
     return created
 
 
@@ -303,15 +311,20 @@ def schedule_occurrences(campaign: Campaign, *, after: dt.datetime, until: dt.da
 def _plan_schedule_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     """On each scheduled run (e.g. a quarterly NPS survey), every customer enters once.
 
-    A broadcast costs one pass over the customers per run, never per tick. (Audiences
-    narrower than "all customers" come with segments.)
+    The audience is every customer, or the members of the segment the settings name;
+    with a "share" only that percentage of it, drawn anew on each run (e.g. a surprise
+    bonus for 10 % of the loyal customers every month). A broadcast costs one pass over
+    the audience per run, never per tick.
     """
     since = campaign.planned_through or now
     created = 0
+    audience = Customer.objects.all()
+    if "segment" in campaign.trigger_config:
+        audience = audience.filter(segment_memberships__segment_id=campaign.trigger_segment_id())
     for run in schedule_occurrences(campaign, after=since, until=now):
         created += _customers_enroll(
-            campaign, Customer.objects.all(), entry_key=f"run:{run:%Y%m%dT%H%M}",
-            triggered_at=run, now=now)
+            campaign, audience, entry_key=f"run:{run:%Y%m%dT%H%M}", triggered_at=run, now=now,
+            share=int(campaign.trigger_config.get("share", 100)))
     Campaign.objects.filter(pk=campaign.pk).update(
         planned_through=Greatest(F("planned_through"), Value(now))
         if campaign.planned_through else Value(now)
@@ -319,7 +332,38 @@ def _plan_schedule_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     return created
 
 
+def _plan_segment_entry_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
+    """Customers who entered the segment since the last planning.
+
+    Refreshing a segment records each entry as a new membership row, so new entries are
+    the rows past the campaign's watermark (the same pattern as events); the entry key
+    is that row, so leaving and entering again is a new entry (the re-entry cooldown
+    decides whether it starts another journey).
+    """
+    segment_id = campaign.trigger_segment_id()
+    if segment_id is None:
+        return 0
+    entries = SegmentMembership.objects.filter(
+        segment_id=segment_id, id__gt=campaign.event_watermark, entered_at__lte=now,
+        customer__erased_at__isnull=True,
+    ).order_by("id")
+    created, last_id = 0, campaign.event_watermark
+    while rows := list(entries.filter(id__gt=last_id).values_list(
+            "id", "customer_id", "entered_at")[:PLAN_BATCH]):
+        created += _enrollments_insert(campaign, [
+            {"customer_id": customer_id, "entry_key": f"segment:{membership_id}",
+             "triggered_at": entered_at}
+            for membership_id, customer_id, entered_at in rows
+        ], now=now)
+        last_id = rows[-1][0]
+    if last_id > campaign.event_watermark:
+        Campaign.objects.filter(pk=campaign.pk, event_watermark__lt=last_id).update(
+            event_watermark=last_id)
+    return created
+
+
 _PLANNERS = {
+    Campaign.Trigger.SEGMENT_ENTRY: _plan_segment_entry_campaign,
     Campaign.Trigger.EVENT: _plan_event_campaign,
     Campaign.Trigger.INACTIVITY: _plan_inactivity_campaign,
     Campaign.Trigger.DATE_ATTRIBUTE: _plan_date_attribute_campaign,
