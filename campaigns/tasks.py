@@ -6,6 +6,7 @@ from django.db import OperationalError
 
 from campaigns import clock
 from campaigns.services.scheduling import scheduler_tick
+from campaigns.services.segments import segments_refresh_all
 from campaigns.services.sending import messages_send
 
 logger = logging.getLogger(__name__)
@@ -34,3 +35,11 @@ def send_batch(self, message_ids: list[int]) -> dict:
     """Send the claimed messages among these ids (a retried task re-reads their state)."""
     report = messages_send(message_ids=message_ids, now=clock.now())
     return report.__dict__
+
+
+@shared_task(name="campaigns.segments_refresh", ignore_result=True)
+def segments_refresh() -> dict:
+    """Rewrite every segment's members; entries start segment-entry journeys next tick."""
+    entered = segments_refresh_all(now=clock.now())
+    logger.info("segments refreshed: %s entered", sum(entered.values()))
+    return entered

@@ -2,7 +2,7 @@
 from django.contrib import admin
 
 from . import api_keys  # noqa: F401
-from . import consent, content, customers, deliveries, journeys, loyalty  # noqa: F401
+from . import consent, content, customers, deliveries, journeys, loyalty, segments  # noqa: F401
 
 admin.site.site_header = "Loyalty CRM"
 admin.site.site_title = "Loyalty CRM"

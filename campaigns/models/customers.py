@@ -107,7 +107,12 @@ class Order(TimestampedModel):
 
     class Meta:
         ordering = ["-placed_at"]
-        indexes = [models.Index(fields=["customer", "placed_at"])]
+        indexes = [
+            models.Index(fields=["customer", "placed_at"]),
+            # Segments: orders in a time window, grouped by customer, from the index alone.
+            models.Index(fields=["placed_at"], include=["customer", "amount"],
+                         condition=models.Q(status="placed"), name="order_placed_window"),
+        ]
 
     def __str__(self):
         return f"{self.external_id} {self.amount} {self.currency}"
@@ -130,6 +135,8 @@ class Event(models.Model):
             # The planner scans new events of one type past a watermark.
             models.Index(fields=["type", "id"]),
             models.Index(fields=["customer", "type", "occurred_at"]),
+            # Segments: who did an event of a type in a time window.
+            models.Index(fields=["type", "occurred_at"], include=["customer"], name="event_type_window"),
         ]
 
     def __str__(self):

@@ -25,6 +25,8 @@ class SurveyResponse(models.Model):
 
     class Meta:
         ordering = ["-answered_at"]
+        # Segments: each customer's latest answer of a kind.
+        indexes = [models.Index(fields=["kind", "customer", "answered_at"], name="survey_latest")]
         constraints = [
             models.UniqueConstraint(fields=["message", "kind"], name="survey_one_answer_per_kind")
         ]

@@ -23,6 +23,7 @@ from campaigns.models import (
     MessageTemplate,
     Order,
     Purpose,
+    Segment,
     TemplateTranslation,
     Topic,
 )
@@ -89,9 +90,32 @@ def demo_load(*, customers: int = 200) -> dict:
         created = {"frequency_policies": _policy_load()}
         created.update(_journeys_load(now=now))
         created.update(_customers_load(count=customers, now=now))
+        created["segments"] = _segments_load()
         if created["campaigns"]:
             _journeys_start_after_history(now=now)
     return created
+
+
+# Example segments (campaigns.segmentation), made once: a marketer's edits are kept.
+DEMO_SEGMENTS = {
+    "Swedes who bought twice lately": {"all": [
+        {"field": "country", "op": "is", "value": "SE"},
+        {"field": "order_count", "op": ">=", "value": 2, "window": {"last_days": 90}},
+        {"field": "marketing_consent", "op": "is", "value": True},
+    ]},
+    "Lapsed in Norway": {"all": [
+        {"field": "country", "op": "is", "value": "NO"},
+        {"field": "last_order_at", "op": "more_than_days_ago", "value": 90},
+    ]},
+    "Promoters": {"field": "nps_group", "op": "is", "value": "promoter"},
+}
+
+
+def _segments_load() -> int:
+    made = 0
+    for name, rule in DEMO_SEGMENTS.items():
+        made += Segment.objects.get_or_create(name=name, defaults={"rule": rule})[1]
+    return made
 
 
 def _journeys_start_after_history(*, now: dt.datetime) -> None:

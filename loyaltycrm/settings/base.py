@@ -150,9 +150,14 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat runs the scheduler tick (seconds).
 TICK_SECONDS = env.int("TICK_SECONDS", default=60)
+# How often beat recomputes every segment's members (and so how soon an entry starts a
+# segment-entry journey).
+SEGMENT_REFRESH_MINUTES = env.int("SEGMENT_REFRESH_MINUTES", default=15)
 CELERY_BEAT_SCHEDULE = {
     # Plan, advance, dispatch and send whatever is due: the heart of the scheduler.
     "tick": {"task": "campaigns.tick", "schedule": float(TICK_SECONDS)},
+    "segments-refresh": {"task": "campaigns.segments_refresh",
+                         "schedule": float(SEGMENT_REFRESH_MINUTES * 60)},
 }
 
 # --- Scheduler ------------------------------------------------------------------------

@@ -92,3 +92,37 @@ def test_segment_settings_with_a_mistake_are_refused_with_a_reason(trigger, conf
 
     with pytest.raises(ValidationError, match=message):
         campaign.clean()
+
+
+def test_a_customer_who_comes_to_match_the_rule_gets_the_journey_at_the_next_tick(
+        frozen_clock, settings):
+    from campaigns import tasks
+    from campaigns.services.scheduling import scheduler_tick
+
+    assert "campaigns.segments_refresh" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    swedes = Segment.objects.create(name="Swedes", rule={"field": "country", "op": "is", "value": "SE"})
+    CustomerFactory(country="SE")
+    tasks.segments_refresh()  # the members of the day the campaign starts
+    campaign = started(trigger=Campaign.Trigger.SEGMENT_ENTRY, trigger_event_type="",
+                       trigger_config={"segment": "Swedes"})
+    mover = CustomerFactory(country="NO")
+
+    frozen_clock.advance(minutes=15)
+    mover.country = "SE"
+    mover.save()
+    assert tasks.segments_refresh() == {"Swedes": 1}
+    scheduler_tick(now=frozen_clock.advance(minutes=1))
+
+    assert list(campaign.enrollments.values_list("customer_id", flat=True)) == [mover.pk]
+    assert swedes.memberships.count() == 2
+
+
+def test_a_segment_whose_rule_broke_is_skipped_and_the_others_refreshed(frozen_clock):
+    from campaigns.services.segments import segments_refresh_all
+
+    Segment.objects.create(name="Broken", rule={"attribute": "deleted_attribute", "op": "is", "value": "x"})
+    Segment.objects.create(name="Swedes", rule={"field": "country", "op": "is", "value": "SE"})
+    CustomerFactory(country="SE")
+
+    assert segments_refresh_all(now=frozen_clock.now) == {"Swedes": 1}

@@ -1,0 +1,188 @@
+"""Admin for segments: the rule builder, a live count and sample, members refresh, explanations."""
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, json_script
+from django.utils.translation import ngettext
+
+from campaigns.models import Customer, Segment
+from campaigns.segmentation import RuleError
+from campaigns.selectors.segments import (
+    segment_catalogue, segment_count, segment_explain, segment_rule_errors, segment_sample,
+)
+from campaigns.services.segments import segment_members_refresh
+
+SAMPLE_SIZE = 10
+MAX_PREVIEW_BYTES = 100_000
+
+
+class RuleBuilderWidget(forms.Textarea):
+    """The rule's JSON in a textarea (shown by "Advanced: edit JSON"), edited by the builder.
+
+    The field catalogue comes from the server (segmentation.catalogue), embedded as JSON,
+    so the builder offers exactly what the validator accepts.
+    """
+
+    template_name = "django/forms/widgets/textarea.html"
+
+    class Media:
+        js = ["campaigns/segment_builder.js"]
+        css = {"all": ["campaigns/segment_builder.css"]}
+
+    def __init__(self, *args, catalogue=None, preview_url="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.catalogue = catalogue or {}
+        self.preview_url = preview_url
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = {**(attrs or {}), "class": "sb-json vLargeTextField", "rows": 14,
+                 "spellcheck": "false"}
+        textarea = super().render(name, value, attrs, renderer)
+        return format_html(
+            '<div id="segment-builder" class="sb-root" data-textarea="{}" data-preview-url="{}">'
+            '<noscript>Without JavaScript, edit the rule as JSON below.</noscript></div>'
+            '<p><button type="button" class="button sb-toggle-json">Advanced: edit JSON</button></p>'
+            '<div class="sb-json-box">{}</div>'
+            '<div id="segment-preview" class="sb-preview" aria-live="polite"></div>{}',
+            attrs.get("id", f"id_{name}"), self.preview_url, textarea,
+            json_script(self.catalogue, "segment-catalogue"),
+        )
+
+
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "rule"]
+        error_messages = {"rule": {"invalid": "The rule is not valid JSON: check the brackets, "
+                                              "commas and quotes."}}
+
+    def clean_rule(self):
+        rule = self.cleaned_data.get("rule")
+        errors = segment_rule_errors(rule)
+        if errors:
+            raise ValidationError(errors)
+        return rule
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentForm
+    list_display = ["name", "member_count", "counted_at"]
+    search_fields = ["name", "description"]
+    actions = ["refresh_members"]
+    fieldsets = [
+        (None, {"fields": ["name", "description"]}),
+        ("Who is in it", {
+            "fields": ["rule"],
+            "description": "Build the rule from conditions; the count and a sample of matching "
+                           "customers update as you edit. Relative dates (“in the last 30 days”) "
+                           "are evaluated when the segment is used. Windowed order figures leave "
+                           "refunded and cancelled orders out.",
+        }),
+        ("Members", {"fields": ["member_count", "counted_at", "explain_help"]}),
+    ]
+    readonly_fields = ["member_count", "counted_at", "explain_help"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.base_fields["rule"].widget = RuleBuilderWidget(
+            catalogue=segment_catalogue(),
+            preview_url=reverse("admin:campaigns_segment_preview"),
+        )
+        return form
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("preview/", wrap(self.preview_view), name="campaigns_segment_preview"),
+            path("<int:segment_id>/explain/<int:customer_id>/", wrap(self.explain_view),
+                 name="campaigns_segment_explain"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Why is a customer (not) in it?")
+    def explain_help(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the segment first."
+        example = reverse("admin:campaigns_segment_explain", args=[obj.pk, 0])[:-2]
+        return format_html(
+            "Open a customer's explanation at <code>{}&lt;customer id&gt;/</code>, or follow the "
+            "link on the customer's page. “Refresh members now” (on the segment list) stores "
+            "who is in it and counts who entered.", example)
+
+    def preview_view(self, request):
+        """POST {"rule": …} -> {"errors": [...]} or {"count": n, "sample": [...]} (staff only)."""
+        if request.method != "POST":
+            return JsonResponse({"errors": ["Send the rule with POST."]}, status=405)
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if len(request.body) > MAX_PREVIEW_BYTES:
+            return JsonResponse({"errors": ["The rule is too large."]}, status=413)
+        try:
+            rule = json.loads(request.body or b"{}").get("rule")
+        except (ValueError, AttributeError):
+            return JsonResponse({"errors": ["Send JSON such as {\"rule\": {…}}."]}, status=400)
+        errors = segment_rule_errors(rule)
+        if errors:
+            return JsonResponse({"errors": errors})
+        try:
+            count = segment_count(rule)
+            sample = segment_sample(rule, limit=SAMPLE_SIZE)
+        except RuleError as exc:  # e.g. an attribute deleted between the two reads
+            return JsonResponse({"errors": exc.messages})
+        return JsonResponse({
+            "count": count,
+            "sample": [
+                {"name": f"{c.first_name} {c.last_name}".strip() or c.external_id,
+                 "email": c.email, "country": c.country,
+                 "url": reverse("admin:campaigns_customer_change", args=[c.pk])}
+                for c in sample
+            ],
+        })
+
+    def explain_view(self, request, segment_id: int, customer_id: int):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        segment = get_object_or_404(Segment, pk=segment_id)
+        customer = Customer.objects.filter(pk=customer_id).first()
+        if customer is None:
+            raise Http404("No such customer.")
+        try:
+            explanation = segment_explain(segment, customer)
+            problems = []
+        except RuleError as exc:
+            explanation, problems = None, exc.messages
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Why is {customer} {'in' if explanation and explanation.member else 'not in'} "
+                     f"“{segment.name}”?",
+            "segment": segment,
+            "customer": customer,
+            "explanation": explanation,
+            "problems": problems,
+            "customer_url": reverse("admin:campaigns_customer_change", args=[customer.pk]),
+            "segment_url": reverse("admin:campaigns_segment_change", args=[segment.pk]),
+        }
+        return TemplateResponse(request, "admin/campaigns/segment/explain.html", context)
+
+    @admin.action(description="Refresh members now", permissions=["change"])
+    def refresh_members(self, request, queryset):
+        for segment in queryset.order_by("pk"):
+            try:
+                entered = segment_members_refresh(segment)
+            except RuleError as exc:
+                self.message_user(request, f"“{segment.name}” was not refreshed: "
+                                           + "; ".join(exc.messages), messages.ERROR)
+                continue
+            self.message_user(request, ngettext(
+                "“%(name)s”: %(count)d member, %(entered)d entered.",
+                "“%(name)s”: %(count)d members, %(entered)d entered.", segment.member_count,
+            ) % {"name": segment.name, "count": segment.member_count, "entered": len(entered)},
+                messages.SUCCESS)
