@@ -40,6 +40,15 @@ class JourneyStepInline(admin.TabularInline):
     verbose_name_plural = "Steps (run in order of position)"
 
 
+TRIGGER_CONFIG_HELP = (
+    'Settings of the trigger, as JSON. Event: {} or {"nth_order": 3}. No order for N days: '
+    '{"days": 90}. Date attribute: {"attribute": "birthday"}. Entering a segment: '
+    '{"segment": "Loyal customers"}. Schedule: {"first_run": "2026-04-01T09:00:00+02:00", '
+    '"every_days": 30}, optionally with "segment" (only its members) and "share" (a random '
+    "percentage of them, drawn anew each run)."
+)
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "trigger_words", "priority", "deadline_words",
@@ -84,7 +93,19 @@ class CampaignAdmin(admin.ModelAdmin):
     def trigger_words(self, obj):
         if obj.trigger == Campaign.Trigger.EVENT and obj.trigger_event_type:
             return f"event: {obj.trigger_event_type}"
+        segment = obj.trigger_config.get("segment") if isinstance(obj.trigger_config, dict) else None
+        if obj.trigger == Campaign.Trigger.SEGMENT_ENTRY:
+            return f"entering segment: {segment}"
+        if obj.trigger == Campaign.Trigger.SCHEDULE and segment is not None:
+            share = obj.trigger_config.get("share", 100)
+            return f"schedule: {share} % of segment {segment}" if share < 100 else f"schedule: segment {segment}"
         return obj.get_trigger_display()
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "trigger_config":
+            field.help_text = TRIGGER_CONFIG_HELP
+        return field
 
     @admin.display(description="deadline", ordering="deadline")
     def deadline_words(self, obj):

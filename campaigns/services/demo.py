@@ -88,9 +88,9 @@ def demo_load(*, customers: int = 200) -> dict:
     now = clock.now()
     with transaction.atomic():
         created = {"frequency_policies": _policy_load()}
+        created["segments"] = _segments_load()
         created.update(_journeys_load(now=now))
         created.update(_customers_load(count=customers, now=now))
-        created["segments"] = _segments_load()
         if created["campaigns"]:
             _journeys_start_after_history(now=now)
     return created
@@ -108,6 +108,7 @@ DEMO_SEGMENTS = {
         {"field": "last_order_at", "op": "more_than_days_ago", "value": 90},
     ]},
     "Promoters": {"field": "nps_group", "op": "is", "value": "promoter"},
+    "Loyal customers": {"field": "lifecycle_stage", "op": "is", "value": "loyal"},
 }
 
 
@@ -189,6 +190,20 @@ JOURNEYS = [
         "slug": "surprise-bonus", "name": "Surprise bonus (3rd purchase)", "priority": 60,
         "trigger_event_type": "purchase", "trigger_config": {"nth_order": 3},
         "entry_key": Campaign.EntryKey.ORDER, "reentry_cooldown": 90 * DAY, "deadline": 3 * DAY,
+        "steps": [
+            {"kind": JourneyStep.Kind.REWARD, "reward_points": 500},
+            {"kind": JourneyStep.Kind.SEND, "content": "bonus", "topic": Topic.LOYALTY},
+        ],
+    },
+    {
+        # The other kind of surprise: a monthly draw among the loyal customers. A draft,
+        # so the demo does not reward customers twice; activate it to try it.
+        "slug": "surprise-draw", "name": "Surprise bonus (monthly draw, 10 % of loyal customers)",
+        "priority": 60, "status": Campaign.Status.DRAFT,
+        "trigger": Campaign.Trigger.SCHEDULE, "trigger_event_type": "",
+        "trigger_config": {"first_run": "2026-12-01T10:00:00+01:00", "every_days": 30,
+                           "segment": "Loyal customers", "share": 10},
+        "reentry_cooldown": 90 * DAY, "deadline": 3 * DAY,
         "steps": [
             {"kind": JourneyStep.Kind.REWARD, "reward_points": 500},
             {"kind": JourneyStep.Kind.SEND, "content": "bonus", "topic": Topic.LOYALTY},

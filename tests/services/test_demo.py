@@ -9,7 +9,7 @@ from django.db.models import Count, Max, Min, Sum
 
 from campaigns.models import (
     Campaign, ConsentEvent, Customer, Event, FrequencyPolicy, JourneyStep, Message,
-    MessageTemplate, Order, TemplateTranslation,
+    MessageTemplate, Order, Segment, TemplateTranslation,
 )
 from campaigns.services.demo import content_locales, content_read, demo_load
 from campaigns.services.scheduling import scheduler_tick
@@ -54,7 +54,7 @@ def test_the_command_reports_what_it_added_and_then_that_nothing_was_needed(froz
     call_command("seed_demo", "--customers", "10", "--force")
 
     first, second = capsys.readouterr().out.strip().splitlines()
-    assert "customers: 10" in first and "campaigns: 4" in first
+    assert "customers: 10" in first and "campaigns: 5" in first
     assert second == "Demo data is already there: nothing added."
 
 
@@ -223,3 +223,14 @@ def test_the_four_lifecycle_journeys_are_active_and_their_texts_are_valid(frozen
     for translation in TemplateTranslation.objects.all():
         template_validate(subject=translation.subject, html_body=translation.html_body,
                           text_body=translation.text_body)
+
+
+def test_the_monthly_draw_ships_as_a_draft_that_a_marketer_can_activate(frozen_clock):
+    from campaigns.services.journeys import campaign_activate
+
+    demo_load(customers=0)
+    draw = Campaign.objects.get(slug="surprise-draw")
+    assert draw.status == Campaign.Status.DRAFT
+
+    assert campaign_activate(campaign=draw) is True
+    assert draw.trigger_segment_id() == Segment.objects.get(name="Loyal customers").pk
