@@ -5,6 +5,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from campaigns import clock
+from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.segments import segments_refresh_all
 from campaigns.services.sending import messages_send
@@ -43,3 +44,16 @@ def segments_refresh() -> dict:
     entered = segments_refresh_all(now=clock.now())
     logger.info("segments refreshed: %s entered", sum(entered.values()))
     return entered
+
+
+@shared_task(
+    name="campaigns.score_customers", ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def score_customers() -> dict:
+    """Nightly (and on demand): RFM scores and lifecycle stages for every customer."""
+    report = customers_score(now=clock.now())
+    summary = {"customers": report.customers, "with_orders": report.with_orders,
+               "stage_changes": report.stage_changes, "events": report.events}
+    logger.info("score_customers %s", summary)
+    return summary

@@ -1,89 +1,104 @@
-"""Admin for customers (profile, facts, why each message did or didn't go), orders, events."""
+"""Admin for customers (the full customer page, why each message did or didn't go), orders,
+events."""
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
+from campaigns import clock
 from campaigns.models import (
-    ConsentEvent, ConsentSource, Customer, Enrollment, Event, Message, Order, Subscription,
-    Suppression,
+    ConsentSource, Customer, Enrollment, Event, Message, Order, Suppression,
 )
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.customers import customer_upsert
 from campaigns.services.scheduling import customer_zone
 
-from .loyalty import PointsInline, SurveyResponseInline
-from .deliveries import (
-    ReadOnlyAdminMixin, ReadOnlyInline, admin_link, local_time, message_history_html,
-)
+from . import customer_page as page
+from .deliveries import ReadOnlyAdminMixin, admin_link, local_time, message_history_html
+
+# Messages shown on the customer page, newest first (the Messages list has them all).
+MESSAGE_LIMIT = 50
 
 
-class OrderInline(ReadOnlyInline):
-    model = Order
-    fields = ["external_id", "placed_at", "amount", "currency", "status"]
-    ordering = ["-placed_at"]
+class RfmScoreFilter(admin.SimpleListFilter):
+    """One of R, F, M: a quintile 1-5 or not scored (fixed choices: no query on the list)."""
+
+    field = ""
+
+    def lookups(self, request, model_admin):
+        return [(str(q), f"{q}{' (best)' if q == 5 else ''}") for q in range(5, 0, -1)] + [
+            ("none", "no score (no orders, or not scored yet)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(**{f"{self.field}__isnull": True})
+        if self.value() in {"1", "2", "3", "4", "5"}:
+            return queryset.filter(**{self.field: int(self.value())})
+        return queryset
 
 
-class SubscriptionInline(ReadOnlyInline):
-    model = Subscription
-    fields = ["topic", "subscribed", "updated_at"]
-    show_change_link = False
-    verbose_name_plural = "Subscriptions (current state, from the consent log)"
+class RecencyFilter(RfmScoreFilter):
+    title = "RFM recency"
+    parameter_name = field = "rfm_recency"
 
 
-class ConsentEventInline(ReadOnlyInline):
-    model = ConsentEvent
-    fields = ["occurred_at", "topic", "granted", "source", "wording_version", "method"]
-    ordering = ["-occurred_at", "-id"]
-    verbose_name_plural = "Consent log (append-only proof)"
+class FrequencyFilter(RfmScoreFilter):
+    title = "RFM frequency"
+    parameter_name = field = "rfm_frequency"
 
 
-class MessageInline(ReadOnlyInline):
-    model = Message
-    fk_name = "customer"
-    fields = ["campaign", "state", "reason", "due_at", "sent_at", "subject"]
-    ordering = ["-due_at", "-id"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("campaign")
+class MonetaryFilter(RfmScoreFilter):
+    title = "RFM monetary"
+    parameter_name = field = "rfm_monetary"
 
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "name", "email", "locale", "time_zone", "marketing_consent",
-                    "order_count", "total_spent", "last_order_at"]
+    change_list_template = "admin/campaigns/customer/change_list.html"
+    list_display = ["external_id", "name", "email", "locale", "marketing_consent",
+                    "lifecycle_stage", "rfm", "order_count", "total_spent", "last_order_at"]
     list_display_links = ["external_id", "name"]
-    list_filter = ["locale", "country", "marketing_consent", "tier"]
+    list_filter = ["lifecycle_stage", RecencyFilter, FrequencyFilter, MonetaryFilter, "locale",
+                   "country", "marketing_consent", "tier"]
     search_fields = ["external_id", "email", "first_name", "last_name"]
     search_help_text = "External id, email, first or last name."
     show_full_result_count = False
     actions = ["withdraw_marketing_consent"]
-    inlines = [OrderInline, SubscriptionInline, ConsentEventInline, MessageInline,
-               PointsInline, SurveyResponseInline]
     fieldsets = [
         ("Identity", {"fields": ["external_id", "email", "first_name", "last_name"]}),
         ("Profile", {
-            "fields": ["locale", "time_zone", "country", "tier", "attributes"],
+            "fields": ["locale", "time_zone", "country", "tier", "custom_attributes"],
             "description": "The shop sends these; a correction here lasts until the shop "
                            "sends the field again.",
         }),
-        ("Consent", {
-            "fields": ["marketing_consent", "consent_note"],
-            "description": "Consent changes only through the consent log: the customer's own "
-                           "choices, the shop's API, or the “Withdraw marketing consent” action.",
-        }),
+        ("Lifecycle stage and RFM scores", {"fields": ["lifecycle"]}),
         ("Lifecycle facts (kept up to date by the shop's data)", {
             "fields": ["signed_up_at", "first_order_at", "last_order_at", "order_count",
                        "total_spent", "points_balance", "erased_at"],
         }),
+        ("Consent", {
+            "fields": ["marketing_consent", "consent_note", "consent_history"],
+            "description": "Consent changes only through the consent log: the customer's own "
+                           "choices, the shop's API, or the “Withdraw marketing consent” action.",
+        }),
+        ("Segments", {"fields": ["segments"],
+                      "description": "As of each segment's last refresh."}),
         ("Why did / didn't this customer get each message?", {
             "fields": ["send_check", "message_history"],
         }),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("Orders", {"fields": ["orders"]}),
+        ("Survey answers", {"fields": ["survey_answers"]}),
+        ("Points ledger", {"fields": ["points_ledger"]}),
     ]
-    readonly_fields = ["external_id", "tier", "attributes", "marketing_consent", "consent_note",
-                       "signed_up_at", "first_order_at", "last_order_at", "order_count",
-                       "total_spent", "points_balance", "erased_at", "send_check",
-                       "message_history"]
+    readonly_fields = ["external_id", "tier", "custom_attributes", "marketing_consent",
+                       "consent_note", "signed_up_at", "first_order_at", "last_order_at",
+                       "order_count", "total_spent", "points_balance", "erased_at", "lifecycle",
+                       "consent_history", "segments", "send_check", "message_history",
+                       "timeline", "orders", "survey_answers", "points_ledger"]
 
     def has_add_permission(self, request):
         # Customers come from the shop (API or import), which owns their external ids.
@@ -106,9 +121,73 @@ class CustomerAdmin(admin.ModelAdmin):
         customer_upsert(data={"external_id": obj.external_id, **data}, source=ConsentSource.ADMIN)
         obj.refresh_from_db()
 
+    def get_urls(self):
+        return [
+            path("score/", self.admin_site.admin_view(self.score_view),
+                 name="campaigns_customer_score"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"can_recompute_scores": self.has_change_permission(request),
+                         **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def score_view(self, request):
+        """The list's "Recompute RFM and stages now" button: queue the nightly task now."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        from campaigns.tasks import score_customers
+
+        score_customers.delay_on_commit()
+        self.message_user(request, "Recompute queued: RFM scores and lifecycle stages are "
+                          "updated in the background, usually within a minute for 100,000 "
+                          "customers. Reload the list to see them.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:campaigns_customer_changelist"))
+
     @admin.display(description="name", ordering="last_name")
     def name(self, obj):
         return f"{obj.first_name} {obj.last_name}".strip() or "—"
+
+    @admin.display(description="RFM", ordering="rfm_recency")
+    def rfm(self, obj):
+        if obj.rfm_recency is None:
+            return "—"
+        return f"{obj.rfm_recency}-{obj.rfm_frequency}-{obj.rfm_monetary}"
+
+    @admin.display(description="Custom attributes")
+    def custom_attributes(self, obj):
+        return page.attributes_html(obj)
+
+    @admin.display(description="Stage and scores")
+    def lifecycle(self, obj):
+        return page.lifecycle_html(obj, customer_zone(obj.time_zone), clock.now())
+
+    @admin.display(description="Consent log (append-only proof)")
+    def consent_history(self, obj):
+        return page.consent_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
+
+    @admin.display(description="Segment memberships")
+    def segments(self, obj):
+        return page.segments_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
+
+    @admin.display(description="Events, newest first")
+    def timeline(self, obj):
+        return page.timeline_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
+
+    @admin.display(description="Orders, newest first")
+    def orders(self, obj):
+        return page.orders_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
+
+    @admin.display(description="Answers")
+    def survey_answers(self, obj):
+        return page.surveys_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
+
+    @admin.display(description="Points")
+    def points_ledger(self, obj):
+        return page.points_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
     @admin.display(description="Consent history")
     def consent_note(self, obj):
@@ -146,17 +225,22 @@ class CustomerAdmin(admin.ModelAdmin):
         history = list(
             obj.messages.select_related("campaign", "step")
             .prefetch_related(Prefetch("log"))
-            .order_by("-due_at", "-id")
+            .order_by("-due_at", "-id")[:MESSAGE_LIMIT + 1]
         )
+        note = ""
+        if len(history) > MESSAGE_LIMIT:
+            history = history[:MESSAGE_LIMIT]
+            note = format_html('<p class="help">Showing the latest {} messages. {}</p>',
+                               MESSAGE_LIMIT, page.changelist_link(Message, obj, "All messages"))
         # Entries that have no message yet (a wait step is running, or the journey ended).
         quiet = list(
             Enrollment.objects.filter(customer=obj, messages__isnull=True)
-            .select_related("campaign").order_by("-enrolled_at")
+            .select_related("campaign").order_by("-enrolled_at")[:MESSAGE_LIMIT]
         )
         if not history and not quiet:
             return ("No messages yet: the customer has not entered any campaign, or their "
                     "first step is not due.")
-        parts = [message_history_html(history, zone)]
+        parts = [note, message_history_html(history, zone)]
         for enrollment in quiet:
             if enrollment.state == Enrollment.State.ACTIVE:
                 next_at = local_time(enrollment.next_action_at, zone)

@@ -1,9 +1,11 @@
-"""Admin forms: template translations validated (and versioned) on save, suppression by address."""
+"""Admin forms: template translations validated (and versioned) on save, suppression by
+address, and event-type suggestions for event triggers."""
 from django import forms
 from django.db.models import F
+from django.utils.html import format_html, format_html_join
 
 from campaigns.exceptions import TemplateRenderError
-from campaigns.models import Suppression, TemplateTranslation
+from campaigns.models import LifecycleStage, Suppression, TemplateTranslation
 from campaigns.templating import template_validate
 
 _PARTS = ("subject", "html_body", "text_body")
@@ -83,3 +85,28 @@ class SuppressionAddForm(forms.ModelForm):
     class Meta:
         model = Suppression
         fields = ["email", "reason"]
+
+
+# Event types a trigger can name: the shop's usual ones and the lifecycle-stage changes
+# that services.rfm emits. Any other type can still be typed.
+KNOWN_EVENT_TYPES = [
+    ("signup", "a customer signed up"),
+    ("purchase", "an order was placed"),
+    ("refund", "an order was refunded"),
+    ("order_cancelled", "an order was cancelled"),
+    ("support_closed", "a support case was closed"),
+    *((f"lifecycle.{stage.value}", f"became {stage.label.lower()} (nightly lifecycle scoring)")
+      for stage in LifecycleStage if stage != LifecycleStage.PROSPECT),
+]
+
+
+class EventTypeInput(forms.TextInput):
+    """A text box that suggests the known event types (an HTML datalist) but takes any."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{(attrs or {}).get('id') or name}-types"
+        box = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join(
+            "", '<option value="{}">{}</option>', KNOWN_EVENT_TYPES
+        )
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)

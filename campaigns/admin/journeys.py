@@ -17,6 +17,7 @@ from campaigns.services.journeys import campaign_activate, campaign_archive, cam
 from campaigns.services.simulation import campaign_forecast
 
 from .deliveries import duration_words
+from .forms import EventTypeInput
 
 PENDING_STATES = (Message.State.PENDING, Message.State.CLAIMED, Message.State.SENDING)
 
@@ -70,6 +71,14 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["status", "status_help", "entry_help", "message_states", "scheduling_lag"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in ("trigger_event_type",):
+            kwargs["widget"] = EventTypeInput(attrs={"size": 30})
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "trigger_config":
+            field.help_text = TRIGGER_CONFIG_HELP
+        return field
+
     def get_actions(self, request):
         # Bulk delete would erase send history the frequency caps count: archive instead.
         actions = super().get_actions(request)
@@ -100,12 +109,6 @@ class CampaignAdmin(admin.ModelAdmin):
             share = obj.trigger_config.get("share", 100)
             return f"schedule: {share} % of segment {segment}" if share < 100 else f"schedule: segment {segment}"
         return obj.get_trigger_display()
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "trigger_config":
-            field.help_text = TRIGGER_CONFIG_HELP
-        return field
 
     @admin.display(description="deadline", ordering="deadline")
     def deadline_words(self, obj):
@@ -143,6 +146,11 @@ class CampaignAdmin(admin.ModelAdmin):
             "<code>[\"purchase\"]</code> for a win-back. When the journey began with an order "
             "(one survey per order), only exit events about that order (or about no order) end "
             "it: a refund of another order does not.</p>"
+            "<p><strong>Lifecycle stages</strong>: the nightly scoring emits "
+            "<code>lifecycle.at_risk</code>, <code>lifecycle.lapsed</code>, "
+            "<code>lifecycle.won_back</code>, <code>lifecycle.loyal</code>, … when a customer's "
+            "stage changes; use one as the event type to start a journey then (e.g. “became at "
+            "risk”). A customer's very first stage starts nothing.</p>"
             "<p><strong>Trigger config</strong>: for an inactivity trigger "
             "<code>{\"days\": 90}</code> (a customer lapses 90 days after the last order and "
             "enters again only after a new purchase and a new lapse); for an event trigger "

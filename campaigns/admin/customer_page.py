@@ -1,0 +1,222 @@
+"""The customer page's read-only sections: each one capped, one or two queries, plain words.
+
+Every function takes the customer and its zone and returns safe HTML for a read-only field
+of `CustomerAdmin`; none of them loops queries over rows (the page's query count does not
+grow with the customer's history).
+"""
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+
+from campaigns.models import (
+    AttributeDefinition, ConsentEvent, Customer, Event, LifecycleStage, Order, PointsEntry,
+    SegmentMembership, Subscription, SurveyResponse,
+)
+
+from .deliveries import local_time
+
+# The most rows a section shows; the full lists are one link away.
+TIMELINE_LIMIT = 100
+SECTION_LIMIT = 50
+_PROPERTIES_WIDTH = 160
+_TABLE = '<table style="width:100%;max-width:1100px">{}{}</table>'
+
+RFM_WORDS = {5: "top 20 %", 4: "upper middle", 3: "middle", 2: "lower middle", 1: "bottom 20 %"}
+STAGE_WORDS = {
+    LifecycleStage.PROSPECT: "has not ordered yet",
+    LifecycleStage.NEW: "first order recently",
+    LifecycleStage.ACTIVE: "orders regularly",
+    LifecycleStage.LOYAL: "orders often and recently",
+    LifecycleStage.AT_RISK: "no order for a while: at risk of lapsing",
+    LifecycleStage.LAPSED: "no order for a long time",
+    LifecycleStage.WON_BACK: "ordered again after having lapsed",
+}
+
+
+def _table(headers: list[str], rows) -> str:
+    head = format_html("<thead><tr>{}</tr></thead>",
+                       format_html_join("", "<th>{}</th>", ((h,) for h in headers)))
+    body = format_html_join(
+        "", "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html(_TABLE, head, format_html("<tbody>{}</tbody>", body))
+
+
+def changelist_link(model, customer: Customer, label: str) -> str:
+    """A link to the model's admin list filtered to this customer ('' when not in the admin)."""
+    try:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    except NoReverseMatch:
+        return ""
+    return format_html('<a href="{}?{}">{}</a>', url,
+                       urlencode({"customer__id__exact": customer.pk}), label)
+
+
+def _capped(rows: list, limit: int, noun: str, link: str) -> tuple[list, str]:
+    """The first `limit` rows of a list fetched with limit + 1, and a note when cut."""
+    if len(rows) <= limit:
+        return rows, ""
+    note = format_html('<p class="help">Showing the latest {} {}. {}</p>', limit, noun, link)
+    return rows[:limit], note
+
+
+def _days_ago(moment: dt.datetime | None, now: dt.datetime) -> str:
+    if moment is None:
+        return ""
+    days = (now - moment).days
+    return "today" if days <= 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+
+
+def lifecycle_html(customer: Customer, zone: ZoneInfo, now: dt.datetime) -> str:
+    """The stage with since-when, and R, F, M with what each number means."""
+    if not customer.lifecycle_stage:
+        return ("Not scored yet: scores and stages are computed nightly, or with "
+                "“Recompute RFM and stages now” on the customer list.")
+    stage = LifecycleStage(customer.lifecycle_stage)
+    parts = [format_html(
+        "<p><strong>{}</strong> ({}) since {} ({}).</p>", stage.label,
+        STAGE_WORDS.get(stage, ""), local_time(customer.lifecycle_stage_since, zone),
+        _days_ago(customer.lifecycle_stage_since, now),
+    )]
+    if customer.rfm_recency is None:
+        parts.append(mark_safe("<p>No RFM scores: only customers with orders are ranked.</p>"))
+    else:
+        parts.append(format_html(
+            "<p>Recency <strong>{}</strong> ({}) · Frequency <strong>{}</strong> ({}) · "
+            "Monetary <strong>{}</strong> ({})</p>"
+            '<p class="help">Quintiles among customers with orders, 5 = most recent, most '
+            "frequent, highest spend; equal customers share a quintile.</p>",
+            customer.rfm_recency, RFM_WORDS[customer.rfm_recency],
+            customer.rfm_frequency, RFM_WORDS[customer.rfm_frequency],
+            customer.rfm_monetary, RFM_WORDS[customer.rfm_monetary],
+        ))
+    parts.append(format_html('<p class="help">Scored {}.</p>', local_time(customer.scored_at, zone)))
+    return format_html_join("", "{}", ((p,) for p in parts))
+
+
+def attributes_html(customer: Customer) -> str:
+    """Custom attributes with their defined label and type; undefined keys are flagged."""
+    if not customer.attributes:
+        return "No custom attributes."
+    definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=list(customer.attributes))}
+    rows = []
+    for key, value in sorted(customer.attributes.items()):
+        definition = definitions.get(key)
+        rows.append((
+            definition.label or key if definition else key,
+            definition.type if definition else "not defined",
+            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+        ))
+    return _table(["attribute", "type", "value"], rows)
+
+
+def timeline_html(customer: Customer, zone: ZoneInfo) -> str:
+    events = list(
+        Event.objects.filter(customer=customer).select_related("order")
+        .only("type", "occurred_at", "received_at", "properties", "event_id",
+              "order__external_id")
+        .order_by("-occurred_at", "-id")[:TIMELINE_LIMIT + 1]
+    )
+    if not events:
+        return "No events yet."
+    events, note = _capped(events, TIMELINE_LIMIT, "events",
+                           changelist_link(Event, customer, "All of this customer's events"))
+    rows = []
+    for event in events:
+        props = json.dumps(event.properties, ensure_ascii=False, sort_keys=True) if event.properties else ""
+        if len(props) > _PROPERTIES_WIDTH:
+            props = props[:_PROPERTIES_WIDTH - 1] + "…"
+        rows.append((local_time(event.occurred_at, zone), event.type,
+                     event.order.external_id if event.order else "", props))
+    return format_html("{}{}", note, _table(["when", "event", "order", "details"], rows))
+
+
+def orders_html(customer: Customer, zone: ZoneInfo) -> str:
+    orders = list(Order.objects.filter(customer=customer).order_by("-placed_at", "-id")
+                  [:SECTION_LIMIT + 1])
+    if not orders:
+        return "No orders."
+    orders, note = _capped(orders, SECTION_LIMIT, "orders",
+                           changelist_link(Order, customer, "All of this customer's orders"))
+    return format_html("{}{}", note, _table(
+        ["placed", "order", "amount", "status"],
+        ((local_time(o.placed_at, zone), o.external_id, f"{o.amount} {o.currency}",
+          o.get_status_display()) for o in orders),
+    ))
+
+
+def surveys_html(customer: Customer, zone: ZoneInfo) -> str:
+    answers = list(
+        SurveyResponse.objects.filter(customer=customer).select_related("message__campaign")
+        .order_by("-answered_at", "-id")[:SECTION_LIMIT + 1]
+    )
+    if not answers:
+        return "No survey answers."
+    answers, note = _capped(answers, SECTION_LIMIT, "answers",
+                            changelist_link(SurveyResponse, customer, "All answers"))
+    return format_html("{}{}", note, _table(
+        ["answered", "question", "score", "comment", "survey email"],
+        ((local_time(a.answered_at, zone), a.get_kind_display(), a.score, a.comment,
+          a.message.campaign.name) for a in answers),
+    ))
+
+
+def points_html(customer: Customer, zone: ZoneInfo) -> str:
+    entries = list(PointsEntry.objects.filter(customer=customer).order_by("-created_at", "-id")
+                   [:SECTION_LIMIT + 1])
+    balance = format_html("<p>Balance: <strong>{}</strong> points.</p>", customer.points_balance)
+    if not entries:
+        return format_html("{}<p>No points entries.</p>", balance)
+    entries, note = _capped(entries, SECTION_LIMIT, "entries",
+                            changelist_link(PointsEntry, customer, "The whole ledger"))
+    return format_html("{}{}{}", balance, note, _table(
+        ["when", "change", "balance after", "reason"],
+        ((local_time(e.created_at, zone), f"{e.delta:+d}", e.balance_after, e.reason)
+         for e in entries),
+    ))
+
+
+def _explain_link(segment_id: int, customer_id: int) -> str:
+    url = reverse("admin:campaigns_segment_explain", args=[segment_id, customer_id])
+    return format_html('<a href="{}">why?</a>', url)
+
+
+def segments_html(customer: Customer, zone: ZoneInfo) -> str:
+    memberships = list(
+        SegmentMembership.objects.filter(customer=customer).select_related("segment")
+        .only("entered_at", "segment__name", "segment__id").order_by("segment__name")
+    )
+    if not memberships:
+        return ("In no segment (as of each segment's last refresh).")
+    return _table(
+        ["segment", "entered", "explanation"],
+        ((m.segment.name, local_time(m.entered_at, zone), _explain_link(m.segment_id, customer.pk))
+         for m in memberships),
+    )
+
+
+def consent_html(customer: Customer, zone: ZoneInfo) -> str:
+    """Current subscriptions, then the append-only consent log, newest first."""
+    subscriptions = list(Subscription.objects.filter(customer=customer).order_by("topic"))
+    current = format_html_join(
+        " · ", "{}: <strong>{}</strong>",
+        ((s.get_topic_display(), "yes" if s.subscribed else "no") for s in subscriptions),
+    ) if subscriptions else "no topic recorded"
+    log = list(ConsentEvent.objects.filter(customer=customer).order_by("-occurred_at", "-id")
+               [:SECTION_LIMIT + 1])
+    if not log:
+        return format_html("<p>Now: {}.</p><p>No consent recorded.</p>", current)
+    log, note = _capped(log, SECTION_LIMIT, "consent changes",
+                        changelist_link(ConsentEvent, customer, "The whole consent log"))
+    return format_html("<p>Now: {}.</p>{}{}", current, note, _table(
+        ["when", "topic", "change", "source", "wording version", "method"],
+        ((local_time(e.occurred_at, zone), e.get_topic_display(),
+          "granted" if e.granted else "withdrawn", e.get_source_display(),
+          e.wording_version or "—", e.method or "—") for e in log),
+    ))
