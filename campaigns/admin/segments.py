@@ -45,11 +45,13 @@ class RuleBuilderWidget(forms.Textarea):
                  "spellcheck": "false"}
         textarea = super().render(name, value, attrs, renderer)
         return format_html(
-            '<div id="segment-builder" class="sb-root" data-textarea="{}" data-preview-url="{}">'
+            # One block: the admin lays a widget's siblings out in a row, which would
+            # squeeze the builder next to the preview.
+            '<div class="sb-wrap"><div id="segment-builder" class="sb-root" data-textarea="{}" data-preview-url="{}">'
             '<noscript>Without JavaScript, edit the rule as JSON below.</noscript></div>'
             '<p><button type="button" class="button sb-toggle-json">Advanced: edit JSON</button></p>'
             '<div class="sb-json-box">{}</div>'
-            '<div id="segment-preview" class="sb-preview" aria-live="polite"></div>{}',
+            '<div id="segment-preview" class="sb-preview" aria-live="polite"></div>{}</div>',
             attrs.get("id", f"id_{name}"), self.preview_url, textarea,
             json_script(self.catalogue, "segment-catalogue"),
         )
