@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test bench setup venv migrate clean
+.PHONY: run test bench bench-import setup venv migrate clean
 
 venv: $(VENV)/.installed
 
@@ -33,6 +33,13 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench
 bench: venv
 	psql "$(dir $(BENCH_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/scheduler_bench.py $(BENCH_ARGS)
+
+# The CSV import benchmark on PostgreSQL (creates the scratch database lcrm_bench_import;
+# BENCH_ARGS="--rows 100000 --runs 1" to shorten).
+BENCH_IMPORT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_import
+bench-import: venv
+	psql "$(dir $(BENCH_IMPORT_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench_import" 2>/dev/null || true
+	DATABASE_URL=$(BENCH_IMPORT_DATABASE_URL) $(BIN)/python benchmarks/import_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var

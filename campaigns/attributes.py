@@ -58,8 +58,12 @@ def attribute_coerce(type_: str, value):
             return value.date().isoformat()
         if isinstance(value, dt.date):
             return value.isoformat()
+        text = str(value).strip()
         try:
-            return dt.date.fromisoformat(str(value).strip()[:10]).isoformat()
+            # A date-time counts by its date; anything else after the date is a mistake.
+            if len(text) > 10 and text[10] not in "T ":
+                raise ValueError(text)
+            return dt.date.fromisoformat(text[:10]).isoformat()
         except ValueError:
             raise AttributeValueError(
                 f"expected a date as YYYY-MM-DD, got {str(value)[:40]!r}"

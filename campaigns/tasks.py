@@ -5,6 +5,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from campaigns import clock
+from campaigns.services.import_jobs import import_job_run
 from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.segments import segments_refresh_all
@@ -57,3 +58,7 @@ def score_customers() -> dict:
                "stage_changes": report.stage_changes, "events": report.events}
     logger.info("score_customers %s", summary)
     return summary
+@shared_task(name="campaigns.import_job", ignore_result=True)
+def import_job(job_id: int) -> None:
+    """Run one CSV import started from the admin (the job row holds file and progress)."""
+    import_job_run(job_id=job_id)

@@ -29,6 +29,9 @@ SAMPLE_CONTEXT = {
         "email": "astrid@example.se",
         "locale": "sv",
         "external_id": "c-42",
+        # A template should not count on an attribute every customer may lack: use
+        # {{ customer.attributes.shoe_size | default("") }} (StrictUndefined otherwise).
+        "attributes": {},
     },
     "site_url": "https://shop.example.com",
     "company": {"name": "Nordic Goods AB", "address": "Storgatan 1, 111 22 Stockholm"},

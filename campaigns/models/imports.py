@@ -32,6 +32,8 @@ class ImportJob(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     rejects_file = models.FileField(upload_to="imports/rejects/", blank=True)
     error = models.TextField(blank=True, help_text="Why the whole file was refused, if it was.")
+    # The report's full wording (consent events, order facts refreshed, new attribute keys).
+    summary = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]

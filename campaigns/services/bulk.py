@@ -1,92 +1,179 @@
-"""Bulk inserts that say which rows they inserted, at a fraction of the ORM's cost per row.
+"""Set-based inserts and updates of many rows: one statement per batch on PostgreSQL
+(`unnest` of one array per column), the ORM's bulk operations elsewhere.
 
-The scheduler writes thousands of rows per tick (messages, their log lines). The ORM's
-`bulk_create` builds a model instance and prepares every value of every row, and with
-`ignore_conflicts` it cannot say which rows went in. `rows_insert` takes plain tuples and
-runs, on PostgreSQL, one `INSERT … SELECT FROM unnest(arrays)` per call (the driver sends
-each column as one array), elsewhere a multi-row `INSERT … VALUES`; with
-`ON CONFLICT DO NOTHING RETURNING` both return exactly the new rows.
+Rows are plain dicts of field name (or attname, e.g. "customer_id") to value; every row of
+one call has the same keys. The scheduler and the CSV import write thousands of rows at a
+time: the ORM's `bulk_create` prepares every value of every row in Python, and with
+`ignore_conflicts` it cannot say which rows went in — `rows_insert(skip_conflicts=True,
+returning=…)` can, on both databases (`ON CONFLICT DO NOTHING RETURNING`).
 """
-from collections.abc import Sequence
+import json
 
 from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
-# SQLite allows 32,766 bound variables per statement; stay well below it.
-_SQLITE_ROWS_PER_STATEMENT = 500
+SQLITE_BATCH = 500
 
 
-def rows_insert(
-    model,
-    fields: Sequence[str],
-    rows: Sequence[tuple],
-    *,
-    returning: Sequence[str] = (),
-    skip_conflicts: bool = False,
-) -> list[tuple]:
-    """Insert `rows` (tuples in `fields` order, Python values) into `model`'s table.
+def model_defaults(model, *, exclude=()) -> dict:
+    """Every concrete field's default (the id left out), for building full rows."""
+    return {
+        field.attname: field.get_default()
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.attname not in exclude
+    }
 
-    `fields` are model field names (a foreign key by its `_id` attname or its name).
-    With `skip_conflicts`, rows that would break a unique constraint are left out.
-    Returns the `returning` columns of the inserted rows (in no guaranteed order).
+
+def _columns(model, names):
+    fields = [model._meta.get_field(name) for name in names]
+    return [(field, field.column, field.db_type(connection)) for field in fields]
+
+
+def _array(field, db_type, values):
+    if db_type == "jsonb":
+        return [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
+    return list(values)
+
+
+def _cast(db_type: str) -> str:
+    return "text[]" if db_type == "jsonb" else f"{db_type}[]"
+
+
+def _select(name: str, db_type: str) -> str:
+    return f"v.{name}::jsonb" if db_type == "jsonb" else f"v.{name}"
+
+
+def rows_insert(model, rows: list[dict], *, returning: tuple[str, ...] = (),
+                skip_conflicts: bool = False) -> list[tuple]:
+    """Insert `rows`; with `returning`, return those columns of the new rows.
+
+    With `skip_conflicts`, rows that would break a unique constraint are left out (and
+    not returned): what comes back is exactly what this call inserted.
     """
     if not rows:
         return []
-    meta = model._meta
-    model_fields = [meta.get_field(name) for name in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in model_fields)
-    table = connection.ops.quote_name(meta.db_table)
-    tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    names = list(rows[0])
+    if connection.vendor != "postgresql" and skip_conflicts:
+        return _insert_values_skipping_conflicts(model, names, rows, returning)
+    if connection.vendor != "postgresql":
+        objects = model.objects.bulk_create(
+            [model(**row) for row in rows], batch_size=SQLITE_BATCH)
+        return [tuple(getattr(obj, name) for name in returning) for obj in objects]
+    columns = _columns(model, names)
+    table = connection.ops.quote_name(model._meta.db_table)
+    # A column with one value for every row goes as one parameter, not as an array:
+    # building arrays is most of the cost on the Python side.
+    first = rows[0]
+    constant = [all(row[name] == first[name] for row in rows) for name in names]
+    arrays, selects, params_select = [], [], []
+    for name, (field, _, db_type), same in zip(names, columns, constant):
+        if same:
+            selects.append(f"%s::{db_type}" if db_type != "jsonb" else "%s::jsonb")
+            params_select.append(_array(field, db_type, [first[name]])[0])
+        else:
+            selects.append(_select(f"c{len(arrays)}", db_type))
+            arrays.append((field, name, db_type))
+    sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(c) for _, c, _ in columns)}) "
+           f"SELECT {', '.join(selects)}")
+    if arrays:
+        sql += (f" FROM unnest({', '.join(f'%s::{_cast(t)}' for _, _, t in arrays)}) "
+                f"AS v({', '.join(f'c{i}' for i in range(len(arrays)))})")
+    else:
+        sql += f" FROM generate_series(1, {len(rows)})"
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(
+            connection.ops.quote_name(model._meta.get_field(n).column) for n in returning)
+    params = params_select + [_array(field, t, [row[name] for row in rows])
+                              for field, name, t in arrays]
+    return _pg_execute(sql, params, fetch=bool(returning))
+
+
+def _insert_values_skipping_conflicts(model, names, rows, returning) -> list[tuple]:
+    """SQLite (≥ 3.35): multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, values
+    prepared by their fields as the ORM would."""
+    fields = [model._meta.get_field(name) for name in names]
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    tail = " ON CONFLICT DO NOTHING"
     if returning:
         tail += " RETURNING " + ", ".join(
-            connection.ops.quote_name(meta.get_field(name).column) for name in returning
-        )
-    result: list[tuple] = []
+            connection.ops.quote_name(model._meta.get_field(n).column) for n in returning)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    result = []
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{_array_type(f)}[]" for f in model_fields)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}",
-                [list(column) for column in zip(*rows)],
-            )
-            if returning:
-                result.extend(cursor.fetchall())
-            return result
-        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
-            chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
-            params = [
-                field.get_db_prep_save(value, connection)
-                for row in chunk
-                for field, value in zip(model_fields, row)
-            ]
+        for start in range(0, len(rows), SQLITE_BATCH):
+            chunk = rows[start:start + SQLITE_BATCH]
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES "
                 + ", ".join([placeholders] * len(chunk)) + tail,
-                params,
+                [field.get_db_prep_save(row[name], connection)
+                 for row in chunk for field, name in zip(fields, names)],
             )
             if returning:
                 result.extend(cursor.fetchall())
     return result
 
 
-def _array_type(field) -> str:
-    """The PostgreSQL element type to cast an unnest array to, e.g. bigint or varchar(64)."""
-    if field.is_relation:
-        field = field.target_field
-    db_type = field.db_type(connection)
-    # Serial/identity columns are bigint/integer values once they exist.
-    return db_type.split(" GENERATED")[0]
-
-
-def instances_insert(
-    objs: Sequence, *, returning: Sequence[str] = (), skip_conflicts: bool = False
-) -> list[tuple]:
+def instances_insert(objs, *, returning: tuple[str, ...] = (),
+                     skip_conflicts: bool = False) -> list[tuple]:
     """`rows_insert` for unsaved model instances: every concrete column but the id."""
     if not objs:
         return []
     fields = [f for f in objs[0]._meta.concrete_fields if not f.primary_key]
     return rows_insert(
-        type(objs[0]), [f.name for f in fields],
-        [tuple(getattr(obj, f.attname) for f in fields) for obj in objs],
+        type(objs[0]), [{f.attname: getattr(obj, f.attname) for f in fields} for obj in objs],
         returning=returning, skip_conflicts=skip_conflicts,
     )
+
+
+def rows_update(model, rows: list[dict], *, fields: list[str]) -> None:
+    """Set `fields` of each row, found by its "id", to the row's values."""
+    if not rows or not fields:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(
+            [model(id=row["id"], **{name: row[name] for name in fields}) for row in rows],
+            fields, batch_size=SQLITE_BATCH)
+        return
+    columns = _columns(model, ["id", *fields])
+    table = connection.ops.quote_name(model._meta.db_table)
+    aliases = [f"c{i}" for i in range(len(columns))]
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(column)} = {_select(alias, t)}"
+        for alias, (_, column, t) in zip(aliases[1:], columns[1:]))
+    sql = (
+        f"UPDATE {table} AS t SET {assignments} "
+        f"FROM unnest({', '.join(f'%s::{_cast(t)}' for _, _, t in columns)}) "
+        f"AS v({', '.join(aliases)}) WHERE t.id = v.c0"
+    )
+    params = [_array(field, t, [row[name] for row in rows])
+              for name, (field, _, t) in zip(["id", *fields], columns)]
+    _pg_execute(sql, params)
+
+
+def _pg_execute(sql: str, params: list, *, fetch: bool = False) -> list[tuple]:
+    """Run one statement with its parameters sent apart from the query, in binary: Django's
+    client-side binding would quote every array element into the query text, which costs
+    more than the database's own work. Same connection, so the same transaction."""
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall() if fetch else []
+
+
+def filter_in(queryset, field: str, values):
+    """`queryset.filter(<field>__in=values)`; on PostgreSQL as `= ANY(%s)` with one array
+    parameter, since thousands of placeholders cost more to send than the query itself."""
+    values = list(values)
+    if connection.vendor != "postgresql":
+        return queryset.filter(**{f"{field}__in": values})
+    model_field = queryset.model._meta.get_field(field)
+    column = (f"{connection.ops.quote_name(queryset.model._meta.db_table)}."
+              f"{connection.ops.quote_name(model_field.column)}")
+    return queryset.filter(RawSQL(f"{column} = ANY(%s::{model_field.db_type(connection)}[])",
+                                  (values,), output_field=BooleanField()))

@@ -1,12 +1,17 @@
 """Creating and updating customers from the shop's data, consent included."""
 
 import datetime as dt
+from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, DecimalField, Max, Min, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from campaigns import clock
 from campaigns.exceptions import CampaignsError
-from campaigns.models import Customer, Subscription, Topic
+from campaigns.attributes import AttributeValueError, attribute_coerce
+from campaigns.models import AttributeDefinition, Customer, Order, Subscription, Topic
+from campaigns.services.bulk import filter_in
 from campaigns.services.consent import consent_record
 
 # Profile fields copied as given; None clears them (to "" for text, NULL for times).
@@ -45,6 +50,11 @@ def customer_upsert(
     the stored state of its topic is ignored, so a late webhook cannot undo a newer
     withdrawal. The customer row stays locked until the caller's transaction ends.
     """
+    if data.get("attributes"):
+        values, errors = attributes_typed(attributes=data["attributes"])
+        if errors:
+            raise IngestRejected(errors)
+        data = {**data, "attributes": values}
     with transaction.atomic():
         customer, created = _customer_lock_or_create(data)
         if not created:
@@ -61,6 +71,33 @@ def customer_upsert(
                 method="email_verified" if data.get("email_verified") else "",
             )
     return customer, created
+
+
+def attribute_types(*, keys) -> dict[str, str]:
+    """The declared type of each of `keys` that has an AttributeDefinition."""
+    return dict(AttributeDefinition.objects.filter(key__in=list(keys)).values_list("key", "type"))
+
+
+def attributes_typed(
+    *, attributes: dict, types: dict[str, str] | None = None
+) -> tuple[dict, list[dict]]:
+    """Declared attributes read as their type (`attribute_coerce`), others kept as given.
+
+    Returns (values, errors); each error names its field as "attributes.<key>". A null
+    value stays null (it removes the attribute). `types` saves the query for batches.
+    """
+    if types is None:
+        types = attribute_types(keys=attributes)
+    values, errors = {}, []
+    for key, value in attributes.items():
+        if key not in types or value is None:
+            values[key] = value
+            continue
+        try:
+            values[key] = attribute_coerce(types[key], value)
+        except AttributeValueError as exc:
+            errors.append({"field": f"attributes.{key}", "message": str(exc)})
+    return values, errors
 
 
 def _customer_lock_or_create(data: dict) -> tuple[Customer, bool]:
@@ -145,3 +182,50 @@ def _consent_apply(
                 at=at,
                 **proof,
             )
+
+
+def customers_order_facts_refresh(*, customer_ids: list[int]) -> int:
+    """Recompute order count, total spent and first / last order time from the orders.
+
+    Set-based (one UPDATE with subqueries) for the given customers, whose rows are locked
+    in id order first, so an order the API records meanwhile is either seen or waits.
+    Cancelled orders do not count. Used after bulk order imports; the API path adds each
+    new order to these facts incrementally (services.events), which agrees with this.
+    """
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    list(filter_in(Customer.objects.select_for_update(), "id", ids).order_by("pk")
+         .values_list("pk", flat=True))
+    if connection.vendor == "postgresql":
+        return _order_facts_refresh_postgresql(ids)
+    orders = (Order.objects.filter(customer_id=OuterRef("pk"))
+              .exclude(status=Order.Status.CANCELLED).order_by().values("customer_id"))
+    money = DecimalField(max_digits=14, decimal_places=2)
+    return Customer.objects.filter(pk__in=ids).update(
+        order_count=Coalesce(Subquery(orders.annotate(n=Count("id")).values("n")), 0),
+        total_spent=Coalesce(Subquery(orders.annotate(s=Sum("amount")).values("s")),
+                             Value(Decimal("0"), output_field=money), output_field=money),
+        first_order_at=Subquery(orders.annotate(m=Min("placed_at")).values("m")),
+        last_order_at=Subquery(orders.annotate(m=Max("placed_at")).values("m")),
+    )
+
+
+def _order_facts_refresh_postgresql(ids: list[int]) -> int:
+    """The same in one UPDATE … FROM a lateral aggregate: one index scan per customer
+    instead of one per fact."""
+    customers, orders = Customer._meta.db_table, Order._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {customers} AS c SET order_count = a.n, total_spent = a.spent,
+                    first_order_at = a.first, last_order_at = a.last
+                FROM unnest(%s::bigint[]) AS ids(id)
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS n, coalesce(sum(o.amount), 0) AS spent,
+                           min(o.placed_at) AS first, max(o.placed_at) AS last
+                    FROM {orders} AS o
+                    WHERE o.customer_id = ids.id AND o.status <> %s) AS a
+                WHERE c.id = ids.id""",
+            [ids, Order.Status.CANCELLED],
+        )
+        return cursor.rowcount

@@ -9,7 +9,9 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from campaigns.models import ConsentSource, Customer, Event, Order
-from campaigns.services.customers import IngestRejected, customer_upsert
+from campaigns.services.customers import (
+    IngestRejected, attribute_types, attributes_typed, customer_upsert,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +105,14 @@ def _events_check(events: list[dict], fresh: set[int]) -> list[dict]:
             }
         ).values_list("external_id", "customer__external_id")
     )
+    types = attribute_types(keys={
+        key for _, data in items for key in data["customer"].get("attributes") or {}})
     errors = []
     for index, data in items:
+        _, attribute_errors = attributes_typed(
+            attributes=data["customer"].get("attributes") or {}, types=types)
+        errors.extend({"index": index, **e, "field": f"customer.{e['field']}"}
+                      for e in attribute_errors)
         customer_id = data["customer"]["external_id"]
         if customer_id not in known_customers:
             if data["customer"].get("email"):

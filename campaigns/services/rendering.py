@@ -38,6 +38,9 @@ def message_context(*, message: Message, unsubscribe_url: str) -> dict:
             "email": customer.email,
             "locale": customer.locale,
             "external_id": customer.external_id,
+            # Custom attributes as stored: typed values are JSON numbers, booleans and
+            # "YYYY-MM-DD" dates (campaigns.attributes), so they print as 42, not 42.0.
+            "attributes": dict(customer.attributes or {}),
         },
         "site_url": site,
         "company": {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS},

@@ -159,8 +159,10 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
     for message in new_messages:
         message.pk = inserted.get((message.enrollment_id, message.step_id))
         (mine if message.pk is not None else clashed).append(message)
-    rows_insert(MessageLog, ("message", "at", "state", "reason", "detail"), [
-        (m.pk, now, m.state, m.reason or "planned", getattr(m, "_detail", "")) for m in mine
+    rows_insert(MessageLog, [
+        {"message_id": m.pk, "at": now, "state": m.state, "reason": m.reason or "planned",
+         "detail": getattr(m, "_detail", "")}
+        for m in mine
     ])
     # One UPDATE per distinct move (most enrollments of a chunk make the same one). The
     # chunk's rows are locked, and the old position in the filter keeps a stale move out.

@@ -301,8 +301,10 @@ def _record_sent(messages: list[tuple[Message, dict]], *, now) -> None:
                 provider_message_id=provider_id, subject=subject, locale=locale, lag_seconds=lag,
             )
     sent = [message for message, _ in messages]
-    rows_insert(MessageLog, ("message", "at", "state", "reason", "detail"),
-                [(m.pk, now, Message.State.SENT, "", "") for m in sent])
+    rows_insert(MessageLog, [
+        {"message_id": m.pk, "at": now, "state": Message.State.SENT, "reason": "", "detail": ""}
+        for m in sent
+    ])
     enrollments_continue(messages=sent, now=now)
 
 

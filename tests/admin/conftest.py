@@ -4,7 +4,8 @@ import datetime as dt
 import pytest
 
 from campaigns.models import (
-    Campaign, Customer, Enrollment, Event, Message, MessageEvent, StepVariant,
+    AttributeDefinition, Campaign, Customer, Enrollment, Event, ImportJob, Message, MessageEvent,
+    StepVariant,
 )
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.consent import suppression_add
@@ -44,4 +45,7 @@ def shop(db, frozen_clock):
         campaign=bonus, customer=sent.customer, entry_key="order:o-1",
         triggered_at=frozen_clock.now), step=bonus.steps.get(kind="reward"), now=frozen_clock.now)
     api_key_create(name="Shop")
+    AttributeDefinition.objects.create(key="birthday", label="Birthday", type="date")
+    ImportJob.objects.create(kind="customers", file="imports/shop.csv", status="done",
+                             rows_done=3, created=2, rejected=1)
     return frozen_clock

@@ -31,8 +31,9 @@ def test_conflicting_rows_are_skipped_and_not_reported():
     first, second = CustomerFactory(), CustomerFactory()
     Subscription.objects.create(customer=first, topic="offers", subscribed=True, updated_at=AT)
     rows = rows_insert(
-        Subscription, ("customer", "topic", "subscribed", "updated_at"),
-        [(first.pk, "offers", False, AT), (second.pk, "offers", False, AT)],
+        Subscription,
+        [{"customer_id": first.pk, "topic": "offers", "subscribed": False, "updated_at": AT},
+         {"customer_id": second.pk, "topic": "offers", "subscribed": False, "updated_at": AT}],
         returning=("customer",), skip_conflicts=True,
     )
     assert rows == [(second.pk,)]
@@ -42,4 +43,4 @@ def test_conflicting_rows_are_skipped_and_not_reported():
 
 def test_nothing_to_insert_runs_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
-        assert rows_insert(Subscription, ("customer", "topic"), [], returning=("id",)) == []
+        assert rows_insert(Subscription, [], returning=("id",)) == []
