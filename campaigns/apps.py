@@ -7,3 +7,4 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from campaigns import checks  # noqa: F401 - registers the system checks
+        from campaigns.delivery import receivers  # noqa: F401 - connects anymail's tracking signal

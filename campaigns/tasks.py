@@ -5,6 +5,9 @@ from celery import shared_task
 from django.db import OperationalError
 
 from campaigns import clock
+from campaigns.services.deliverability import (
+    message_event_fail, message_event_process as message_event_apply, message_events_unprocessed,
+)
 from campaigns.services.import_jobs import import_job_run
 from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
@@ -62,3 +65,31 @@ def score_customers() -> dict:
 def import_job(job_id: int) -> None:
     """Run one CSV import started from the admin (the job row holds file and progress)."""
     import_job_run(job_id=job_id)
+
+
+@shared_task(
+    name="campaigns.message_event_process", bind=True, ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5,
+)
+def message_event_process(self, event_id: int) -> str:
+    """Apply one stored provider event. Anything but a database hiccup marks that event
+    failed (shown in the admin) instead of raising: one bad event stops nothing else."""
+    try:
+        return message_event_apply(event_id=event_id)
+    except OperationalError:
+        raise
+    except Exception as error:  # noqa: BLE001 - one event must not poison the queue
+        logger.exception("provider event %s could not be applied", event_id)
+        message_event_fail(event_id=event_id, error=error)
+        return "error"
+
+
+@shared_task(name="campaigns.message_events_sweep", ignore_result=True)
+def message_events_sweep() -> int:
+    """Queue again the provider events whose processing task was lost."""
+    ids = message_events_unprocessed(now=clock.now())
+    for event_id in ids:
+        message_event_process.delay(event_id)
+    if ids:
+        logger.info("message_events_sweep queued %s events again", len(ids))
+    return len(ids)

@@ -1,8 +1,9 @@
-"""Public pages (unsubscribe) and the ingestion API."""
-from django.urls import path
+"""Public pages (unsubscribe), the ingestion API and the email provider's webhooks."""
+from django.urls import include, path
 
 from campaigns import views
 from campaigns.api import api
+from campaigns.delivery.webhooks import MailgunTrackingWebhookView
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -10,4 +11,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("s/<str:token>/<int:score>", views.survey, name="survey-nps"),
     path("s/<str:token>/more", views.survey, {"kind": "csat"}, name="survey-more"),
+    # anymail's tracking webhooks, e.g. /anymail/postmark/tracking/; Mailgun's with the
+    # signed timestamp's age checked too (it must come before anymail's own).
+    path("anymail/mailgun/tracking/", MailgunTrackingWebhookView.as_view(),
+         name="mailgun-tracking-webhook"),
+    path("anymail/", include("anymail.urls")),
 ]

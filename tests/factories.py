@@ -82,3 +82,33 @@ class JourneyStepFactory(factory.django.DjangoModelFactory):
     position = 0
     kind = models.JourneyStep.Kind.SEND
     template = factory.SubFactory(MessageTemplateFactory)
+
+
+class EnrollmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Enrollment
+
+    campaign = factory.SubFactory(CampaignFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    triggered_at = factory.LazyFunction(lambda: dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc))
+
+
+class SentMessageFactory(factory.django.DjangoModelFactory):
+    """A message the provider has accepted (one enrollment and one step each)."""
+
+    class Meta:
+        model = models.Message
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    campaign = factory.SelfAttribute("enrollment.campaign")
+    customer = factory.SelfAttribute("enrollment.customer")
+    step = factory.SubFactory(
+        JourneyStepFactory, campaign=factory.SelfAttribute("..enrollment.campaign"),
+        position=factory.Sequence(lambda n: n),
+    )
+    state = models.Message.State.SENT
+    first_due_at = factory.LazyFunction(lambda: dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc))
+    due_at = factory.SelfAttribute("first_due_at")
+    sent_at = factory.SelfAttribute("first_due_at")
+    sending_domain = "example.com"
+    provider_message_id = factory.Sequence(lambda n: f"<20260302090000.{n}.A1B2C3@mg.example.com>")

@@ -1,4 +1,5 @@
-"""Admin for the outbox (read-only): enrollments, messages, their log and provider events.
+"""Admin for the outbox (read-only): enrollments, messages, their log, provider events and
+the daily deliverability report.
 
 Also the plain-words helpers that explain a message's history, shared with the customer page.
 """
@@ -6,11 +7,18 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from campaigns.models import Enrollment, Message, MessageEvent, MessageLog
+from campaigns import clock
+from campaigns.models import Deliverability, Enrollment, Message, MessageEvent, MessageLog
+from campaigns.selectors.deliverability import (
+    GMAIL_COMPLAINT_LIMIT, GMAIL_COMPLAINT_LINE, deliverability_daily,
+)
 from campaigns.services.scheduling import customer_zone
 
 # What each logged state means to a marketer.
@@ -164,7 +172,7 @@ class MessageLogInline(ReadOnlyInline):
 
 class MessageEventInline(ReadOnlyInline):
     model = MessageEvent
-    fields = ["occurred_at", "event_type", "provider", "event_id"]
+    fields = ["occurred_at", "event_type", "provider", "outcome", "event_id"]
     show_change_link = False
     verbose_name_plural = "Provider events (delivered, opened, clicked, bounced, …)"
 
@@ -187,7 +195,12 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Timing", {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
                                "claimed_until", "sent_at", "lag"]}),
         ("Handed to the provider", {"fields": ["message_id", "provider_message_id", "subject",
-                                               "locale"]}),
+                                               "locale", "sending_domain"]}),
+        ("What the provider reported (first time each)", {
+            "fields": ["delivered_at", "opened_at", "clicked_at", "bounced_at", "complained_at"],
+            "description": "Opens and clicks are recorded only when the site tracks them "
+                           "(TRACK_OPENS / TRACK_CLICKS, off by default).",
+        }),
     ]
     readonly_fields = ["customer_link", "enrollment_link", "story", "lag"]
 
@@ -238,11 +251,37 @@ class EnrollmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(MessageEvent)
 class MessageEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["occurred_at", "event_type", "provider", "message", "received_at"]
-    list_filter = ["event_type", "provider"]
+    list_display = ["occurred_at", "event_type", "provider", "message", "outcome", "received_at"]
+    list_filter = ["event_type", "provider", "outcome"]
     list_select_related = ["message"]
     search_fields = ["event_id", "message__customer__external_id"]
     show_full_result_count = False
+
+
+@admin.register(Deliverability)
+class DeliverabilityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Not a list of rows: the daily bounce and complaint rates per sending domain."""
+
+    days = 30
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        rows = deliverability_daily(days=self.days, now=clock.now())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Deliverability: daily bounce and complaint rates",
+            "opts": self.model._meta,
+            "rows": rows,
+            "days": self.days,
+            "warned": [row for row in rows if row.warnings],
+            "complaint_warn": settings.COMPLAINT_RATE_WARN_PERCENT,
+            "bounce_warn": settings.BOUNCE_RATE_WARN_PERCENT,
+            "gmail_line": GMAIL_COMPLAINT_LINE,
+            "gmail_limit": GMAIL_COMPLAINT_LIMIT,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/campaigns/deliverability.html", context)
 
 
 def message_history_html(messages, zone: ZoneInfo) -> str:

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from campaigns import clock
 from campaigns.exceptions import CampaignTransitionError
 from campaigns.models import Campaign, Enrollment, FrequencyPolicy, JourneyStep, Message
+from campaigns.selectors.deliverability import campaign_delivery_numbers
 from campaigns.services.journeys import campaign_activate, campaign_archive, campaign_pause
 from campaigns.services.simulation import campaign_forecast
 
@@ -67,9 +68,10 @@ class CampaignAdmin(admin.ModelAdmin):
                               "holdout_percent"]}),
         ("Schedule", {"fields": ["active_from", "active_until"],
                       "description": "Leave empty to run whenever the campaign is active."}),
-        ("Results so far", {"fields": ["message_states", "scheduling_lag"]}),
+        ("Results so far", {"fields": ["message_states", "delivery_numbers", "scheduling_lag"]}),
     ]
-    readonly_fields = ["status", "status_help", "entry_help", "message_states", "scheduling_lag"]
+    readonly_fields = ["status", "status_help", "entry_help", "message_states", "delivery_numbers",
+                       "scheduling_lag"]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in ("trigger_event_type",):
@@ -178,16 +180,39 @@ class CampaignAdmin(admin.ModelAdmin):
         rows = format_html_join(", ", "{}: {}", ((state, n) for state, n in counts))
         return rows or "No messages yet."
 
+    @admin.display(description="What the provider reported")
+    def delivery_numbers(self, obj):
+        if obj.pk is None:
+            return "—"
+        numbers = campaign_delivery_numbers(campaign_id=obj.pk)
+        if not numbers.sent:
+            return "No emails handed to the provider yet."
+        parts = [f"{numbers.sent} handed to the provider"]
+        labels = [("delivered", "delivered"), ("bounced", "bounced"), ("complained", "marked as spam")]
+        if settings.TRACK_OPENS:
+            labels.insert(1, ("opened", "opened"))
+        if settings.TRACK_CLICKS:
+            labels.insert(2 if settings.TRACK_OPENS else 1, ("clicked", "clicked"))
+        for name, label in labels:
+            parts.append(f"{getattr(numbers, name)} {label} ({numbers.rate(name):.1f} %)")
+        text = ", ".join(parts) + "."
+        if not (settings.TRACK_OPENS and settings.TRACK_CLICKS):
+            off = [w for w, on in (("opens", settings.TRACK_OPENS), ("clicks", settings.TRACK_CLICKS))
+                   if not on]
+            text += f" {' and '.join(off).capitalize()} are not tracked (off by default; " \
+                    "TRACK_OPENS / TRACK_CLICKS switch them on)."
+        return text
+
     @admin.display(description="Scheduling lag (last 7 days)")
     def scheduling_lag(self, obj):
         """How late after their due time the last week's emails went out; healthy is
         under one tick."""
         if obj.pk is None:
             return "—"
-        lags = sorted(Message.objects.filter(
+        # Sorted after dropping rows without a lag (None does not compare).
+        lags = sorted(lag for lag in Message.objects.filter(
             campaign=obj, state=Message.State.SENT, sent_at__gte=clock.now() - dt.timedelta(days=7),
-        ).order_by("-sent_at").values_list("lag_seconds", flat=True)[:5000])
-        lags = [lag for lag in lags if lag is not None]
+        ).order_by("-sent_at").values_list("lag_seconds", flat=True)[:5000] if lag is not None)
         if not lags:
             return "No emails sent in the last 7 days."
         tick = settings.TICK_SECONDS

@@ -1,8 +1,9 @@
 """Build the email handed to django-anymail from rendered content; nothing domain-specific."""
 import datetime as dt
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 from anymail.message import AnymailMessage
+from django.conf import settings
 
 
 def email_build(
@@ -33,6 +34,15 @@ def email_build(
         headers=headers,
         tags=tags,
         metadata={"message_uuid": message_uuid},
+        # Always explicit, so the provider's account default cannot switch tracking on.
+        track_opens=settings.TRACK_OPENS,
+        track_clicks=settings.TRACK_CLICKS,
     )
     email.attach_alternative(rendered["html"], "text/html")
     return email
+
+
+def sending_domain(from_email: str) -> str:
+    """The domain of a From address ("Shop <hello@Mail.example.com>" -> "mail.example.com")."""
+    address = parseaddr(from_email)[1]
+    return address.rpartition("@")[2].lower()[:253] if "@" in address else ""

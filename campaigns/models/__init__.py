@@ -3,14 +3,14 @@ from .consent import ConsentEvent, ConsentSource, Subscription, Suppression, Top
 from .content import MessageTemplate, Purpose, TemplateTranslation
 from .customers import ApiKey, AttributeDefinition, Customer, Event, LifecycleStage, Order
 from .imports import ImportJob
-from .deliveries import Enrollment, Message, MessageEvent, MessageLog
+from .deliveries import Deliverability, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
 from .loyalty import PointsEntry
 from .segments import Segment, SegmentMembership
 from .surveys import SurveyResponse
 
 __all__ = [
-    "ApiKey", "AttributeDefinition", "Campaign", "ConsentEvent", "ConsentSource", "Customer", "Enrollment", "Event",
+    "ApiKey", "AttributeDefinition", "Campaign", "ConsentEvent", "ConsentSource", "Customer", "Deliverability", "Enrollment", "Event",
     "FrequencyPolicy", "ImportJob", "LifecycleStage", "JourneyStep", "Message", "MessageEvent", "MessageLog", "MessageTemplate",
     "Order", "PointsEntry", "Purpose", "Segment", "SegmentMembership", "StepVariant", "Subscription", "Suppression", "SurveyResponse", "TemplateTranslation", "Topic",
 ]

@@ -95,6 +95,17 @@ class Message(models.Model):
     lag_seconds = models.FloatField(
         null=True, blank=True, help_text="Scheduling lag: seconds between its due time (after deferrals) and sending."
     )
+    # The domain of the From address it went out with: deliverability is judged per domain.
+    sending_domain = models.CharField(max_length=253, blank=True)
+    # What the provider told us afterwards (services.deliverability), each the first time
+    # it happened. Set once and never cleared: a late "delivered" does not undo a bounce.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(
+        null=True, blank=True, help_text="Bounced, or refused by the provider (bad or bounced address)."
+    )
+    complained_at = models.DateTimeField(null=True, blank=True, help_text="Marked as spam.")
 
     class Meta:
         ordering = ["-due_at"]
@@ -105,6 +116,8 @@ class Message(models.Model):
             models.Index(fields=["state", "due_at"]),
             models.Index(fields=["customer", "sent_at"]),
             models.Index(fields=["state", "claimed_until"]),
+            # Provider events name the message by the provider's id.
+            models.Index(fields=["provider_message_id"]),
         ]
 
     def __str__(self):
@@ -140,6 +153,10 @@ class MessageEvent(models.Model):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=clock.now)
     payload = models.JSONField(default=dict, blank=True)
+    # Set by the Celery task that applies the event (services.deliverability); rows left
+    # unprocessed (a lost task) are picked up again by a periodic sweep.
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
@@ -147,6 +164,16 @@ class MessageEvent(models.Model):
                 fields=["provider", "event_id"], name="message_event_unique_provider_id"
             )
         ]
+        indexes = [models.Index(fields=["processed_at", "received_at"])]
 
     def __str__(self):
         return f"{self.provider} {self.event_type}"
+
+
+class Deliverability(MessageEvent):
+    """Admin entry for the daily bounce and complaint rates per sending domain (no table)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "deliverability report"
+        verbose_name_plural = "deliverability (daily bounce and complaint rates)"

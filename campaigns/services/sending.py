@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Sum
 
 from campaigns.capping import CapPolicy, send_window_decide
-from campaigns.delivery.messages import email_build
+from campaigns.delivery.messages import email_build, sending_domain
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import (
     Campaign, Customer, Event, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry,
@@ -230,7 +230,9 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
             message.granted_points = granted.get(message.enrollment_id, 0)
         # Setting `sending` and the send time reserves the cap slots before the locks go.
         Message.objects.filter(id__in=[m.pk for m in to_send]).update(
-            state=Message.State.SENDING, sent_at=now, claimed_until=now + lease
+            state=Message.State.SENDING, sent_at=now, claimed_until=now + lease,
+            # Every message goes out from DEFAULT_FROM_EMAIL (_deliver below).
+            sending_domain=sending_domain(settings.DEFAULT_FROM_EMAIL),
         )
     return to_send
 

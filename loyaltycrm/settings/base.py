@@ -125,6 +125,20 @@ ANYMAIL = {
     for key, value in environ.Env.ENVIRON.items()
     if key.startswith("ANYMAIL_")
 }
+# Webhook basic auth, "user:password"; several, comma-separated, while rotating it.
+if "," in ANYMAIL.get("WEBHOOK_SECRET", ""):
+    ANYMAIL["WEBHOOK_SECRET"] = [v.strip() for v in ANYMAIL["WEBHOOK_SECRET"].split(",") if v.strip()]
+# Open and click tracking: off unless the site switches them on (EU guidance treats
+# tracking pixels like cookies). Every message says so explicitly to the provider, so an
+# account-level default there cannot switch them on behind the site's back.
+TRACK_OPENS = env.bool("TRACK_OPENS", default=False)
+TRACK_CLICKS = env.bool("TRACK_CLICKS", default=False)
+# A signed webhook (Mailgun) older than this is refused: a replay of a captured post.
+# Generous, because providers retry for hours (Mailgun for 8) after an outage here.
+WEBHOOK_MAX_AGE_SECONDS = env.int("WEBHOOK_MAX_AGE_SECONDS", default=12 * 3600)
+# The admin's deliverability page warns at these daily rates (percent of sent).
+COMPLAINT_RATE_WARN_PERCENT = env.float("COMPLAINT_RATE_WARN_PERCENT", default=0.08)
+BOUNCE_RATE_WARN_PERCENT = env.float("BOUNCE_RATE_WARN_PERCENT", default=2.0)
 
 # --- Celery ---------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport, which needs no broker server. Set
@@ -169,6 +183,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.score_customers",
         "schedule": crontab(hour=RFM_SCORE_HOUR, minute=RFM_SCORE_MINUTE),
     },
+    # Every 5 minutes: provider events whose processing task was lost are queued again.
+    "message-events-sweep": {"task": "campaigns.message_events_sweep", "schedule": 300.0},
 }
 
 # --- Scheduler ------------------------------------------------------------------------
