@@ -1,6 +1,6 @@
 """System checks for settings that would silently break emails in production."""
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 
 
 @register()
@@ -31,3 +31,25 @@ def webhook_secret_check(app_configs, **kwargs):
              "in the webhook URL at the provider: https://user:password@host/anymail/….",
         id="campaigns.W002",
     )]
+
+
+@register()
+def suppression_hash_key_check(app_configs, **kwargs):
+    if settings.DEBUG or getattr(settings, "SUPPRESSION_HASH_KEY", ""):
+        return []
+    return [Error(
+        "SUPPRESSION_HASH_KEY is not set: the suppression list cannot be kept as keyed "
+        "hashes (HMAC-SHA256), so erased, bounced and complained addresses would not be "
+        "recognised.",
+        hint="Set SUPPRESSION_HASH_KEY to a long random secret (e.g. `openssl rand -hex 32`), "
+             "keep it outside the database and never change it.",
+        id="campaigns.E101",
+    )]
+
+
+@register()
+def retention_settings_check(app_configs, **kwargs):
+    from campaigns.retention import retention_check
+
+    return [Error(problem, hint="See README, Retention.", id="campaigns.E102")
+            for problem in retention_check()]

@@ -1,6 +1,7 @@
 """Thin Celery wrappers: look up, call one service, decide retry. Arguments are ids only."""
 import logging
 
+from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 from django.db import OperationalError
 
@@ -8,7 +9,9 @@ from campaigns import clock
 from campaigns.services.deliverability import (
     message_event_fail, message_event_process as message_event_apply, message_events_unprocessed,
 )
+from campaigns.services.gdpr import privacy_export_email
 from campaigns.services.import_jobs import import_job_run
+from campaigns.services.retention import retention_purge as retention_purge_run
 from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.segments import segments_refresh_all
@@ -93,3 +96,21 @@ def message_events_sweep() -> int:
     if ids:
         logger.info("message_events_sweep queued %s events again", len(ids))
     return len(ids)
+
+
+@shared_task(
+    name="campaigns.privacy_export_send", ignore_result=True,
+    autoretry_for=(OperationalError, AnymailAPIError, OSError), retry_backoff=True, max_retries=5,
+)
+def privacy_export_send(privacy_request_id: int) -> bool:
+    """Email a customer the export they asked for (the request row names the customer)."""
+    return privacy_export_email(request_id=privacy_request_id)
+
+
+@shared_task(
+    name="campaigns.retention_purge", ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def retention_purge() -> dict:
+    """Nightly: delete or anonymise whatever is past its retention period."""
+    return retention_purge_run(now=clock.now())

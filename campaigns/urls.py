@@ -8,6 +8,7 @@ from campaigns.delivery.webhooks import MailgunTrackingWebhookView
 urlpatterns = [
     path("api/v1/", api.urls),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
+    path("privacy/<str:token>/export", views.privacy_export, name="privacy-export"),
     path("healthz", views.healthz, name="healthz"),
     path("s/<str:token>/<int:score>", views.survey, name="survey-nps"),
     path("s/<str:token>/more", views.survey, {"kind": "csat"}, name="survey-more"),

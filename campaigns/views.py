@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 from campaigns.exceptions import InvalidTokenError
 from campaigns.models import ConsentSource, Customer, Message, SurveyResponse
 from campaigns.services.consent import consent_withdraw_all
+from campaigns.services.gdpr import privacy_export_request
 from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
 
@@ -40,6 +41,23 @@ def unsubscribe(request, token):
         )
     response = render(request, "campaigns/unsubscribe_done.html", status=200)
     return response
+
+
+@csrf_exempt  # The signed token in the URL is the credential; no session is involved.
+@require_http_methods(["GET", "POST"])
+def privacy_export(request, token):
+    """GET shows a button and changes nothing (mail scanners follow links). POST queues an
+    email of the customer's data to the address on file and answers the same neutral
+    page whether the token is valid, unknown or already used today."""
+    if request.method == "GET":
+        return render(request, "campaigns/privacy_export_confirm.html", {"token": token})
+    try:
+        customer_id = unsubscribe_token_read(token=token)
+    except InvalidTokenError:
+        customer_id = None
+    if customer_id is not None:
+        privacy_export_request(customer_id=customer_id, actor="customer (email link)")
+    return render(request, "campaigns/privacy_export_done.html")
 
 
 def healthz(request):

@@ -1,19 +1,24 @@
 """Admin for customers (the full customer page, why each message did or didn't go), orders,
 events."""
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from campaigns import clock
 from campaigns.models import (
-    ConsentSource, Customer, Enrollment, Event, Message, Order, Suppression,
+    ConsentSource, Customer, Enrollment, Event, Message, Order, PrivacyRequest, Suppression,
 )
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.customers import customer_upsert
+from campaigns.services.gdpr import (
+    customer_export, customers_erase, export_json, privacy_request_record,
+)
 from campaigns.services.scheduling import customer_zone
 
 from . import customer_page as page
@@ -66,7 +71,7 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "email", "first_name", "last_name"]
     search_help_text = "External id, email, first or last name."
     show_full_result_count = False
-    actions = ["withdraw_marketing_consent"]
+    actions = ["withdraw_marketing_consent", "export_personal_data", "erase_personal_data"]
     fieldsets = [
         ("Identity", {"fields": ["external_id", "email", "first_name", "last_name"]}),
         ("Profile", {
@@ -253,6 +258,52 @@ class CustomerAdmin(admin.ModelAdmin):
                 enrollment.campaign.name, local_time(enrollment.enrolled_at, zone), status,
             ))
         return format_html("{}" * len(parts), *parts)
+
+    def has_privacy_permission(self, request):
+        """Exports and erasures: the Admins only (superusers or the group "Admins")."""
+        user = request.user
+        return user.is_active and (user.is_superuser or user.groups.filter(name="Admins").exists())
+
+    @admin.action(description="Export personal data (JSON)", permissions=["privacy"])
+    def export_personal_data(self, request, queryset):
+        customers = list(queryset.order_by("pk"))
+        documents = [customer_export(customer=c) for c in customers]
+        actor = f"admin:{request.user.get_username()}"
+        for customer in customers:
+            privacy_request_record(kind=PrivacyRequest.Kind.EXPORT, customer_id=customer.pk,
+                                   actor=actor)
+        one = len(documents) == 1
+        name = f"customer-{customers[0].pk}.json" if one else "customers.json"
+        response = HttpResponse(export_json(documents[0] if one else documents),
+                                content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @admin.action(description="Erase personal data…", permissions=["privacy"])
+    def erase_personal_data(self, request, queryset):
+        customers = list(queryset.order_by("pk"))
+        pending = [c for c in customers if c.erased_at is None]
+        if request.POST.get("post") == "yes":
+            records = customers_erase(customer_ids=[c.pk for c in pending],
+                                      actor=f"admin:{request.user.get_username()}")
+            self.message_user(request, ngettext(
+                "Erased %(count)d customer; the address is suppressed.",
+                "Erased %(count)d customers; their addresses are suppressed.", len(records),
+            ) % {"count": len(records)}, messages.SUCCESS if records else messages.INFO)
+            if len(records) < len(customers):
+                self.message_user(request, f"{len(customers) - len(records)} had already been "
+                                  "erased; nothing changed for them.", messages.INFO)
+            return None
+        return TemplateResponse(request, "admin/campaigns/customer/erase_confirmation.html", {
+            **self.admin_site.each_context(request),
+            "title": "Erase personal data",
+            "opts": self.model._meta,
+            "customers": pending,
+            "already_erased": len(customers) - len(pending),
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        })
 
     @admin.action(description="Withdraw marketing consent", permissions=["change"])
     def withdraw_marketing_consent(self, request, queryset):

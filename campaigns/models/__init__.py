@@ -6,11 +6,12 @@ from .imports import ImportJob
 from .deliveries import Deliverability, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
 from .loyalty import PointsEntry
+from .privacy import PrivacyRequest
 from .segments import Segment, SegmentMembership
 from .surveys import SurveyResponse
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "ConsentEvent", "ConsentSource", "Customer", "Deliverability", "Enrollment", "Event",
     "FrequencyPolicy", "ImportJob", "LifecycleStage", "JourneyStep", "Message", "MessageEvent", "MessageLog", "MessageTemplate",
-    "Order", "PointsEntry", "Purpose", "Segment", "SegmentMembership", "StepVariant", "Subscription", "Suppression", "SurveyResponse", "TemplateTranslation", "Topic",
+    "Order", "PointsEntry", "PrivacyRequest", "Purpose", "Segment", "SegmentMembership", "StepVariant", "Subscription", "Suppression", "SurveyResponse", "TemplateTranslation", "Topic",
 ]

@@ -65,7 +65,7 @@ class ConsentEvent(models.Model):
 
 
 class Suppression(models.Model):
-    """An address (SHA-256 of the normalised email) that must never be mailed again."""
+    """An address (keyed HMAC-SHA256 of the normalised email) that must never be mailed again."""
 
     class Reason(models.TextChoices):
         ERASED = "erased"

@@ -2,17 +2,34 @@
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
+import unicodedata
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from campaigns import clock
-from campaigns.models import ConsentEvent, Customer, Subscription, Suppression, Topic
+from campaigns.models import (
+    ConsentEvent, ConsentSource, Customer, Subscription, Suppression, Topic,
+)
 from campaigns.services.bulk import filter_in, rows_insert, rows_update
 
 
 def email_hash(email: str) -> str:
-    """SHA-256 of the normalised address, as kept in the suppression list."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    """HMAC-SHA256 of the normalised address under SUPPRESSION_HASH_KEY (hex), as kept in
+    the suppression list.
+
+    Normalised: Unicode NFC, surrounding spaces trimmed, lower-cased. Dots and +tags are
+    kept: they may reach different people at some providers, and a false match would
+    silence someone who never asked. Keyed, so a dictionary of addresses cannot reverse
+    the list without the key (GD-12).
+    """
+    key = settings.SUPPRESSION_HASH_KEY
+    if not key:
+        raise ImproperlyConfigured("SUPPRESSION_HASH_KEY is not set.")
+    normalised = unicodedata.normalize("NFC", email).strip().lower()
+    return hmac.new(key.encode(), normalised.encode(), hashlib.sha256).hexdigest()
 
 
 def consent_record(
@@ -137,6 +154,34 @@ def consent_withdraw_all(*, customer: Customer, source: str, **proof) -> bool:
 def suppression_add(*, email: str, reason: str) -> None:
     """Never mail this address again (idempotent)."""
     Suppression.objects.get_or_create(email_hash=email_hash(email), defaults={"reason": reason})
+
+
+def suppression_lift(*, email: str) -> bool:
+    """Remove an `erased` or `manual` suppression of this address (the person opted in
+    again themselves and confirmed). Complaints and bounces are never lifted here.
+
+    Returns True when a suppression was removed.
+    """
+    lifted, _ = Suppression.objects.filter(
+        email_hash=email_hash(email),
+        reason__in=[Suppression.Reason.ERASED, Suppression.Reason.MANUAL],
+    ).delete()
+    return bool(lifted)
+
+
+def consent_anonymise(*, customer: Customer) -> int:
+    """For an erasure: withdraw all marketing (logged) and strip the network proof (IP
+    address, user agent) from the customer's consent log. Returns the rows stripped.
+
+    The log's rows stay (topic, yes/no, when, source, wording): they prove past sends
+    were lawful and identify no one once the customer is anonymised.
+    """
+    with transaction.atomic():
+        consent_record(customer=customer, topic=Topic.MARKETING, granted=False,
+                       source=ConsentSource.ADMIN, method="erasure")
+        return ConsentEvent.objects.filter(customer=customer).exclude(
+            ip_address__isnull=True, user_agent=""
+        ).update(ip_address=None, user_agent="")
 
 
 def topic_allows(*, customer: Customer, topic: str, subscriptions: dict[str, bool]) -> bool:

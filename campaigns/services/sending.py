@@ -100,6 +100,11 @@ def _gate(message, *, now, policy, recent, subscriptions, suppressed, rivals, re
                 detail=f"deadline {message.expires_at:%Y-%m-%d %H:%M} UTC passed")
         return False
     template = message_template(message)
+    if customer.erased_at is not None or not customer.email:
+        # Erasure skips pending rows itself; this catches one claimed in the meantime.
+        report.skipped += 1
+        _settle(message, state=Message.State.SKIPPED, reason="erased", now=now)
+        return False
     if email_hash(customer.email) in suppressed:
         report.skipped += 1
         _settle(message, state=Message.State.SKIPPED, reason="suppressed", now=now)

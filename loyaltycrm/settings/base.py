@@ -1,4 +1,5 @@
 """Settings: every value that differs between deployments is read from the environment."""
+import hashlib
 from pathlib import Path
 
 import environ
@@ -18,6 +19,13 @@ DEBUG = env("DEBUG")
 # Outside DEBUG a missing SECRET_KEY must stop the start-up, so there is no default then.
 SECRET_KEY = env("SECRET_KEY") if not DEBUG else env(
     "SECRET_KEY", default="dev-only-insecure-key-change-me-0123456789abcdef"
+)
+# The key of the suppression list's address hashes (HMAC-SHA256), kept outside the
+# database. Outside DEBUG it is required (system check campaigns.E101); in DEBUG a key
+# derived from SECRET_KEY stands in. Changing it orphans every suppression: set it once.
+SUPPRESSION_HASH_KEY = env("SUPPRESSION_HASH_KEY", default="") or (
+    hashlib.sha256(f"suppression-hash:{SECRET_KEY}".encode()).hexdigest()
+    if DEBUG else ""
 )
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -171,6 +179,11 @@ SEGMENT_REFRESH_MINUTES = env.int("SEGMENT_REFRESH_MINUTES", default=15)
 # When the nightly RFM and lifecycle recompute runs (hour and minute in TIME_ZONE).
 RFM_SCORE_HOUR = env.int("RFM_SCORE_HOUR", default=3)
 RFM_SCORE_MINUTE = env.int("RFM_SCORE_MINUTE", default=15)
+RETENTION_PURGE_HOUR = env.int("RETENTION_PURGE_HOUR", default=3)
+RETENTION_PURGE_MINUTE = env.int("RETENTION_PURGE_MINUTE", default=45)
+# Retention periods in days, per table, overriding campaigns/retention.py's defaults,
+# e.g. RETENTION_DAYS=message_events=90,events=730 ("none" keeps forever).
+RETENTION_DAYS = env.dict("RETENTION_DAYS", default={})
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # Plan, advance, dispatch and send whatever is due: the heart of the scheduler.
@@ -185,6 +198,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every 5 minutes: provider events whose processing task was lost are queued again.
     "message-events-sweep": {"task": "campaigns.message_events_sweep", "schedule": 300.0},
+    # Every night at 03:45 (TIME_ZONE): delete or anonymise whatever is past its retention
+    # period (campaigns/retention.py; README "Retention").
+    "retention-purge": {
+        "task": "campaigns.retention_purge",
+        "schedule": crontab(hour=RETENTION_PURGE_HOUR, minute=RETENTION_PURGE_MINUTE),
+    },
 }
 
 # --- Scheduler ------------------------------------------------------------------------

@@ -11,6 +11,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 TIME_ZONE = "UTC"
 SITE_URL = "https://shop.example.com"
+# pytest-django runs with DEBUG off, so the derived development key does not apply.
+SUPPRESSION_HASH_KEY = "test-suppression-hash-key"
 
 # A file-backed test database, so a real Celery worker in another process can see it;
 # one per test run, so two runs in one checkout do not delete each other's database.

@@ -5,7 +5,7 @@ import pytest
 
 from campaigns.models import (
     AttributeDefinition, Campaign, Customer, Enrollment, Event, ImportJob, Message, MessageEvent,
-    StepVariant,
+    PrivacyRequest, StepVariant,
 )
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.consent import suppression_add
@@ -48,4 +48,5 @@ def shop(db, frozen_clock):
     AttributeDefinition.objects.create(key="birthday", label="Birthday", type="date")
     ImportJob.objects.create(kind="customers", file="imports/shop.csv", status="done",
                              rows_done=3, created=2, rejected=1)
+    PrivacyRequest.objects.create(kind="export", customer_id=sent.customer_id, actor="command")
     return frozen_clock

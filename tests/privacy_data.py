@@ -1,0 +1,37 @@
+"""A customer with a row in every table that can hold their data (exports and erasure)."""
+import datetime as dt
+
+from campaigns.models import (
+    Message, MessageEvent, PointsEntry, Segment, SegmentMembership,
+)
+from campaigns.services.consent import consent_record
+from campaigns.services.scheduling import scheduler_tick
+from campaigns.services.sending import messages_send
+from campaigns.services.surveys import survey_answer
+from tests.factories import CustomerFactory, EventFactory, OrderFactory
+
+EMAIL = "astrid.lindqvist@example.se"
+
+
+def customer_with_everything(now: dt.datetime):
+    """Needs the `welcome` and `policy` fixtures: the welcome email is really sent."""
+    customer = CustomerFactory(external_id="shop-astrid", email=EMAIL, first_name="Astrid",
+                               last_name="Lindqvist", attributes={"shoe_size": 38})
+    consent_record(customer=customer, granted=True, source="checkout", wording_version="v3",
+                   ip_address="203.0.113.7", user_agent="Firefox/128 Astrid's laptop")
+    EventFactory(customer=customer, type="signup", occurred_at=now,
+                 properties={"referrer": "astrids-blog.example"})
+    for ids in scheduler_tick(now=now).batches:
+        messages_send(message_ids=ids, now=now)
+    message = Message.objects.get(customer=customer, state="sent")
+    MessageEvent.objects.create(message=message, provider="test", event_id="evt-astrid",
+                                event_type="delivered", occurred_at=now,
+                                payload={"recipient": EMAIL, "ip": "203.0.113.7"})
+    order = OrderFactory(customer=customer, external_id="shop-order-77")
+    EventFactory(customer=customer, type="purchase", occurred_at=now, order=order,
+                 event_id="shop-purchase-77", properties={"gift_note": "To Astrid"})
+    survey_answer(message=message, kind="nps", score=9, comment="Astrid here: great shop")
+    PointsEntry.objects.create(customer=customer, delta=500, balance_after=500, reason="bonus")
+    segment = Segment.objects.create(name="Shoe lovers", rule={})
+    SegmentMembership.objects.create(segment=segment, customer=customer)
+    return customer
