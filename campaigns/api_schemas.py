@@ -181,8 +181,15 @@ class CustomerIn(Schema):
     )
     email_verified: StrictBool | None = Field(
         default=None,
-        description="Whether the shop verified the address (double opt-in). Kept "
-        "as the method of the consent answers sent with it.",
+        description="Whether the shop verified the address (double opt-in). `false`: "
+        "a consent `true` sent with it waits until the customer confirms it through "
+        "an email we send (no marketing meanwhile); a `false` counts at once.",
+    )
+    opt_out_offered: StrictBool | None = Field(
+        default=None,
+        description="`true`: the address was collected at a sale with a clear, free "
+        "opt-out offered that the customer did not take (the existing-customer "
+        "exception's condition; never consent by itself).",
     )
     wording_version: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None, description="Version of the consent text the customer saw."

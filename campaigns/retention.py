@@ -56,6 +56,14 @@ RETENTION: dict[str, Retention] = {
         Retention("privacy_requests", "campaigns.PrivacyRequest", 5 * 365, Action.DELETE, field="requested_at",
                   why="Proof that export and erasure requests were answered; holds no "
                       "personal data."),
+        Retention("subscription_requests", "campaigns.SubscriptionRequest", 30, Action.DELETE,
+                  field="requested_at",
+                  why="Double opt-in requests hold the address as typed; a request expires "
+                      "unconfirmed within days, and a confirmed one's proof is in the consent log."),
+        Retention("erasure_requests", "campaigns.ErasureRequest", 5 * 365, Action.DELETE,
+                  field="requested_at",
+                  why="Proof that a deletion request from the preference centre was received "
+                      "and handled (its IP address and user agent are cleared by the erasure)."),
         Retention("suppressions", "campaigns.Suppression", None, Action.KEEP,
                   why="Keyed hashes of addresses that must never be mailed: kept so an "
                       "objection, erasure, bounce or complaint is honoured for good (GD-11)."),
@@ -72,6 +80,7 @@ RETENTION: dict[str, Retention] = {
 # Models of the app that hold no personal data (configuration and content).
 NO_PERSONAL_DATA = {
     "campaigns.ApiKey", "campaigns.AttributeDefinition", "campaigns.Campaign",
+    "campaigns.CountryPolicy",
     "campaigns.FrequencyPolicy", "campaigns.JourneyStep", "campaigns.MessageTemplate",
     "campaigns.Segment", "campaigns.StepVariant", "campaigns.TemplateTranslation",
 }

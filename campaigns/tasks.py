@@ -16,6 +16,7 @@ from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.segments import segments_refresh_all
 from campaigns.services.sending import messages_send
+from campaigns.services.subscriptions import subscription_confirmation_send as confirmation_send
 
 logger = logging.getLogger(__name__)
 
@@ -114,3 +115,12 @@ def privacy_export_send(privacy_request_id: int) -> bool:
 def retention_purge() -> dict:
     """Nightly: delete or anonymise whatever is past its retention period."""
     return retention_purge_run(now=clock.now())
+
+
+@shared_task(
+    name="campaigns.subscription_confirmation_send", ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5,
+)
+def subscription_confirmation_send(request_id: int) -> bool:
+    """The double opt-in confirmation email of one subscription request (sent once)."""
+    return confirmation_send(request_id=request_id)

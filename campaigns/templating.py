@@ -111,28 +111,39 @@ def template_preview(*, translation) -> dict:
 # forget it: who sends, where they are, a visible way out, and the right to object.
 _FOOTERS = {
     "en": (
-        "You receive this email because you agreed to hear from {{ company.name }}. "
+        "You receive this email as a customer or subscriber of {{ company.name }}. "
         "You can object to marketing at any time, free of charge.",
         "Unsubscribe",
+        "Your right to object: you may object at any time, free of charge, to our use of "
+        "your personal data for direct marketing, including profiling for it (GDPR article "
+        "21). Use the link below and we stop at once.",
     ),
     "sv": (
-        "Du får det här mejlet eftersom du har tackat ja till utskick från {{ company.name }}. "
+        "Du får det här mejlet som kund hos eller prenumerant på {{ company.name }}. "
         "Du kan när som helst och kostnadsfritt invända mot marknadsföring.",
         "Avregistrera dig",
+        "Din rätt att invända: du kan när som helst och kostnadsfritt invända mot att vi "
+        "använder dina personuppgifter för direktmarknadsföring, inklusive profilering för "
+        "det ändamålet (artikel 21 i dataskyddsförordningen). Använd länken nedan så slutar "
+        "vi direkt.",
     ),
     "nb": (
-        "Du får denne e-posten fordi du har takket ja til utsendelser fra {{ company.name }}. "
+        "Du får denne e-posten som kunde hos eller abonnent på {{ company.name }}. "
         "Du kan når som helst og gratis reservere deg mot markedsføring.",
         "Meld deg av",
+        "Din rett til å protestere: du kan når som helst og gratis protestere mot at vi "
+        "bruker personopplysningene dine til direkte markedsføring, inkludert profilering "
+        "for dette formålet (personvernforordningen artikkel 21). Bruk lenken nedenfor, så "
+        "slutter vi med en gang.",
     ),
 }
 _FOOTER_HTML = (
     '<div style="max-width:600px;margin:0 auto;padding:16px 24px 32px;border-top:1px solid #ddd;'
     'font-family:Arial,sans-serif;font-size:12px;line-height:1.5;color:#666;">'
-    "<p>{notice}</p><p>{{{{ company.name }}}}, {{{{ company.address }}}}</p>"
+    "{objection}<p>{notice}</p><p>{{{{ company.name }}}}, {{{{ company.address }}}}</p>"
     '<p><a href="{{{{ unsubscribe_url }}}}" style="color:#666;">{link}</a></p></div>'
 )
-_FOOTER_TEXT = "\n\n--\n{notice}\n{{{{ company.name }}}}, {{{{ company.address }}}}\n{link}: {{{{ unsubscribe_url }}}}\n"
+_FOOTER_TEXT = "\n\n--\n{objection}{notice}\n{{{{ company.name }}}}, {{{{ company.address }}}}\n{link}: {{{{ unsubscribe_url }}}}\n"
 
 
 # The footer differs between messages only by the unsubscribe link: it is rendered once
@@ -141,23 +152,31 @@ _LINK_MARK = "\x00unsubscribe-url\x00"
 
 
 @lru_cache(maxsize=64)
-def _footer_with_mark(locale: str, company_name: str, company_address: str) -> tuple[str, str]:
-    notice, link = _FOOTERS[locale]
+def _footer_with_mark(locale: str, company_name: str, company_address: str,
+                      first: bool) -> tuple[str, str]:
+    notice, link, objection = _FOOTERS[locale]
     context = {"company": {"name": company_name, "address": company_address},
                "unsubscribe_url": _LINK_MARK}
-    key = ("footer", locale)
+    key = ("footer", locale, first)
+    # The right to object is stated clearly and separately in the first marketing email.
+    objection_html = f"<p><strong>{objection}</strong></p>" if first else ""
+    objection_text = f"{objection}\n" if first else ""
     return (
-        _render_part(_compiled(key + ("html",), _FOOTER_HTML.format(notice=notice, link=link), "html"),
-                     context, part="html"),
-        _render_part(_compiled(key + ("text",), _FOOTER_TEXT.format(notice=notice, link=link), "text"),
-                     context, part="text"),
+        _render_part(_compiled(key + ("html",), _FOOTER_HTML.format(
+            notice=notice, link=link, objection=objection_html), "html"), context, part="html"),
+        _render_part(_compiled(key + ("text",), _FOOTER_TEXT.format(
+            notice=notice, link=link, objection=objection_text), "text"), context, part="text"),
     )
 
 
-def footer_render(*, locale: str, context: dict) -> dict:
-    """The legal footer in the message's locale (English when there is none)."""
+def footer_render(*, locale: str, context: dict, first: bool = False) -> dict:
+    """The legal footer in the message's locale (English when there is none).
+
+    `first`: the customer's first marketing email, which also states the right to object.
+    """
     html, text = _footer_with_mark(
-        locale if locale in _FOOTERS else "en", context["company"]["name"], context["company"]["address"]
+        locale if locale in _FOOTERS else "en", context["company"]["name"],
+        context["company"]["address"], first,
     )
     url = context["unsubscribe_url"]
     return {"html": html.replace(_LINK_MARK, str(escape(url))), "text": text.replace(_LINK_MARK, url)}

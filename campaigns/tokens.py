@@ -5,6 +5,7 @@ from campaigns.exceptions import InvalidTokenError
 
 _UNSUBSCRIBE_SALT = "loyaltycrm.unsubscribe.v1"
 _SURVEY_SALT = "loyaltycrm.survey.v1"
+_SUBSCRIPTION_SALT = "loyaltycrm.subscription-confirm.v1"
 
 
 def _signed_id(value: int, *, salt: str) -> str:
@@ -38,3 +39,16 @@ def survey_token(*, message_id: int) -> str:
 def survey_token_read(*, token: str) -> int:
     """The message id in a survey token; InvalidTokenError for anything else."""
     return _signed_id_read(token, salt=_SURVEY_SALT)
+
+
+def subscription_token(*, request_id: int) -> str:
+    """The double opt-in confirmation link's token: it names the request, never the address.
+
+    Expiry is the request's `expires_at`, checked against the one clock when it is used.
+    """
+    return _signed_id(request_id, salt=_SUBSCRIPTION_SALT)
+
+
+def subscription_token_read(*, token: str) -> int:
+    """The request id in a confirmation token; InvalidTokenError for anything else."""
+    return _signed_id_read(token, salt=_SUBSCRIPTION_SALT)

@@ -1,4 +1,7 @@
-"""Public pages reached from emails: one-click unsubscribe (RFC 8058) and surveys."""
+"""Public pages reached from emails: one-click unsubscribe (RFC 8058) and surveys.
+
+The preference centre and the public subscription page are in views_consent.
+"""
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -10,6 +13,7 @@ from campaigns.services.consent import consent_withdraw_all
 from campaigns.services.gdpr import privacy_export_request
 from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
+from campaigns.views_consent import preferences_page
 
 
 def _customer_for(token: str) -> Customer | None:
@@ -23,14 +27,16 @@ def _customer_for(token: str) -> Customer | None:
 @csrf_exempt  # Mail providers POST here with no cookie and no CSRF token (RFC 8058).
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):
-    """GET shows a confirmation page and changes nothing (link scanners follow GETs).
+    """GET shows the preference centre and changes nothing (link scanners follow GETs).
 
-    POST unsubscribes at once from all marketing, answers 200 without a redirect, is
-    idempotent, and says the same for an unknown token as for a known one.
+    POST (RFC 8058 one-click, or the centre's "unsubscribe from everything") unsubscribes
+    at once from all marketing, urlencoded or multipart, needs no cookie, answers 200
+    without a redirect, is idempotent, and says the same for an unknown token as for a
+    known one.
     """
-    customer = _customer_for(token)
     if request.method == "GET":
-        return render(request, "campaigns/unsubscribe_confirm.html", {"token": token})
+        return preferences_page(request, token)
+    customer = _customer_for(token)
     if customer is not None:
         consent_withdraw_all(
             customer=customer,

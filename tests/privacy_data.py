@@ -2,9 +2,10 @@
 import datetime as dt
 
 from campaigns.models import (
-    Message, MessageEvent, PointsEntry, Segment, SegmentMembership,
+    ErasureRequest, Message, MessageEvent, PointsEntry, Segment, SegmentMembership,
+    SubscriptionRequest,
 )
-from campaigns.services.consent import consent_record
+from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import messages_send
 from campaigns.services.surveys import survey_answer
@@ -34,4 +35,10 @@ def customer_with_everything(now: dt.datetime):
     PointsEntry.objects.create(customer=customer, delta=500, balance_after=500, reason="bonus")
     segment = Segment.objects.create(name="Shoe lovers", rule={})
     SegmentMembership.objects.create(segment=segment, customer=customer)
+    SubscriptionRequest.objects.create(
+        email=EMAIL, email_hash=email_hash(EMAIL), customer=customer, topics=["marketing"],
+        first_name="Astrid", source="api", ip_address="203.0.113.7",
+        user_agent="Firefox/128 Astrid's laptop", expires_at=now + dt.timedelta(days=7))
+    ErasureRequest.objects.create(customer=customer, ip_address="203.0.113.7",
+                                  user_agent="Firefox/128 Astrid's laptop")
     return customer

@@ -1,7 +1,9 @@
-"""Admin for the consent log (append-only proof) and the suppression list."""
+"""Admin for the consent log (append-only proof), the suppression list, the per-country
+marketing policy, double opt-in requests and erasure requests."""
 from django.contrib import admin
 
-from campaigns.models import ConsentEvent, Suppression
+from campaigns import clock
+from campaigns.models import ConsentEvent, CountryPolicy, ErasureRequest, SubscriptionRequest, Suppression
 from campaigns.services.consent import email_hash, suppression_add
 
 from .deliveries import ReadOnlyAdminMixin, admin_link
@@ -76,3 +78,73 @@ class SuppressionAdmin(admin.ModelAdmin):
     @admin.display(description="address hash", ordering="email_hash")
     def short_hash(self, obj):
         return f"{obj.email_hash[:16]}…"
+
+
+@admin.register(CountryPolicy)
+class CountryPolicyAdmin(admin.ModelAdmin):
+    """Which legal grounds marketing may rest on, per country (GD-2 … GD-4)."""
+
+    list_display = ["country", "existing_customer_exception", "relationship_days",
+                    "relationship_min_orders", "relationship_min_total", "membership_counts",
+                    "updated_at"]
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (None, {"fields": ["country", "existing_customer_exception"],
+                "description": "Marketing always may go to customers who opted in. A country "
+                "without a row here, or with the exception off, gets marketing only on opt-in "
+                "consent. With the exception on, a customer who never said no may also get "
+                "marketing about similar products (templates marked so) when they bought "
+                "from the shop and were offered an opt-out when their address was collected."}),
+        ("Active customer relationship (e.g. Norway)", {
+            "fields": ["relationship_days", "relationship_min_orders", "relationship_min_total",
+                       "membership_counts", "updated_at"],
+            "description": "The last purchase within the days given, and at least one of: "
+            "that many purchases, that much spent in total, a loyalty membership (if ticked). "
+            "Norway's Forbrukertilsynet accepts running agreements, larger purchases and "
+            "repeated purchases, not one cheap purchase long ago."}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_at = clock.now()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(SubscriptionRequest)
+class SubscriptionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Double opt-in requests: the proof of a "yes" until it is confirmed."""
+
+    list_display = ["requested_at", "source", "customer_link", "sent_at", "confirmed_at",
+                    "cancelled_at", "expires_at"]
+    list_filter = ["source"]
+    list_select_related = ["customer"]
+    fields = ["customer_link", "topics", "source", "wording_version", "requested_at", "sent_at",
+              "confirmed_at", "cancelled_at", "expires_at", "ip_address", "user_agent"]
+    readonly_fields = ["customer_link"]
+
+    @admin.display(description="customer")
+    def customer_link(self, obj):
+        return admin_link(obj.customer) if obj.customer_id else "— (not a customer yet)"
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    """Deletion requests made from the preference centre, for staff to handle."""
+
+    list_display = ["requested_at", "customer_link", "handled_at"]
+    list_filter = [("handled_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["customer"]
+    fields = ["customer_link", "requested_at", "ip_address", "user_agent", "handled_at"]
+    readonly_fields = ["customer_link", "requested_at", "ip_address", "user_agent"]
+    actions = ["mark_handled"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="customer")
+    def customer_link(self, obj):
+        return admin_link(obj.customer)
+
+    @admin.action(description="Mark as handled", permissions=["change"])
+    def mark_handled(self, request, queryset):
+        count = queryset.filter(handled_at__isnull=True).update(handled_at=clock.now())
+        self.message_user(request, f"{count} request(s) marked as handled.")

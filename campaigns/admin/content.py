@@ -73,7 +73,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [TemplateTranslationInline]
     fieldsets = [
-        (None, {"fields": ["name", "purpose", "topic", "default_locale"]}),
+        (None, {"fields": ["name", "purpose", "topic", "similar_products", "default_locale"]}),
         ("How to write a template", {"fields": [], "description": TEMPLATE_HELP}),
         ("Preview with a sample customer (saved versions)", {"fields": ["previews"]}),
     ]

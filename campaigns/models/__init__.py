@@ -1,5 +1,8 @@
 """Domain models, one module per domain."""
-from .consent import ConsentEvent, ConsentSource, Subscription, Suppression, Topic
+from .consent import (
+    ConsentEvent, ConsentSource, CountryPolicy, ErasureRequest, Subscription, SubscriptionRequest,
+    Suppression, Topic,
+)
 from .content import MessageTemplate, Purpose, TemplateTranslation
 from .customers import ApiKey, AttributeDefinition, Customer, Event, LifecycleStage, Order
 from .imports import ImportJob
@@ -11,7 +14,10 @@ from .segments import Segment, SegmentMembership
 from .surveys import SurveyResponse
 
 __all__ = [
-    "ApiKey", "AttributeDefinition", "Campaign", "ConsentEvent", "ConsentSource", "Customer", "Deliverability", "Enrollment", "Event",
-    "FrequencyPolicy", "ImportJob", "LifecycleStage", "JourneyStep", "Message", "MessageEvent", "MessageLog", "MessageTemplate",
-    "Order", "PointsEntry", "PrivacyRequest", "Purpose", "Segment", "SegmentMembership", "StepVariant", "Subscription", "Suppression", "SurveyResponse", "TemplateTranslation", "Topic",
+    "ApiKey", "AttributeDefinition", "Campaign", "ConsentEvent", "ConsentSource",
+    "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
+    "FrequencyPolicy", "ImportJob", "JourneyStep", "LifecycleStage", "Message", "MessageEvent",
+    "MessageLog", "MessageTemplate", "Order", "PointsEntry", "PrivacyRequest", "Purpose",
+    "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
+    "Suppression", "SurveyResponse", "TemplateTranslation", "Topic",
 ]

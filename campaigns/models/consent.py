@@ -1,4 +1,8 @@
-"""Consent: current subscription state per topic, the append-only consent log, suppressions."""
+"""Consent: current subscription state per topic, the append-only consent log, suppressions,
+the per-country legal-ground policy, double opt-in requests and erasure requests."""
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from campaigns import clock
@@ -24,6 +28,7 @@ class ConsentSource(models.TextChoices):
     COMPLAINT = "complaint"
     PROVIDER = "provider"
     ADMIN = "admin"
+    SUBSCRIPTION_PAGE = "subscription_page"
 
 
 class Subscription(models.Model):
@@ -79,3 +84,110 @@ class Suppression(models.Model):
 
     def __str__(self):
         return f"{self.email_hash[:12]}… ({self.reason})"
+
+
+class CountryPolicy(models.Model):
+    """May marketing rest on the existing-customer exception (soft opt-in) in a country?
+
+    Without a row for the customer's country, marketing needs recorded opt-in consent.
+    With one that enables the exception, a customer who never said no may also get
+    marketing when they bought from the shop, were offered a clear opt-out when their
+    address was collected (`Customer.opt_out_offered_at`), and the email is about the
+    shop's own similar products (`MessageTemplate.similar_products`). The relationship
+    fields narrow "bought once" to what Norway's Forbrukertilsynet accepts.
+    """
+
+    country = models.CharField(
+        max_length=2, unique=True, help_text="ISO 3166-1 alpha-2, e.g. SE or NO."
+    )
+    existing_customer_exception = models.BooleanField(
+        default=False,
+        help_text="Allow marketing to customers who bought and did not opt out when "
+        "offered (ePrivacy art. 13(2)). Off: recorded opt-in consent only.",
+    )
+    relationship_days = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="The last purchase must be at most this many days ago (empty: any time).",
+    )
+    relationship_min_orders = models.PositiveIntegerField(
+        default=1, help_text="At least this many purchases (repeated purchases) ...",
+    )
+    relationship_min_total = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"),
+        help_text="... or at least this much spent in total (a larger purchase) ...",
+    )
+    membership_counts = models.BooleanField(
+        default=False,
+        help_text="... or a loyalty membership (a tier) counts as a running agreement.",
+    )
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = "country marketing policy"
+        verbose_name_plural = "country marketing policies"
+        ordering = ["country"]
+
+    def __str__(self):
+        return f"{self.country}: {'existing customers too' if self.existing_customer_exception else 'opt-in only'}"
+
+    def clean(self):
+        if self.country and not (len(self.country) == 2 and self.country.isalpha()):
+            raise ValidationError({"country": "Two letters, e.g. SE."})
+        self.country = self.country.upper()
+
+
+class SubscriptionRequest(models.Model):
+    """A "yes" waiting for its double opt-in confirmation (GD-9).
+
+    Holds the proof of the request; the consent log gets the grant only when the person
+    confirms through the signed link in the confirmation email. Nothing marketing is sent
+    to the customer while a request is pending.
+    """
+
+    # Kept only until the request is settled or expires (then purged): the address is
+    # needed to send the confirmation to someone who is not a customer yet.
+    email = models.EmailField(max_length=254)
+    email_hash = models.CharField(max_length=64, db_index=True)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="subscription_requests",
+    )
+    topics = models.JSONField(default=list, help_text="Topics asked for, e.g. [\"marketing\"].")
+    first_name = models.CharField(max_length=100, blank=True)
+    locale = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=32, choices=ConsentSource.choices)
+    wording_version = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    requested_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["customer", "confirmed_at"])]
+
+    def __str__(self):
+        state = "confirmed" if self.confirmed_at else "cancelled" if self.cancelled_at else "pending"
+        return f"subscription request #{self.pk} ({state})"
+
+
+class ErasureRequest(models.Model):
+    """A customer asked, from the preference centre, for their data to be deleted.
+
+    The shop's staff handle it (the erase action); the row is the record of the request.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="erasure_requests")
+    requested_at = models.DateTimeField(default=clock.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"erasure request #{self.pk} ({'handled' if self.handled_at else 'open'})"

@@ -19,7 +19,22 @@ class MessageTemplate(TimestampedModel):
         default=Topic.MARKETING,
         help_text="The subscription topic a marketing message needs.",
     )
+    similar_products = models.BooleanField(
+        default=False,
+        help_text="A marketing message about the shop's own products similar to what the "
+        "customer bought: it may go to existing customers where the country allows it "
+        "(existing-customer exception), not only to those who opted in.",
+    )
     default_locale = models.CharField(max_length=16, default="en")
+
+    class Meta:
+        constraints = [
+            # Classified before it can run: there is no default and no third value.
+            models.CheckConstraint(
+                condition=models.Q(purpose__in=["marketing", "transactional"]),
+                name="template_purpose_classified",
+            )
+        ]
 
     def __str__(self):
         return self.name

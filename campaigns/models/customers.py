@@ -40,6 +40,11 @@ class Customer(TimestampedModel):
     tier = models.CharField(max_length=32, blank=True)
     # Cached from the consent log by services.consent only: may we send marketing at all?
     marketing_consent = models.BooleanField(default=False)
+    # When the shop collected the address at a sale and offered a clear opt-out that the
+    # customer did not take: the existing-customer exception's condition (services.consent).
+    opt_out_offered_at = models.DateTimeField(null=True, blank=True)
+    # "Pause all marketing until": set from the preference centre, ends by itself.
+    marketing_paused_until = models.DateTimeField(null=True, blank=True)
     # Custom attributes, typed by AttributeDefinition (values are JSON: text, number,
     # boolean, or a date as "YYYY-MM-DD").
     attributes = models.JSONField(default=dict, blank=True)

@@ -11,7 +11,8 @@ from django.db import transaction
 
 from campaigns import clock
 from campaigns.models import (
-    ConsentEvent, ConsentSource, Customer, Subscription, Suppression, Topic,
+    ConsentEvent, ConsentSource, CountryPolicy, Customer, ErasureRequest, Subscription,
+    SubscriptionRequest, Suppression, Topic,
 )
 from campaigns.services.bulk import filter_in, rows_insert, rows_update
 
@@ -147,8 +148,17 @@ def consents_record_bulk(
 
 
 def consent_withdraw_all(*, customer: Customer, source: str, **proof) -> bool:
-    """The global "no": withdraws marketing consent, which every marketing send checks."""
-    return consent_record(customer=customer, topic=Topic.MARKETING, granted=False, source=source, **proof)
+    """The global "no": withdraws marketing consent, which every marketing send checks.
+
+    A pending double opt-in of the customer is cancelled too: the later "no" wins.
+    """
+    with transaction.atomic():
+        SubscriptionRequest.objects.filter(
+            customer=customer, confirmed_at__isnull=True, cancelled_at__isnull=True
+        ).update(cancelled_at=clock.now())
+        return consent_record(
+            customer=customer, topic=Topic.MARKETING, granted=False, source=source, **proof
+        )
 
 
 def suppression_add(*, email: str, reason: str) -> None:
@@ -184,11 +194,120 @@ def consent_anonymise(*, customer: Customer) -> int:
         ).update(ip_address=None, user_agent="")
 
 
-def topic_allows(*, customer: Customer, topic: str, subscriptions: dict[str, bool]) -> bool:
-    """May a marketing message on `topic` go to this customer (global switch and topic)?"""
-    if not customer.marketing_consent:
-        return False
-    if topic == Topic.MARKETING:
-        return True
-    # A topic the customer never spoke about follows the global switch.
-    return subscriptions.get(topic, True)
+def consent_opt_out_offered(*, customer: Customer, at=None) -> bool:
+    """Record that the shop collected the address at a sale with a clear opt-out offered.
+
+    The first such moment is kept (it is when the address was collected). It is one of
+    the existing-customer exception's conditions, never consent by itself.
+    """
+    at = min(at or clock.now(), clock.now())
+    updated = Customer.objects.filter(pk=customer.pk, opt_out_offered_at__isnull=True).update(
+        opt_out_offered_at=at
+    )
+    if updated:
+        customer.opt_out_offered_at = at
+    return bool(updated)
+
+
+def erasure_request_record(*, customer: Customer, ip_address: str | None = None,
+                           user_agent: str = "") -> bool:
+    """Record a deletion request for the staff (one open request per customer) and stop
+    marketing at once: someone asking to be deleted wants no offers meanwhile.
+
+    Returns True when a new request was recorded.
+    """
+    with transaction.atomic():
+        created = not ErasureRequest.objects.filter(customer=customer, handled_at__isnull=True).exists()
+        if created:
+            ErasureRequest.objects.create(customer=customer, requested_at=clock.now(),
+                                          ip_address=ip_address, user_agent=user_agent[:500])
+        consent_withdraw_all(customer=customer, source=ConsentSource.PREFERENCE_CENTRE,
+                             method="erasure_request", ip_address=ip_address, user_agent=user_agent)
+    return created
+
+
+def marketing_pause(*, customer: Customer, until) -> None:
+    """Pause all marketing until `until` (None resumes now). The gate honours it; it ends by itself."""
+    Customer.objects.filter(pk=customer.pk).update(marketing_paused_until=until)
+    customer.marketing_paused_until = until
+
+
+@dataclasses.dataclass(frozen=True)
+class LegalGround:
+    """Why a marketing message may go (`ground`), or why not (`reason`), in words (`detail`)."""
+
+    ground: str = ""
+    reason: str = ""
+    detail: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.ground)
+
+
+CONSENT = "consent"
+EXISTING_CUSTOMER = "existing_customer"
+
+
+def country_policies_current() -> dict[str, CountryPolicy]:
+    """Every country's policy, by upper-case country code."""
+    return {p.country.upper(): p for p in CountryPolicy.objects.all()}
+
+
+def _refused(reason: str, detail: str) -> LegalGround:
+    return LegalGround(reason=reason, detail=detail)
+
+
+def legal_ground(
+    *,
+    customer: Customer,
+    topic: str,
+    similar_products: bool,
+    subscriptions: dict[str, bool],
+    policies: dict[str, CountryPolicy],
+    pending: bool,
+    now: dt.datetime,
+) -> LegalGround:
+    """The legal ground for one marketing message to one customer now (GD-2 … GD-4).
+
+    Runs no queries: the sender loads the inputs for the whole batch. In order:
+    a pause or a pending double opt-in blocks everything; recorded opt-in consent (and
+    not unsubscribed from the topic) is a ground; a withdrawn "no" is final; otherwise
+    the existing-customer exception, where the customer's country enables it, for a
+    message about similar products to a customer who bought, was offered an opt-out when
+    the address was collected, and (Norway) still has an active relationship.
+    """
+    if customer.marketing_paused_until is not None and now < customer.marketing_paused_until:
+        return _refused("paused", f"marketing paused until {customer.marketing_paused_until:%Y-%m-%d %H:%M} UTC")
+    if pending:
+        return _refused("pending_confirmation", "subscription waiting for its double opt-in confirmation")
+    topic_ok = topic == Topic.MARKETING or subscriptions.get(topic, True)
+    if customer.marketing_consent:
+        if not topic_ok:
+            return _refused("no_consent", f"unsubscribed from {topic}")
+        return LegalGround(ground=CONSENT, detail="recorded opt-in consent")
+    if subscriptions.get(Topic.MARKETING) is False:
+        return _refused("no_consent", "withdrew consent / objected to marketing")
+    if not topic_ok:
+        return _refused("no_consent", f"unsubscribed from {topic}")
+    country = (customer.country or "").upper()
+    policy = policies.get(country)
+    if policy is None or not policy.existing_customer_exception:
+        return _refused("no_consent", f"no opt-in consent; the existing-customer exception is off for {country or 'no country'}")
+    if not similar_products:
+        return _refused("no_consent", "no opt-in consent; the message is not about similar products")
+    if not customer.order_count or customer.last_order_at is None:
+        return _refused("no_consent", "no opt-in consent and no purchase")
+    if customer.opt_out_offered_at is None:
+        return _refused("no_consent", "no opt-in consent; no opt-out was offered when the address was collected")
+    if policy.relationship_days is not None and (
+        now - customer.last_order_at > dt.timedelta(days=policy.relationship_days)
+    ):
+        return _refused("no_consent", f"no opt-in consent; last purchase over {policy.relationship_days} days ago")
+    active = (
+        customer.order_count >= policy.relationship_min_orders
+        or (policy.relationship_min_total > 0 and customer.total_spent >= policy.relationship_min_total)
+        or (policy.membership_counts and bool(customer.tier))
+    )
+    if not active:
+        return _refused("no_consent", f"no opt-in consent; no active customer relationship under {country}'s rule")
+    return LegalGround(ground=EXISTING_CUSTOMER, detail=f"existing-customer exception ({country})")

@@ -12,7 +12,8 @@ from campaigns.exceptions import CampaignsError
 from campaigns.attributes import AttributeValueError, attribute_coerce
 from campaigns.models import AttributeDefinition, Customer, Order, Subscription, Topic
 from campaigns.services.bulk import filter_in
-from campaigns.services.consent import consent_record
+from campaigns.services.consent import consent_opt_out_offered, consent_record
+from campaigns.services.subscriptions import double_opt_in_required, subscription_request_create
 
 # Profile fields copied as given; None clears them (to "" for text, NULL for times).
 PROFILE_FIELDS = (
@@ -61,12 +62,17 @@ def customer_upsert(
             changed = _profile_apply(customer, data)
             if changed:
                 customer.save(update_fields=changed)
+        if data.get("opt_out_offered"):
+            consent_opt_out_offered(customer=customer, at=at)
         if data.get("consent"):
             _consent_apply(
                 customer=customer,
                 answers=data["consent"],
                 source=source,
                 at=min(at or clock.now(), clock.now()),
+                confirm=double_opt_in_required(
+                    source=source, email_verified=data.get("email_verified")
+                ),
                 wording_version=data.get("wording_version") or "",
                 method="email_verified" if data.get("email_verified") else "",
             )
@@ -161,11 +167,25 @@ def _profile_apply(customer: Customer, data: dict) -> list[str]:
 
 
 def _consent_apply(
-    *, customer: Customer, answers: dict, source: str, at: dt.datetime, **proof
+    *, customer: Customer, answers: dict, source: str, at: dt.datetime, confirm: bool, **proof
 ) -> None:
+    """Record the answers; with `confirm`, a new "yes" waits for its double opt-in.
+
+    A "no" always counts at once. A "yes" already in effect needs no confirmation.
+    """
     given = {
         topic: granted for topic, granted in answers.items() if granted is not None
     }
+    if confirm:
+        current = dict(Subscription.objects.filter(customer=customer).values_list("topic", "subscribed"))
+        asked = [t for t, granted in given.items() if granted and not current.get(t)]
+        given = {t: granted for t, granted in given.items() if not granted}
+        if asked:
+            subscription_request_create(
+                email=customer.email, topics=asked, source=source, customer=customer,
+                first_name=customer.first_name, locale=customer.locale,
+                wording_version=proof.get("wording_version", ""),
+            )
     newer = set(
         Subscription.objects.filter(
             customer=customer, topic__in=list(given), updated_at__gt=at

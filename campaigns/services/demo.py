@@ -16,6 +16,7 @@ from campaigns import clock
 from campaigns.models import (
     Campaign,
     ConsentSource,
+    CountryPolicy,
     Customer,
     Event,
     FrequencyPolicy,
@@ -88,12 +89,29 @@ def demo_load(*, customers: int = 200) -> dict:
     now = clock.now()
     with transaction.atomic():
         created = {"frequency_policies": _policy_load()}
+        created["country_policies"] = _country_policies_load()
         created["segments"] = _segments_load()
         created.update(_journeys_load(now=now))
         created.update(_customers_load(count=customers, now=now))
         if created["campaigns"]:
             _journeys_start_after_history(now=now)
     return created
+
+
+# Legal grounds per country, made once: Sweden allows the existing-customer exception on
+# the four conditions; Norway narrows it to an active relationship (a purchase in the last
+# year and two purchases, 2,000 spent or a loyalty membership). Only templates marked
+# "similar products" use it; the demo's are not, so demo mail still needs opt-in.
+DEMO_COUNTRY_POLICIES = {
+    "SE": {"existing_customer_exception": True},
+    "NO": {"existing_customer_exception": True, "relationship_days": 365,
+           "relationship_min_orders": 2, "relationship_min_total": 2000, "membership_counts": True},
+}
+
+
+def _country_policies_load() -> int:
+    return sum(CountryPolicy.objects.get_or_create(country=country, defaults=values)[1]
+               for country, values in DEMO_COUNTRY_POLICIES.items())
 
 
 # Example segments (campaigns.segmentation), made once: a marketer's edits are kept.

@@ -21,8 +21,9 @@ from django.db.models.functions import Cast, Concat
 
 from campaigns import clock, privacy
 from campaigns.models import (
-    ConsentEvent, Customer, Enrollment, Event, Message, MessageEvent, MessageLog, Order,
-    PointsEntry, PrivacyRequest, SegmentMembership, Subscription, Suppression, SurveyResponse,
+    ConsentEvent, Customer, Enrollment, ErasureRequest, Event, Message, MessageEvent, MessageLog,
+    Order, PointsEntry, PrivacyRequest, SegmentMembership, Subscription, SubscriptionRequest,
+    Suppression, SurveyResponse,
 )
 from campaigns.services.consent import consent_anonymise, email_hash
 
@@ -60,6 +61,8 @@ EXPORT_SECTIONS = (
     Section("message_events", MessageEvent, "message__customer"),
     Section("survey_responses", SurveyResponse, "customer"),
     Section("points_ledger", PointsEntry, "customer"),
+    Section("subscription_requests", SubscriptionRequest, "customer"),
+    Section("erasure_requests", ErasureRequest, "customer"),
 )
 EXPORTED_MODELS = {Customer, *(section.model for section in EXPORT_SECTIONS)}
 
@@ -171,6 +174,14 @@ def customers_erase(*, customer_ids: list[int], actor: str,
             customer_id__in=ids).exclude(comment="").update(comment="")
         counts["segment_memberships"], _ = SegmentMembership.objects.filter(
             customer_id__in=ids).delete()
+        # Double opt-in requests keep only their keyed hash; the erasure answers any open
+        # deletion request from the preference centre.
+        counts["subscription_requests"] = SubscriptionRequest.objects.filter(
+            customer_id__in=ids).update(email="", first_name="", ip_address=None, user_agent="")
+        ErasureRequest.objects.filter(customer_id__in=ids, handled_at__isnull=True).update(
+            handled_at=now)
+        counts["erasure_requests"] = ErasureRequest.objects.filter(customer_id__in=ids).update(
+            ip_address=None, user_agent="")
         counts["consent_proof"] = sum(consent_anonymise(customer=c) for c in customers)
         counts["admin_log"] = LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Customer),

@@ -5,7 +5,7 @@ from django.db.models import Max
 
 from campaigns import clock
 from campaigns.exceptions import CampaignNotReadyError, CampaignTransitionError
-from campaigns.models import Campaign, Event, JourneyStep, SegmentMembership
+from campaigns.models import Campaign, Event, JourneyStep, Purpose, SegmentMembership
 
 Status = Campaign.Status
 
@@ -92,7 +92,8 @@ def _campaign_check_ready(*, campaign: Campaign) -> None:
         campaign.clean()
     except ValidationError as error:
         problems.extend(error.messages)
-    steps = list(JourneyStep.objects.filter(campaign=campaign).select_related("template"))
+    steps = list(JourneyStep.objects.filter(campaign=campaign).select_related("template")
+                 .prefetch_related("variants__template"))
     if not steps:
         problems.append("It has no steps.")
     for step in steps:
@@ -100,6 +101,13 @@ def _campaign_check_ready(*, campaign: Campaign) -> None:
             step.clean()
         except ValidationError as error:
             problems.extend(f"Step {step.position}: {m}" for m in error.messages)
+        # Every template a step can send, its A/B variants' included, must be classified.
+        for candidate in [step.template, *(v.template for v in step.variants.all())]:
+            if candidate is not None and candidate.purpose not in Purpose.values:
+                problems.append(
+                    f"Step {step.position}: template {candidate.name} is not classified as "
+                    "marketing or transactional."
+                )
         template = step.template
         if template is not None and not template.translations.filter(
             locale=template.default_locale

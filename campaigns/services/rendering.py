@@ -82,6 +82,9 @@ def message_render(*, message: Message) -> tuple[dict, str, str | None]:
         text_body=translation.text_body, context=context,
     )
     if marketing:
-        footer = templating.footer_render(locale=translation.locale, context=context)
+        footer = templating.footer_render(
+            locale=translation.locale, context=context,
+            first=getattr(message, "first_marketing", False),
+        )
         rendered = templating.with_footer(rendered=rendered, footer=footer)
     return rendered, translation.locale, unsubscribe_url

@@ -18,7 +18,7 @@ from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 
 from campaigns.capping import CapPolicy, send_window_decide
 from campaigns.delivery.messages import email_build, sending_domain
@@ -28,11 +28,12 @@ from campaigns.models import (
     Purpose, StepVariant, Subscription, Suppression,
 )
 from campaigns.services.bulk import rows_insert
-from campaigns.services.consent import email_hash, topic_allows
+from campaigns.services.consent import country_policies_current, email_hash, legal_ground
 from campaigns.services.rendering import message_render, message_template
 from campaigns.services.scheduling import (
     customer_zone, enrollment_continue, enrollments_continue,
 )
+from campaigns.services.subscriptions import subscription_pending_customers
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,12 @@ def _settle(message: Message, *, state: str, reason: str, now, detail: str = "",
         enrollment_continue(message=message, now=now, end=end_journey)
 
 
-def _gate(message, *, now, policy, recent, subscriptions, suppressed, rivals, report):
-    """Decide one claimed message inside the locked transaction. True means send it."""
+def _gate(message, *, now, policy, recent, subscriptions, suppressed, rivals, report,
+          policies, pending):
+    """Decide one claimed message inside the locked transaction. True means send it.
+
+    An allowed message gets `legal_ground` (and `ground_detail`), which the sent log keeps.
+    """
     campaign, customer = message.campaign, message.customer
     if campaign.status != campaign.Status.ACTIVE:
         # Paused between claim and send: hand the row back untouched, it waits.
@@ -109,13 +114,25 @@ def _gate(message, *, now, policy, recent, subscriptions, suppressed, rivals, re
         report.skipped += 1
         _settle(message, state=Message.State.SKIPPED, reason="suppressed", now=now)
         return False
+    if template.purpose not in Purpose.values:
+        # The schema refuses this; a row written around it is still never sent.
+        report.skipped += 1
+        _settle(message, state=Message.State.SKIPPED, reason="unclassified", now=now,
+                detail=f"template {template.name} is not classified marketing or transactional")
+        return False
+    message.legal_ground, message.ground_detail = "transactional", "transactional message"
     if template.purpose == Purpose.MARKETING:
-        if not topic_allows(customer=customer, topic=template.topic,
-                            subscriptions=subscriptions.get(customer.pk, {})):
+        ground = legal_ground(
+            customer=customer, topic=template.topic, similar_products=template.similar_products,
+            subscriptions=subscriptions.get(customer.pk, {}), policies=policies,
+            pending=customer.pk in pending, now=now,
+        )
+        if not ground:
             report.skipped += 1
-            _settle(message, state=Message.State.SKIPPED, reason="no_consent", now=now,
-                    detail=f"no consent for {template.topic} at send time")
+            _settle(message, state=Message.State.SKIPPED, reason=ground.reason, now=now,
+                    detail=f"{ground.detail} at send time ({template.topic})")
             return False
+        message.legal_ground, message.ground_detail = ground.ground, ground.detail
         if message.counts_toward_cap and rivals.get(customer.pk, -1) > message.priority:
             # A higher-priority message for this customer is due in another batch: it
             # goes first. This one steps back untouched and is claimed again next tick.
@@ -216,12 +233,26 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
             .annotate(top=Max("priority")).values_list("customer_id", "top")
         )
         policy = cap_policy_current()
+        policies = country_policies_current()
+        pending = subscription_pending_customers(customer_ids=customer_ids, now=now)
+        # Customers who already got a marketing email: the first one states the right
+        # to object (GDPR art. 21(4)).
+        had_marketing = set(Message.objects.filter(
+            customer_id__in=customer_ids, state__in=Message.CAP_STATES,
+        ).filter(
+            Q(variant__isnull=True, step__template__purpose=Purpose.MARKETING)
+            | Q(variant__template__purpose=Purpose.MARKETING)
+        ).values_list("customer_id", flat=True).distinct())
         lease = dt.timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
         to_send = []
         for message in messages:
             message.customer = customers[message.customer_id]
             if _gate(message, now=now, policy=policy, recent=recent, subscriptions=subscriptions,
-                     suppressed=suppressed, rivals=rivals, report=report):
+                     suppressed=suppressed, rivals=rivals, report=report, policies=policies,
+                     pending=pending):
+                if message.legal_ground != "transactional":
+                    message.first_marketing = message.customer_id not in had_marketing
+                    had_marketing.add(message.customer_id)
                 message.state, message.sent_at = Message.State.SENDING, now
                 message.claimed_until = now + lease
                 if message.counts_toward_cap:
@@ -281,7 +312,11 @@ def _deliver(messages, *, now) -> list[tuple[Message, str, dict]]:
 
 
 def _record_sent(messages: list[tuple[Message, dict]], *, now) -> None:
-    """The common case in bulk: one UPDATE, one log INSERT, one UPDATE per step position."""
+    """The common case in bulk: one UPDATE, one log INSERT, one UPDATE per step position.
+
+    A sent message's reason is the legal ground it went on (consent, existing_customer,
+    transactional): "why did this customer get it?" has its answer in the row and the log.
+    """
     if not messages:
         return
     rows = []
@@ -289,27 +324,31 @@ def _record_sent(messages: list[tuple[Message, dict]], *, now) -> None:
         # Scheduling lag: how late after the moment it was allowed to go (its due time,
         # after any deferral) it went out. Under one tick is healthy.
         rows.append((message.pk, data["provider_message_id"][:200], data["subject"][:300],
-                     data["locale"], (now - message.due_at).total_seconds()))
+                     data["locale"], (now - message.due_at).total_seconds(),
+                     getattr(message, "legal_ground", "")))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""UPDATE {Message._meta.db_table} AS m SET state = %s, reason = '',
+                f"""UPDATE {Message._meta.db_table} AS m SET state = %s, reason = v.ground,
                         claimed_until = NULL, provider_message_id = v.pid, subject = v.subject,
                         locale = v.locale, lag_seconds = v.lag
                     FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],
-                                %s::double precision[]) AS v(id, pid, subject, locale, lag)
+                                %s::double precision[], %s::text[])
+                         AS v(id, pid, subject, locale, lag, ground)
                     WHERE m.id = v.id""",
                 [Message.State.SENT, *map(list, zip(*rows))],
             )
     else:
-        for pk, provider_id, subject, locale, lag in rows:
+        for pk, provider_id, subject, locale, lag, ground in rows:
             Message.objects.filter(pk=pk).update(
-                state=Message.State.SENT, reason="", claimed_until=None,
+                state=Message.State.SENT, reason=ground, claimed_until=None,
                 provider_message_id=provider_id, subject=subject, locale=locale, lag_seconds=lag,
             )
     sent = [message for message, _ in messages]
+    # The sent entry names the legal ground the send rested on: "why did they get it?".
     rows_insert(MessageLog, [
-        {"message_id": m.pk, "at": now, "state": Message.State.SENT, "reason": "", "detail": ""}
+        {"message_id": m.pk, "at": now, "state": Message.State.SENT,
+         "reason": getattr(m, "legal_ground", ""), "detail": getattr(m, "ground_detail", "")[:300]}
         for m in sent
     ])
     enrollments_continue(messages=sent, now=now)

@@ -34,6 +34,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 COMPANY_NAME = env("COMPANY_NAME", default="Nordic Goods AB")
 COMPANY_ADDRESS = env("COMPANY_ADDRESS", default="Storgatan 1, 111 22 Stockholm, Sweden")
+# Double opt-in (GD-9): the public subscription page always confirms by email; consent
+# from these sources (e.g. "api,import") is confirmed too, even when the shop verified it.
+DOUBLE_OPT_IN_SOURCES = env.list("DOUBLE_OPT_IN_SOURCES", default=[])
+DOUBLE_OPT_IN_DAYS = env.int("DOUBLE_OPT_IN_DAYS", default=7)
+SUBSCRIBE_WORDING_VERSION = env("SUBSCRIBE_WORDING_VERSION", default="subscribe-2026-1")
+SUBSCRIBE_RATE_PER_HOUR = env.int("SUBSCRIBE_RATE_PER_HOUR", default=20)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -4,8 +4,8 @@ import datetime as dt
 import pytest
 
 from campaigns.models import (
-    AttributeDefinition, Campaign, Customer, Enrollment, Event, ImportJob, Message, MessageEvent,
-    PrivacyRequest, StepVariant,
+    AttributeDefinition, Campaign, Customer, Enrollment, ErasureRequest, Event, ImportJob,
+    Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
 )
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.consent import suppression_add
@@ -49,4 +49,8 @@ def shop(db, frozen_clock):
     ImportJob.objects.create(kind="customers", file="imports/shop.csv", status="done",
                              rows_done=3, created=2, rejected=1)
     PrivacyRequest.objects.create(kind="export", customer_id=sent.customer_id, actor="command")
+    ErasureRequest.objects.create(customer=sent.customer)
+    SubscriptionRequest.objects.create(
+        email="new@example.com", email_hash="0" * 64, topics=["marketing"], source="subscription_page",
+        expires_at=frozen_clock.now + dt.timedelta(days=7))
     return frozen_clock

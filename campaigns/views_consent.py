@@ -1,0 +1,197 @@
+"""Public consent pages: the preference centre (from the email token alone) and the public
+subscription page with its double opt-in confirmation.
+
+A GET never changes anything (mail scanners and link prefetchers follow links). Answers
+never tell whether an address or a token belongs to anyone.
+"""
+import datetime as dt
+
+from django import forms
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from campaigns import clock
+from campaigns.exceptions import InvalidTokenError
+from campaigns.models import (
+    ConsentSource, Customer, Subscription, SubscriptionRequest, Topic,
+)
+from campaigns.services.consent import (
+    consent_record, consent_withdraw_all, erasure_request_record, marketing_pause,
+)
+from campaigns.services.scheduling import customer_zone
+from campaigns.services.subscriptions import subscription_confirm, subscription_request_create
+from campaigns.tokens import subscription_token_read, unsubscribe_token_read
+
+PREFERENCE_WORDING = "preference-centre-2026-1"
+TOPICS = [(t.value, t.label) for t in Topic if t != Topic.MARKETING]
+MAX_PAUSE_DAYS = 365
+
+
+def _proof(request) -> dict:
+    return {"ip_address": request.META.get("REMOTE_ADDR") or None,
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")}
+
+
+def customer_for_token(token: str) -> Customer | None:
+    """The (not erased) customer an unsubscribe token names, or None for anything else."""
+    try:
+        customer_id = unsubscribe_token_read(token=token)
+    except InvalidTokenError:
+        return None
+    return Customer.objects.filter(pk=customer_id, erased_at__isnull=True).first()
+
+
+def _preferences_context(customer: Customer, token: str, **extra) -> dict:
+    subscriptions = dict(Subscription.objects.filter(customer=customer).values_list("topic", "subscribed"))
+    paused = customer.marketing_paused_until
+    now = clock.now()
+    zone = customer_zone(customer.time_zone)
+    return {
+        "token": token,
+        "marketing": customer.marketing_consent,
+        "topics": [{"value": v, "label": label, "on": subscriptions.get(v, True)} for v, label in TOPICS],
+        "paused_until": paused.astimezone(zone).date() if paused and paused > now else None,
+        "min_date": (now.astimezone(zone).date() + dt.timedelta(days=1)).isoformat(),
+        "max_date": (now.astimezone(zone).date() + dt.timedelta(days=MAX_PAUSE_DAYS)).isoformat(),
+        **extra,
+    }
+
+
+def preferences_page(request, token):
+    """GET of /u/<token>: the preference centre. Changes nothing."""
+    customer = customer_for_token(token)
+    if customer is None:
+        # The same one-click form as for a real customer, so a token reveals nothing.
+        return render(request, "campaigns/unsubscribe_confirm.html", {"token": token})
+    return render(request, "campaigns/preferences.html", _preferences_context(customer, token))
+
+
+def _saved(request, status=200):
+    return render(request, "campaigns/preferences_saved.html", status=status)
+
+
+@require_POST
+def preferences_save(request, token):
+    """Per-topic switches. Only a box the person changed from what the page showed counts,
+    so saving an untouched page records nothing. One click either way (GD-6)."""
+    customer = customer_for_token(token)
+    if customer is None:
+        return _saved(request)
+    proof = {**_proof(request), "source": ConsentSource.PREFERENCE_CENTRE,
+             "method": "preference_centre", "wording_version": PREFERENCE_WORDING}
+    shown = request.POST.get("shown_marketing") == "1"
+    wanted = request.POST.get("marketing") == "1"
+    if wanted != shown:
+        if wanted:
+            consent_record(customer=customer, topic=Topic.MARKETING, granted=True, **proof)
+        else:
+            consent_withdraw_all(customer=customer, **proof)
+    for value, _ in TOPICS:
+        shown = request.POST.get(f"shown_{value}") == "1"
+        wanted = request.POST.get(f"topic_{value}") == "1"
+        if wanted != shown:
+            consent_record(customer=customer, topic=value, granted=wanted, **proof)
+    return _saved(request)
+
+
+@require_POST
+def preferences_pause(request, token):
+    """Pause all marketing until a date in the customer's zone (at most a year), or resume."""
+    customer = customer_for_token(token)
+    if customer is None:
+        return _saved(request)
+    if request.POST.get("resume"):
+        marketing_pause(customer=customer, until=None)
+        return _saved(request)
+    zone = customer_zone(customer.time_zone)
+    today = clock.now().astimezone(zone).date()
+    try:
+        until = dt.date.fromisoformat(request.POST.get("until", ""))
+    except ValueError:
+        until = None
+    if until is None or not today < until <= today + dt.timedelta(days=MAX_PAUSE_DAYS):
+        context = _preferences_context(
+            customer, token, pause_error=f"Choose a date after today and at most {MAX_PAUSE_DAYS} days ahead.")
+        return render(request, "campaigns/preferences.html", context, status=400)
+    # Marketing may start again from the first moment of that day, the customer's time.
+    marketing_pause(customer=customer, until=dt.datetime.combine(until, dt.time(0), tzinfo=zone)
+                    .astimezone(dt.timezone.utc))
+    return _saved(request)
+
+
+@require_POST
+def erasure_request(request, token):
+    """Record a deletion request for the shop's staff (admin: Erasure requests)."""
+    customer = customer_for_token(token)
+    if customer is not None:
+        erasure_request_record(customer=customer, **_proof(request))
+    return render(request, "campaigns/erasure_requested.html")
+
+
+class SubscribeForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    first_name = forms.CharField(max_length=100, required=False)
+    # Never pre-ticked: a consent must be an act (GDPR recital 32).
+    agree = forms.BooleanField(required=True)
+    locale = forms.CharField(max_length=16, required=False)
+
+
+def _rate_limited(request) -> bool:
+    key = f"subscribe-rate:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        count = 1
+    return count > settings.SUBSCRIBE_RATE_PER_HOUR
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request):
+    """The public subscription page. A POST always answers "check your inbox": it never
+    tells whether the address is known, suppressed or was asked for already."""
+    if request.method == "GET":
+        form = SubscribeForm(initial={"locale": request.GET.get("lang", "")[:16]})
+        return render(request, "campaigns/subscribe.html", {"form": form})
+    if _rate_limited(request):
+        return render(request, "campaigns/subscribe.html", {"form": SubscribeForm(), "too_many": True},
+                      status=429)
+    form = SubscribeForm(request.POST)
+    if not form.is_valid():
+        return render(request, "campaigns/subscribe.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    subscription_request_create(
+        email=data["email"], topics=[Topic.MARKETING], source=ConsentSource.SUBSCRIPTION_PAGE,
+        first_name=data["first_name"], locale=data["locale"],
+        wording_version=settings.SUBSCRIBE_WORDING_VERSION, **_proof(request),
+    )
+    return render(request, "campaigns/subscribe_sent.html")
+
+
+def _request_for(token: str) -> SubscriptionRequest | None:
+    try:
+        request_id = subscription_token_read(token=token)
+    except InvalidTokenError:
+        return None
+    return SubscriptionRequest.objects.filter(pk=request_id).first()
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe_confirm(request, token):
+    """GET shows a Confirm button; the POST confirms. Forged, expired and cancelled links
+    get one and the same answer."""
+    subscription = _request_for(token)
+    if subscription is not None and subscription.confirmed_at is not None:
+        return render(request, "campaigns/subscribe_done.html")
+    pending = subscription is not None and subscription.cancelled_at is None and (
+        subscription.expires_at > clock.now())
+    if not pending:
+        return render(request, "campaigns/link_invalid.html", status=404)
+    if request.method == "GET":
+        return render(request, "campaigns/subscribe_confirm.html", {"token": token})
+    if not subscription_confirm(request=subscription, **_proof(request)):
+        return render(request, "campaigns/link_invalid.html", status=404)
+    return render(request, "campaigns/subscribe_done.html")
+
