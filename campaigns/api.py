@@ -9,6 +9,8 @@ from ninja.security import HttpBearer
 
 from campaigns.api_schemas import (
     BATCH_MAX_EVENTS,
+    CouponRedeemIn,
+    CouponRedeemOut,
     CustomerIn,
     CustomerOut,
     ErrorsOut,
@@ -19,6 +21,8 @@ from campaigns.api_schemas import (
 )
 from campaigns.models import ApiKey, ConsentSource
 from campaigns.services.api_keys import api_key_authenticate
+from campaigns import clock
+from campaigns.services.coupons import CouponNotFound, CouponRejected, coupon_redeem
 from campaigns.services.customers import IngestRejected, customer_upsert
 from campaigns.services.events import CREATED, events_ingest
 
@@ -203,3 +207,34 @@ def customers_post(request: HttpRequest, payload: Body[CustomerIn]):
     logger.info("Customer %s through the API", "created" if created else "updated")
     body = {"external_id": customer.external_id, "created": created}
     return Status(201 if created else 200, body)
+
+
+COUPONS_DESCRIPTION = """
+Use a coupon code on an order of the customer it was issued to. `200` with `status`
+`redeemed`; a retry for the same order is `200` with `already_redeemed` and changes
+nothing. `404` for an unknown code; `409` when the code was used on another order, has
+expired, or belongs to another customer. Two redeems at once: exactly one wins.
+"""
+
+
+@api.post(
+    "/coupons/redeem",
+    auth=ApiKeyAuth(),
+    response={200: CouponRedeemOut, 404: ErrorsOut, 409: ErrorsOut, **ERROR_RESPONSES},
+    summary="Redeem a coupon code",
+    description=COUPONS_DESCRIPTION,
+    tags=["coupons"],
+)
+def coupons_redeem(request: HttpRequest, payload: Body[CouponRedeemIn]):
+    try:
+        redemption = coupon_redeem(
+            code=payload.code, customer_external_id=payload.customer_external_id,
+            order_id=payload.order_id, now=clock.now(),
+        )
+    except CouponNotFound as exc:
+        return _errors(request, [{"field": "code", "message": str(exc)}], status=404)
+    except CouponRejected as exc:
+        return _errors(request, [{"field": "code", "message": str(exc)}], status=409)
+    coupon = redemption.coupon
+    return Status(200, {"code": coupon.code, "status": redemption.status,
+                        "order_id": coupon.redeemed_order, "redeemed_at": coupon.redeemed_at})

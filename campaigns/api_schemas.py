@@ -365,3 +365,22 @@ def error_message(error_type: str, field: str, message: str) -> str:
     if not field and error_type == "too_long":
         return f"Send at most {BATCH_MAX_EVENTS} events per request; split the batch."
     return message
+
+
+class CouponRedeemIn(Schema):
+    """A coupon code used on one of the customer's orders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+        description="The code as printed, e.g. K7QX-M2PA-9T (case-insensitive)."
+    )
+    customer_external_id: ExternalId = Field(description="The shop's id of the customer.")
+    order_id: ExternalId = Field(description="The shop's order id the code is used on.")
+
+
+class CouponRedeemOut(Schema):
+    code: str
+    status: str = Field(description="redeemed, or already_redeemed for a retry.")
+    order_id: str
+    redeemed_at: dt.datetime

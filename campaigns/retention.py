@@ -72,7 +72,7 @@ RETENTION: dict[str, Retention] = {
                         "is erased (by request or by the Customer rule above).")
           for name, model in (("consent_log", "ConsentEvent"), ("subscriptions", "Subscription"),
                               ("orders", "Order"), ("enrollments", "Enrollment"),
-                              ("points_ledger", "PointsEntry"),
+                              ("points_ledger", "PointsEntry"), ("coupons", "Coupon"),
                               ("segment_memberships", "SegmentMembership"))),
     )
 }
@@ -80,7 +80,7 @@ RETENTION: dict[str, Retention] = {
 # Models of the app that hold no personal data (configuration and content).
 NO_PERSONAL_DATA = {
     "campaigns.ApiKey", "campaigns.AttributeDefinition", "campaigns.Campaign",
-    "campaigns.CountryPolicy",
+    "campaigns.CountryPolicy", "campaigns.EarningRule", "campaigns.Tier",
     "campaigns.FrequencyPolicy", "campaigns.JourneyStep", "campaigns.MessageTemplate",
     "campaigns.Segment", "campaigns.StepVariant", "campaigns.TemplateTranslation",
 }

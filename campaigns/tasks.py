@@ -11,6 +11,7 @@ from campaigns.services.deliverability import (
 )
 from campaigns.services.gdpr import privacy_export_email
 from campaigns.services.import_jobs import import_job_run
+from campaigns.services.loyalty import loyalty_nightly as loyalty_nightly_run
 from campaigns.services.retention import retention_purge as retention_purge_run
 from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
@@ -124,3 +125,14 @@ def retention_purge() -> dict:
 def subscription_confirmation_send(request_id: int) -> bool:
     """The double opt-in confirmation email of one subscription request (sent once)."""
     return confirmation_send(request_id=request_id)
+
+
+@shared_task(
+    name="campaigns.loyalty_nightly", ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def loyalty_nightly() -> dict:
+    """Nightly: expire old points (FIFO), recompute tiers, emit points.expiring events."""
+    summary = loyalty_nightly_run(now=clock.now())
+    logger.info("loyalty_nightly %s", summary)
+    return summary

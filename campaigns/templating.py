@@ -40,8 +40,11 @@ SAMPLE_CONTEXT = {
     # Present only in some journeys (an order-triggered survey, a reward step); the
     # sample has them all so a template can be checked whatever journey it is for.
     "order": {"external_id": "o-9", "amount": "499.00", "currency": "SEK"},
-    "reward": {"points": 500},
-    "loyalty": {"points_balance": 1250, "tier": "silver"},
+    "expiring": {"points": 120, "expires_on": "2026-04-30"},
+    "reward": {"points": 500, "coupon_code": "K7QX-M2PA-9T", "coupon_expires": "2026-04-30"},
+    # Every template: the "your points" block (services.rendering, campaigns.loyalty).
+    "loyalty": {"balance": 1250, "points_balance": 1250, "tier": "silver", "tier_points": 1400,
+                "next_tier": "gold", "points_to_next_tier": 3600},
     "survey": {
         "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],
         "followup_url": "https://shop.example.com/s/sample/more",

@@ -2,7 +2,7 @@
 import datetime as dt
 
 from campaigns.models import (
-    ErasureRequest, Message, MessageEvent, PointsEntry, Segment, SegmentMembership,
+    Coupon, ErasureRequest, Message, MessageEvent, PointsEntry, Segment, SegmentMembership,
     SubscriptionRequest,
 )
 from campaigns.services.consent import consent_record, email_hash
@@ -33,6 +33,8 @@ def customer_with_everything(now: dt.datetime):
                  event_id="shop-purchase-77", properties={"gift_note": "To Astrid"})
     survey_answer(message=message, kind="nps", score=9, comment="Astrid here: great shop")
     PointsEntry.objects.create(customer=customer, delta=500, balance_after=500, reason="bonus")
+    Coupon.objects.create(code="ASTR-IDCO-DE", customer=customer, redeemed_at=now,
+                          redeemed_order="shop-order-77", expires_at=now + dt.timedelta(days=30))
     segment = Segment.objects.create(name="Shoe lovers", rule={})
     SegmentMembership.objects.create(segment=segment, customer=customer)
     SubscriptionRequest.objects.create(

@@ -37,7 +37,7 @@ class JourneyStepInline(admin.TabularInline):
     ordering = ["position"]
     extra = 0
     fields = ["position", "kind", "template", "wait_duration", "wait_until_local_time",
-              "on_blocked", "reward_points"]
+              "on_blocked", "reward_points", "coupon_valid_days"]
     autocomplete_fields = ["template"]
     verbose_name_plural = "Steps (run in order of position)"
 

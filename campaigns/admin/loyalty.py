@@ -1,7 +1,8 @@
-"""Admin for loyalty points, survey answers and A/B variants of send steps."""
+"""Admin for loyalty (points, earning rules, tiers, coupons), survey answers and A/B
+variants of send steps."""
 from django.contrib import admin
 
-from campaigns.models import PointsEntry, StepVariant, SurveyResponse
+from campaigns.models import Coupon, EarningRule, PointsEntry, StepVariant, SurveyResponse, Tier
 
 from .deliveries import ReadOnlyAdminMixin, ReadOnlyInline
 
@@ -9,7 +10,7 @@ from .deliveries import ReadOnlyAdminMixin, ReadOnlyInline
 class PointsInline(ReadOnlyInline):
     model = PointsEntry
     fk_name = "customer"
-    fields = ["created_at", "delta", "balance_after", "reason"]
+    fields = ["created_at", "kind", "delta", "balance_after", "reason"]
     ordering = ["-created_at", "-id"]
     verbose_name_plural = "Points ledger (append-only)"
 
@@ -23,7 +24,8 @@ class SurveyResponseInline(ReadOnlyInline):
 
 @admin.register(PointsEntry)
 class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "customer", "delta", "balance_after", "reason"]
+    list_display = ["created_at", "customer", "kind", "delta", "balance_after", "reason"]
+    list_filter = ["kind"]
     list_select_related = ["customer"]
     search_fields = ["customer__external_id", "reason"]
     show_full_result_count = False
@@ -65,3 +67,35 @@ class StepVariantAdmin(admin.ModelAdmin):
     @admin.display(description="campaign", ordering="step__campaign__name")
     def campaign(self, obj):
         return obj.step.campaign
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(admin.ModelAdmin):
+    """Edits take effect for orders and events that arrive from then on."""
+
+    list_display = ["__str__", "kind", "currency", "points_per_unit", "event_type", "points",
+                    "active"]
+    list_filter = ["kind", "active"]
+    fieldsets = [
+        (None, {"fields": ["kind", "active"]}),
+        ("Spend: points per currency unit, rounded down per order",
+         {"fields": ["currency", "points_per_unit"]}),
+        ("Bonus event", {"fields": ["event_type", "points"]}),
+    ]
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    """Tiers are recomputed on every ledger change and nightly (README "Loyalty")."""
+
+    list_display = ["name", "threshold"]
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["code", "customer", "campaign", "issued_at", "expires_at", "redeemed_at",
+                    "redeemed_order"]
+    list_select_related = ["customer", "campaign"]
+    list_filter = ["campaign"]
+    search_fields = ["code", "customer__external_id", "redeemed_order"]
+    show_full_result_count = False

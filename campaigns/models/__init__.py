@@ -8,16 +8,16 @@ from .customers import ApiKey, AttributeDefinition, Customer, Event, LifecycleSt
 from .imports import ImportJob
 from .deliveries import Deliverability, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
-from .loyalty import PointsEntry
+from .loyalty import Coupon, EarningRule, PointsEntry, Tier
 from .privacy import PrivacyRequest
 from .segments import Segment, SegmentMembership
 from .surveys import SurveyResponse
 
 __all__ = [
-    "ApiKey", "AttributeDefinition", "Campaign", "ConsentEvent", "ConsentSource",
+    "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
     "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
     "FrequencyPolicy", "ImportJob", "JourneyStep", "LifecycleStage", "Message", "MessageEvent",
     "MessageLog", "MessageTemplate", "Order", "PointsEntry", "PrivacyRequest", "Purpose",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
-    "Suppression", "SurveyResponse", "TemplateTranslation", "Topic",
+    "Suppression", "SurveyResponse", "TemplateTranslation", "Tier", "Topic",
 ]

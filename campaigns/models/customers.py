@@ -38,6 +38,8 @@ class Customer(TimestampedModel):
     total_spent = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     points_balance = models.IntegerField(default=0)
     tier = models.CharField(max_length=32, blank=True)
+    # Points earned in the last 12 months (the tier basis), cached with the tier.
+    tier_points = models.IntegerField(default=0)
     # Cached from the consent log by services.consent only: may we send marketing at all?
     marketing_consent = models.BooleanField(default=False)
     # When the shop collected the address at a sale and offered a clear opt-out that the

@@ -150,6 +150,7 @@ class JourneyStep(models.Model):
         WAIT = "wait", "Wait"
         SEND = "send", "Send an email"
         REWARD = "reward", "Grant loyalty points"
+        COUPON = "coupon", "Issue a coupon code"
 
     class OnBlocked(models.TextChoices):
         WAIT = "wait", "Wait until caps and quiet hours allow it"
@@ -173,6 +174,9 @@ class JourneyStep(models.Model):
     reward_points = models.PositiveIntegerField(
         null=True, blank=True, help_text="For reward steps: points added to the ledger."
     )
+    coupon_valid_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="For coupon steps: days the code stays valid."
+    )
 
     class Meta:
         ordering = ["campaign", "position"]
@@ -190,6 +194,8 @@ class JourneyStep(models.Model):
             raise ValidationError("A wait step needs a duration or a local time of day.")
         if self.kind == self.Kind.REWARD and not self.reward_points:
             raise ValidationError({"reward_points": "A reward step needs a number of points."})
+        if self.kind == self.Kind.COUPON and not self.coupon_valid_days:
+            raise ValidationError({"coupon_valid_days": "A coupon step needs its days of validity."})
 
 
 class StepVariant(models.Model):

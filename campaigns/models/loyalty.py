@@ -1,15 +1,28 @@
-"""Loyalty: the append-only points ledger (the balance on Customer is a cache of it)."""
+"""Loyalty: the append-only points ledger (the balance on Customer is a cache of it),
+earning rules, tiers and single-use coupon codes."""
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from campaigns import clock
 
-from .customers import Customer
+from .customers import Customer, Event, Order
 from .deliveries import Enrollment
-from .journeys import JourneyStep
+from .journeys import Campaign, JourneyStep
 
 
 class PointsEntry(models.Model):
+    class Kind(models.TextChoices):
+        ORDER = "order", "Earned on an order"
+        BONUS = "bonus", "Bonus event"
+        JOURNEY = "journey", "Granted by a campaign"
+        REVERSAL = "reversal", "Reversed (refund or cancellation)"
+        EXPIRY = "expiry", "Expired"
+
+    # Entries that add to a customer's earnings (the tier basis) and to the FIFO lots.
+    EARNING_KINDS = (Kind.ORDER, Kind.BONUS, Kind.JOURNEY)
+
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="points")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.JOURNEY)
     delta = models.IntegerField()
     balance_after = models.IntegerField()
     reason = models.CharField(max_length=100)
@@ -19,6 +32,14 @@ class PointsEntry(models.Model):
     )
     step = models.ForeignKey(
         JourneyStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The order an ORDER or REVERSAL entry is for, the event a BONUS entry is for: the
+    # unique constraints below make a replayed order, refund or event a no-op.
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=clock.now)
 
@@ -30,8 +51,118 @@ class PointsEntry(models.Model):
             models.UniqueConstraint(
                 fields=["enrollment", "step"], name="points_unique_journey_step",
                 condition=models.Q(enrollment__isnull=False),
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["order", "kind"], name="points_unique_order_kind",
+                condition=models.Q(order__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["event", "kind"], name="points_unique_event_kind",
+                condition=models.Q(event__isnull=False),
+            ),
         ]
+        indexes = [models.Index(fields=["customer", "created_at"])]
 
     def __str__(self):
         return f"{self.delta:+d} ({self.reason})"
+
+
+class EarningRule(models.Model):
+    """How points are earned: per currency unit spent on an order, or per event type."""
+
+    class Kind(models.TextChoices):
+        SPEND = "spend", "Points per currency unit spent on an order"
+        EVENT = "event", "Bonus points for an event"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SPEND)
+    currency = models.CharField(
+        max_length=3, blank=True, help_text="For spend rules: ISO 4217 code, e.g. SEK."
+    )
+    points_per_unit = models.DecimalField(
+        max_digits=8, decimal_places=4, null=True, blank=True,
+        help_text="For spend rules: points per 1.00 spent (rounded down per order), e.g. 0.1.",
+    )
+    event_type = models.CharField(
+        max_length=64, blank=True, help_text="For bonus rules: the event type, e.g. review.posted."
+    )
+    points = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For bonus rules: points per event."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "currency", "event_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency"], name="earning_unique_currency",
+                                    condition=models.Q(kind="spend")),
+            models.UniqueConstraint(fields=["event_type"], name="earning_unique_event_type",
+                                    condition=models.Q(kind="event")),
+        ]
+
+    def __str__(self):
+        if self.kind == self.Kind.SPEND:
+            return f"{self.points_per_unit} points per {self.currency}"
+        return f"{self.points} points for {self.event_type}"
+
+    def clean(self):
+        if self.kind == self.Kind.SPEND:
+            if len(self.currency or "") != 3 or not self.currency.isupper():
+                raise ValidationError({"currency": "Give an ISO 4217 code in capitals, e.g. SEK."})
+            if not self.points_per_unit or self.points_per_unit <= 0:
+                raise ValidationError({"points_per_unit": "Give points per unit above 0, e.g. 0.1."})
+        else:
+            if not self.event_type:
+                raise ValidationError({"event_type": "Name the event type, e.g. review.posted."})
+            if self.event_type in ("purchase", "refund", "order_cancelled"):
+                raise ValidationError({"event_type": (
+                    "Orders earn through spend rules and refunds reverse them: pick another event.")})
+            if not self.points:
+                raise ValidationError({"points": "Give a number of points above 0."})
+
+
+class Tier(models.Model):
+    """A loyalty tier: reached with `threshold` points earned in the last 12 months."""
+
+    name = models.CharField(max_length=32, unique=True, help_text="e.g. bronze, silver, gold")
+    threshold = models.PositiveIntegerField(
+        unique=True, help_text="Points earned in the last 12 months needed, e.g. 1000."
+    )
+
+    class Meta:
+        ordering = ["threshold"]
+
+    def __str__(self):
+        return f"{self.name} ({self.threshold}+)"
+
+
+class Coupon(models.Model):
+    """A unique, single-use code with an expiry, issued to one customer."""
+
+    code = models.CharField(max_length=32, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="coupons")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    step = models.ForeignKey(
+        JourneyStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    issued_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    # The shop's order id the code was used on: a retried redeem for it is a no-op.
+    redeemed_order = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "step"], name="coupon_unique_journey_step",
+                condition=models.Q(enrollment__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return self.code

@@ -228,6 +228,15 @@ JOURNEYS = [
         ],
     },
     {
+        # The reminder of points about to expire (services.loyalty emits points.expiring
+        # POINTS_EXPIRY_REMINDER_DAYS before). A draft: activate it once earning rules exist.
+        "slug": "points-expiring", "name": "Points about to expire", "priority": 50,
+        "status": Campaign.Status.DRAFT, "trigger_event_type": "points.expiring",
+        "entry_key": Campaign.EntryKey.EVENT, "reentry_cooldown": 30 * DAY, "deadline": 3 * DAY,
+        "steps": [{"kind": JourneyStep.Kind.SEND, "content": "points_expiring",
+                   "topic": Topic.LOYALTY}],
+    },
+    {
         "slug": "win-back", "name": "Win-back (90 days without an order)", "priority": 40,
         "trigger": Campaign.Trigger.INACTIVITY, "trigger_event_type": "",
         "trigger_config": {"days": 90}, "entry_key": Campaign.EntryKey.EVENT,
@@ -241,7 +250,8 @@ JOURNEYS = [
 ]
 _TEMPLATE_NAMES = {"welcome": "Welcome", "survey": "Post-purchase survey (NPS)",
                    "bonus": "Surprise bonus", "winback": "Win-back offer",
-                   "winback_reminder": "Win-back reminder"}
+                   "winback_reminder": "Win-back reminder",
+                   "points_expiring": "Points about to expire"}
 
 
 def _journeys_load(*, now: dt.datetime) -> dict:

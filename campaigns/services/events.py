@@ -8,10 +8,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 
+from campaigns import clock
 from campaigns.models import ConsentSource, Customer, Event, Order
 from campaigns.services.customers import (
     IngestRejected, attribute_types, attributes_typed, customer_upsert,
 )
+from campaigns.services.loyalty import points_event_apply
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +167,7 @@ def _event_store(*, data: dict, source: str) -> bool:
                 Customer.objects.filter(
                     pk=customer.pk, signed_up_at__isnull=True
                 ).update(signed_up_at=occurred_at)
-            Event.objects.create(
+            event = Event.objects.create(
                 event_id=event_id,
                 customer=customer,
                 type=data["type"],
@@ -173,6 +175,9 @@ def _event_store(*, data: dict, source: str) -> bool:
                 properties=data.get("properties") or {},
                 order=order,
             )
+            # Earning, bonus or reversal: in the same savepoint, so a duplicate event
+            # (or a failure) leaves the points untouched too.
+            points_event_apply(event=event, now=clock.now())
     except IntegrityError:
         if event_id and Event.objects.filter(event_id=event_id).exists():
             return False

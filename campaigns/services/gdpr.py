@@ -21,6 +21,7 @@ from django.db.models.functions import Cast, Concat
 
 from campaigns import clock, privacy
 from campaigns.models import (
+    Coupon,
     ConsentEvent, Customer, Enrollment, ErasureRequest, Event, Message, MessageEvent, MessageLog,
     Order, PointsEntry, PrivacyRequest, SegmentMembership, Subscription, SubscriptionRequest,
     Suppression, SurveyResponse,
@@ -61,6 +62,7 @@ EXPORT_SECTIONS = (
     Section("message_events", MessageEvent, "message__customer"),
     Section("survey_responses", SurveyResponse, "customer"),
     Section("points_ledger", PointsEntry, "customer"),
+    Section("coupons", Coupon, "customer", related=(("campaign", "campaign.name"),)),
     Section("subscription_requests", SubscriptionRequest, "customer"),
     Section("erasure_requests", ErasureRequest, "customer"),
 )
@@ -172,6 +174,10 @@ def customers_erase(*, customer_ids: list[int], actor: str,
             external_id=_erased_id())
         counts["survey_comments"] = SurveyResponse.objects.filter(
             customer_id__in=ids).exclude(comment="").update(comment="")
+        # Unused codes die with the person; the shop's order id of a used one goes.
+        Coupon.objects.filter(customer_id__in=ids, expires_at__gt=now).update(expires_at=now)
+        counts["coupons"] = Coupon.objects.filter(customer_id__in=ids).exclude(
+            redeemed_order="").update(redeemed_order="")
         counts["segment_memberships"], _ = SegmentMembership.objects.filter(
             customer_id__in=ids).delete()
         # Double opt-in requests keep only their keyed hash; the erasure answers any open

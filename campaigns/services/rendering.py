@@ -4,7 +4,8 @@ from django.db.models import Sum
 
 from campaigns import templating
 from campaigns.exceptions import TemplateRenderError
-from campaigns.models import Message, PointsEntry, Purpose, TemplateTranslation
+from campaigns.loyalty import EXPIRING_EVENT, loyalty_block
+from campaigns.models import Coupon, Message, PointsEntry, Purpose, TemplateTranslation, Tier
 from campaigns.tokens import survey_token, unsubscribe_token
 
 
@@ -25,8 +26,10 @@ def message_template(message: Message):
 def message_context(*, message: Message, unsubscribe_url: str) -> dict:
     """The plain data a template sees: no model instances, no querysets.
 
-    `order` is there when the journey began with an order, `reward` when it granted
-    points (so no email can speak of a reward that was not granted), `survey` always.
+    `order` is there when the journey began with an order, `expiring` when it began
+    with a points.expiring event, `reward` when it granted
+    points or issued a coupon (so no email can speak of a reward that was not granted),
+    `survey` and `loyalty` (balance, tier, next tier) always.
     """
     customer = message.customer
     site = settings.SITE_URL
@@ -46,7 +49,10 @@ def message_context(*, message: Message, unsubscribe_url: str) -> dict:
         "company": {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS},
         "campaign": {"name": message.campaign.name},
         "unsubscribe_url": unsubscribe_url,
-        "loyalty": {"points_balance": customer.points_balance, "tier": customer.tier},
+        "loyalty": loyalty_block(
+            balance=customer.points_balance, tier=customer.tier,
+            tier_points=customer.tier_points, tiers=_tiers(message),
+        ),
         "survey": {
             "nps_links": [{"score": n, "url": f"{site}/s/{survey}/{n}"} for n in range(11)],
             "followup_url": f"{site}/s/{survey}/more",
@@ -57,13 +63,34 @@ def message_context(*, message: Message, unsubscribe_url: str) -> dict:
         order = trigger.order
         context["order"] = {"external_id": order.external_id, "amount": str(order.amount),
                             "currency": order.currency}
+    if trigger is not None and trigger.type == EXPIRING_EVENT:
+        properties = trigger.properties or {}
+        context["expiring"] = {"points": properties.get("points", 0),
+                               "expires_on": properties.get("expires_on", "")}
     granted = getattr(message, "granted_points", None)
     if granted is None:
         granted = PointsEntry.objects.filter(enrollment_id=message.enrollment_id).aggregate(
             points=Sum("delta"))["points"]
-    if granted:
-        context["reward"] = {"points": granted}
+    coupon = getattr(message, "coupon", _UNSET)
+    if coupon is _UNSET:
+        coupon = Coupon.objects.filter(enrollment_id=message.enrollment_id).order_by("id").first()
+    if granted or coupon is not None:
+        context["reward"] = {"points": granted or 0}
+    if coupon is not None:
+        context["reward"].update(coupon_code=coupon.code,
+                                 coupon_expires=coupon.expires_at.date().isoformat())
     return context
+
+
+_UNSET = object()
+
+
+def _tiers(message: Message) -> list[tuple[str, int]]:
+    """The configured tiers (the sender loads them once per batch as `message.tiers`)."""
+    tiers = getattr(message, "tiers", None)
+    if tiers is None:
+        tiers = list(Tier.objects.values_list("name", "threshold"))
+    return tiers
 
 
 def message_render(*, message: Message) -> tuple[dict, str, str | None]:

@@ -15,9 +15,11 @@ from django.db import transaction
 from django.db.models import F
 
 from campaigns.models import (
-    Campaign, Customer, Enrollment, JourneyStep, Message, MessageLog, PointsEntry,
+    Campaign, Enrollment, JourneyStep, Message, MessageLog, PointsEntry,
 )
 from campaigns.services.bulk import instances_insert, rows_insert
+from campaigns.services.coupons import coupon_issue
+from campaigns.services.loyalty import points_add
 from campaigns.services.planning import enrollments_exit, enrollments_plan, weighted_draw
 
 ADVANCE_BATCH = 5000
@@ -104,7 +106,7 @@ def _walk(enrollment: Enrollment, journey: list[JourneyStep], *, now):
             # The message row takes over until it is settled.
             return ({"step_position": step.position, "next_action_at": None},
                     _message_for_step(enrollment, step, due_at=at, now=now), rewards)
-        if step.kind == JourneyStep.Kind.REWARD:
+        if step.kind in (JourneyStep.Kind.REWARD, JourneyStep.Kind.COUPON):
             rewards.append(step)
         if step.wait_duration:
             at = at + step.wait_duration
@@ -119,21 +121,14 @@ def _walk(enrollment: Enrollment, journey: list[JourneyStep], *, now):
 def points_grant(*, enrollment: Enrollment, step: JourneyStep, now: dt.datetime) -> bool:
     """Add a reward step's points to the ledger and the cached balance, once.
 
-    The caller holds the enrollment's lock; the unique (enrollment, step) on the ledger
-    makes a retry a no-op. Returns True when the points were added now.
+    The unique (enrollment, step) on the ledger makes a retry a no-op. Returns True when
+    the points were added now.
     """
-    if PointsEntry.objects.filter(enrollment=enrollment, step=step).exists():
-        return False
-    Customer.objects.filter(pk=enrollment.customer_id).update(
-        points_balance=F("points_balance") + step.reward_points
-    )
-    balance = Customer.objects.values_list("points_balance", flat=True).get(pk=enrollment.customer_id)
-    PointsEntry.objects.create(
-        customer_id=enrollment.customer_id, delta=step.reward_points, balance_after=balance,
-        reason=f"campaign:{enrollment.campaign.slug}", enrollment=enrollment, step=step,
-        created_at=now,
-    )
-    return True
+    return points_add(
+        customer_id=enrollment.customer_id, delta=step.reward_points,
+        kind=PointsEntry.Kind.JOURNEY, reason=f"campaign:{enrollment.campaign.slug}", now=now,
+        enrollment=enrollment, step=step,
+    ) is not None
 
 
 def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
@@ -146,7 +141,10 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
         deadline = enrollment.campaign.deadline
         too_late = deadline is not None and now > enrollment.triggered_at + deadline
         for step in rewards if not (enrollment.is_holdout or too_late) else []:
-            points_grant(enrollment=enrollment, step=step, now=now)
+            if step.kind == JourneyStep.Kind.COUPON:
+                coupon_issue(enrollment=enrollment, step=step, now=now)
+            else:
+                points_grant(enrollment=enrollment, step=step, now=now)
     new_messages = [message for _, _, message, _ in plans if message is not None]
     # Rows first: if the enrollment update below never happens, the next tick finds the
     # existing row instead of making a second one.

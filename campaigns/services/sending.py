@@ -24,8 +24,8 @@ from campaigns.capping import CapPolicy, send_window_decide
 from campaigns.delivery.messages import email_build, sending_domain
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import (
-    Campaign, Customer, Event, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry,
-    Purpose, StepVariant, Subscription, Suppression,
+    Campaign, Coupon, Customer, Event, FrequencyPolicy, JourneyStep, Message, MessageLog, PointsEntry,
+    Purpose, StepVariant, Subscription, Suppression, Tier,
 )
 from campaigns.services.bulk import rows_insert
 from campaigns.services.consent import country_policies_current, email_hash, legal_ground
@@ -262,8 +262,13 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
             PointsEntry.objects.filter(enrollment_id__in=[m.enrollment_id for m in to_send])
             .values("enrollment_id").annotate(points=Sum("delta")).values_list("enrollment_id", "points")
         )
+        coupons = {c.enrollment_id: c for c in Coupon.objects.filter(
+            enrollment_id__in=[m.enrollment_id for m in to_send]).order_by("-id")}
+        tiers = list(Tier.objects.values_list("name", "threshold"))
         for message in to_send:
             message.granted_points = granted.get(message.enrollment_id, 0)
+            message.coupon = coupons.get(message.enrollment_id)
+            message.tiers = tiers
         # Setting `sending` and the send time reserves the cap slots before the locks go.
         Message.objects.filter(id__in=[m.pk for m in to_send]).update(
             state=Message.State.SENDING, sent_at=now, claimed_until=now + lease,

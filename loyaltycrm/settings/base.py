@@ -185,6 +185,12 @@ SEGMENT_REFRESH_MINUTES = env.int("SEGMENT_REFRESH_MINUTES", default=15)
 # When the nightly RFM and lifecycle recompute runs (hour and minute in TIME_ZONE).
 RFM_SCORE_HOUR = env.int("RFM_SCORE_HOUR", default=3)
 RFM_SCORE_MINUTE = env.int("RFM_SCORE_MINUTE", default=15)
+LOYALTY_NIGHTLY_HOUR = env.int("LOYALTY_NIGHTLY_HOUR", default=3)
+LOYALTY_NIGHTLY_MINUTE = env.int("LOYALTY_NIGHTLY_MINUTE", default=30)
+# Points expire this many months after they were earned, oldest first (0 = never), and a
+# points.expiring event is emitted this many days before.
+POINTS_EXPIRY_MONTHS = env.int("POINTS_EXPIRY_MONTHS", default=12)
+POINTS_EXPIRY_REMINDER_DAYS = env.int("POINTS_EXPIRY_REMINDER_DAYS", default=30)
 RETENTION_PURGE_HOUR = env.int("RETENTION_PURGE_HOUR", default=3)
 RETENTION_PURGE_MINUTE = env.int("RETENTION_PURGE_MINUTE", default=45)
 # Retention periods in days, per table, overriding campaigns/retention.py's defaults,
@@ -201,6 +207,12 @@ CELERY_BEAT_SCHEDULE = {
     "score-customers": {
         "task": "campaigns.score_customers",
         "schedule": crontab(hour=RFM_SCORE_HOUR, minute=RFM_SCORE_MINUTE),
+    },
+    # Every night at 03:30 (TIME_ZONE): expire points older than POINTS_EXPIRY_MONTHS,
+    # recompute every tier (the 12-month window moves) and emit points.expiring reminders.
+    "loyalty-nightly": {
+        "task": "campaigns.loyalty_nightly",
+        "schedule": crontab(hour=LOYALTY_NIGHTLY_HOUR, minute=LOYALTY_NIGHTLY_MINUTE),
     },
     # Every 5 minutes: provider events whose processing task was lost are queued again.
     "message-events-sweep": {"task": "campaigns.message_events_sweep", "schedule": 300.0},

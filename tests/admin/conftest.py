@@ -4,8 +4,8 @@ import datetime as dt
 import pytest
 
 from campaigns.models import (
-    AttributeDefinition, Campaign, Customer, Enrollment, ErasureRequest, Event, ImportJob,
-    Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
+    AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest, Event, ImportJob,
+    Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest, Tier,
 )
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.consent import suppression_add
@@ -53,4 +53,8 @@ def shop(db, frozen_clock):
     SubscriptionRequest.objects.create(
         email="new@example.com", email_hash="0" * 64, topics=["marketing"], source="subscription_page",
         expires_at=frozen_clock.now + dt.timedelta(days=7))
+    EarningRule.objects.create(kind="spend", currency="SEK", points_per_unit="0.1")
+    Tier.objects.create(name="bronze", threshold=0)
+    Coupon.objects.create(code="TEST-CODE-01", customer=sent.customer, campaign=bonus,
+                          expires_at=frozen_clock.now + dt.timedelta(days=30))
     return frozen_clock

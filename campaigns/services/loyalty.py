@@ -1,0 +1,215 @@
+"""Points: earning on orders and events, reversal on refunds, tiers, FIFO expiry and the
+`points.expiring` reminder event.
+
+The ledger (PointsEntry) is append-only; Customer.points_balance is the sum of its
+deltas, written in the same transaction as each entry, under the customer's row lock.
+"""
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from campaigns.loyalty import EXPIRING_EVENT, months_before, points_for_amount
+from campaigns.models import Customer, EarningRule, Event, Order, PointsEntry, Tier
+
+logger = logging.getLogger(__name__)
+
+Kind = PointsEntry.Kind
+REVERSING_EVENTS = {"refund": Order.Status.REFUNDED, "order_cancelled": Order.Status.CANCELLED}
+TIER_WINDOW = dt.timedelta(days=365)
+CHUNK = 1000
+
+
+def points_add(
+    *, customer_id: int, delta: int, kind: str, reason: str, now: dt.datetime, **refs
+) -> PointsEntry | None:
+    """Append one entry and re-derive the cached balance and tier, in one transaction.
+
+    `refs` are the entry's order / event / enrollment and step. A second entry for the
+    same (order, kind), (event, kind) or (enrollment, step) is refused by the database
+    and returns None: replays and concurrent duplicates change nothing.
+    """
+    with transaction.atomic():
+        # The row lock orders concurrent changes of one customer's balance.
+        Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk").get()
+        balance = (PointsEntry.objects.filter(customer_id=customer_id)
+                   .aggregate(b=Sum("delta"))["b"] or 0) + delta
+        try:
+            with transaction.atomic():
+                entry = PointsEntry.objects.create(
+                    customer_id=customer_id, kind=kind, delta=delta, balance_after=balance,
+                    reason=reason[:100], created_at=now, **refs,
+                )
+        except IntegrityError:
+            return None
+        Customer.objects.filter(pk=customer_id).update(points_balance=balance)
+        tiers_refresh(customer_ids=[customer_id], now=now)
+    return entry
+
+
+def points_earn_order(*, order: Order, now: dt.datetime) -> PointsEntry | None:
+    """Points for a placed order by its currency's spend rule (none without a rule)."""
+    rule = EarningRule.objects.filter(
+        kind=EarningRule.Kind.SPEND, currency=order.currency, active=True).first()
+    if rule is None or order.status != Order.Status.PLACED:
+        return None
+    points = points_for_amount(amount=order.amount, points_per_unit=rule.points_per_unit)
+    if points <= 0:
+        return None
+    return points_add(customer_id=order.customer_id, delta=points, kind=Kind.ORDER,
+                      reason=f"order:{order.external_id}", now=now, order=order)
+
+
+def points_reverse_order(*, order: Order, now: dt.datetime) -> PointsEntry | None:
+    """Take back what an order earned (once), e.g. when it is refunded or cancelled."""
+    earned = PointsEntry.objects.filter(order=order, kind=Kind.ORDER).first()
+    if earned is None:
+        return None
+    return points_add(customer_id=order.customer_id, delta=-earned.delta, kind=Kind.REVERSAL,
+                      reason=f"reversal:{order.external_id}", now=now, order=order)
+
+
+def points_event_apply(*, event: Event, now: dt.datetime) -> PointsEntry | None:
+    """What a newly stored event does to the points.
+
+    A purchase earns on its order; a `refund` or `order_cancelled` naming an order of the
+    same customer (`properties.order`, the shop's order id) marks it so and reverses its
+    points; any other type earns its bonus rule's points, if there is one.
+    """
+    if event.type == "purchase" and event.order_id:
+        return points_earn_order(order=event.order, now=now)
+    if event.type in REVERSING_EVENTS:
+        order = Order.objects.filter(
+            customer_id=event.customer_id,
+            external_id=str((event.properties or {}).get("order") or ""),
+        ).first()
+        if order is None:
+            return None
+        Order.objects.filter(pk=order.pk, status=Order.Status.PLACED).update(
+            status=REVERSING_EVENTS[event.type])
+        return points_reverse_order(order=order, now=now)
+    rule = EarningRule.objects.filter(
+        kind=EarningRule.Kind.EVENT, event_type=event.type, active=True).first()
+    if rule is None:
+        return None
+    return points_add(customer_id=event.customer_id, delta=rule.points, kind=Kind.BONUS,
+                      reason=f"event:{event.type}", now=now, event=event)
+
+
+def tiers_refresh(*, now: dt.datetime, customer_ids: list[int] | None = None) -> int:
+    """Recompute tier points (earned in the last 365 days, reversals deducted, expiry
+    not) and the tier, set-based: for `customer_ids`, or every customer with a ledger.
+
+    With no tiers configured only the tier points are updated and the tier is left as is.
+    """
+    customers = Customer.objects.all()
+    if customer_ids is not None:
+        customers = customers.filter(pk__in=customer_ids)
+    else:
+        customers = customers.filter(
+            Q(Exists(PointsEntry.objects.filter(customer=OuterRef("pk")))) | ~Q(tier_points=0))
+    earned = (PointsEntry.objects.filter(
+        customer=OuterRef("pk"), kind__in=[*PointsEntry.EARNING_KINDS, Kind.REVERSAL],
+        created_at__gt=now - TIER_WINDOW,
+    ).order_by().values("customer").annotate(s=Sum("delta")).values("s"))
+    changed = customers.update(tier_points=Coalesce(Subquery(earned), 0))
+    tiers = list(Tier.objects.order_by("-threshold").values_list("name", "threshold"))
+    if tiers:
+        customers.update(tier=Case(
+            *[When(tier_points__gte=threshold, then=Value(name)) for name, threshold in tiers],
+            default=Value(""),
+        ))
+    return changed
+
+
+def _lots(cutoff: dt.datetime):
+    """Earning entries up to `cutoff` whose order was not reversed: the FIFO lots."""
+    reversed_ = PointsEntry.objects.filter(order=OuterRef("order"), kind=Kind.REVERSAL)
+    return PointsEntry.objects.filter(
+        kind__in=PointsEntry.EARNING_KINDS, created_at__lte=cutoff,
+    ).exclude(Q(order__isnull=False) & Q(Exists(reversed_)))
+
+
+def _expiring(cutoff: dt.datetime, customers):
+    """Per customer, the points of lots earned by `cutoff` not yet used up:
+    lots − points already expired (FIFO: expiry uses the oldest lots first), at most the
+    balance. Returns a queryset of (customer id, points, balance) with points > 0."""
+    lots = (_lots(cutoff).filter(customer=OuterRef("pk")).order_by().values("customer")
+            .annotate(s=Sum("delta")).values("s"))
+    used = (PointsEntry.objects.filter(customer=OuterRef("pk"), kind=Kind.EXPIRY).order_by()
+            .values("customer").annotate(s=Sum("delta")).values("s"))
+    due = (customers.filter(erased_at__isnull=True)
+           .annotate(lots=Coalesce(Subquery(lots), 0), used=Coalesce(Subquery(used), 0))
+           .annotate(due=F("lots") + F("used"))
+           .filter(due__gt=0, points_balance__gt=0))
+    return due.annotate(expiring=Case(
+        When(due__lt=F("points_balance"), then=F("due")), default=F("points_balance"),
+        output_field=IntegerField(),
+    )).values_list("pk", "expiring", "points_balance")
+
+
+def points_expire(*, now: dt.datetime) -> int:
+    """Write an expiry entry for every customer with points older than
+    POINTS_EXPIRY_MONTHS (0 = points never expire). Idempotent: a second run the same
+    moment finds those lots used. Returns the number of customers whose points expired."""
+    months = settings.POINTS_EXPIRY_MONTHS
+    if not months:
+        return 0
+    cutoff = months_before(now, months)
+    candidates = list(_expiring(cutoff, Customer.objects.all()).values_list("pk", flat=True))
+    total = 0
+    for start in range(0, len(candidates), CHUNK):
+        ids = candidates[start:start + CHUNK]
+        with transaction.atomic():
+            list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+                 .values_list("pk", flat=True))
+            rows = list(_expiring(cutoff, Customer.objects.filter(pk__in=ids)))
+            if not rows:
+                continue
+            PointsEntry.objects.bulk_create([
+                PointsEntry(customer_id=pk, kind=Kind.EXPIRY, delta=-points,
+                            balance_after=balance - points, reason="expiry", created_at=now)
+                for pk, points, balance in rows
+            ])
+            Customer.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(points_balance=Case(
+                *[When(pk=pk, then=Value(balance - points)) for pk, points, balance in rows],
+                output_field=IntegerField(),
+            ))
+            total += len(rows)
+    logger.info("points expired for %d customer(s)", total)
+    return total
+
+
+def points_expiring_notify(*, now: dt.datetime) -> int:
+    """Emit `points.expiring` for customers with a lot that reached the reminder point
+    (POINTS_EXPIRY_REMINDER_DAYS before it expires) in the last 24 hours and points that
+    will expire by then. The event id (customer, expiry date) makes a rerun a no-op.
+    Properties: `points` (that will expire by `expires_on`) and `expires_on`."""
+    months = settings.POINTS_EXPIRY_MONTHS
+    if not months:
+        return 0
+    horizon = now + dt.timedelta(days=settings.POINTS_EXPIRY_REMINDER_DAYS)
+    cutoff = months_before(horizon, months)
+    since = months_before(horizon - dt.timedelta(days=1), months)
+    fresh_lot = _lots(cutoff).filter(customer=OuterRef("pk"), created_at__gt=since)
+    rows = list(_expiring(cutoff, Customer.objects.filter(Exists(fresh_lot))))
+    expires_on = horizon.date().isoformat()
+    created = Event.objects.bulk_create([
+        Event(event_id=f"{EXPIRING_EVENT}:{pk}:{expires_on}", customer_id=pk,
+              type=EXPIRING_EVENT, occurred_at=now, received_at=now,
+              properties={"points": points, "expires_on": expires_on})
+        for pk, points, _ in rows
+    ], ignore_conflicts=True)
+    logger.info("points.expiring for %d customer(s)", len(created))
+    return len(rows)
+
+
+def loyalty_nightly(*, now: dt.datetime) -> dict:
+    """Expire, recompute every tier (the 12-month window moves), then remind."""
+    expired = points_expire(now=now)
+    tiers = tiers_refresh(now=now)
+    reminded = points_expiring_notify(now=now)
+    return {"expired": expired, "tiers": tiers, "reminded": reminded}
