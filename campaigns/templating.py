@@ -48,6 +48,10 @@ SAMPLE_CONTEXT = {
     "survey": {
         "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],
         "followup_url": "https://shop.example.com/s/sample/more",
+        "csat_links": [{"score": n, "url": f"https://shop.example.com/s/sample/csat/{n}"}
+                       for n in range(1, 6)],
+        "ces_links": [{"score": n, "url": f"https://shop.example.com/s/sample/ces/{n}"}
+                      for n in range(1, 8)],
     },
 }
 

@@ -17,6 +17,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("s/<str:token>/<int:score>", views.survey, name="survey-nps"),
     path("s/<str:token>/more", views.survey, {"kind": "csat"}, name="survey-more"),
+    path("s/<str:token>/<slug:kind>", views.survey, name="survey-kind"),
+    path("s/<str:token>/<slug:kind>/<int:score>", views.survey, name="survey-score"),
     # anymail's tracking webhooks, e.g. /anymail/postmark/tracking/; Mailgun's with the
     # signed timestamp's age checked too (it must come before anymail's own).
     path("anymail/mailgun/tracking/", MailgunTrackingWebhookView.as_view(),

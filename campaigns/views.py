@@ -11,7 +11,8 @@ from campaigns.exceptions import InvalidTokenError
 from campaigns.models import ConsentSource, Customer, Message, SurveyResponse
 from campaigns.services.consent import consent_withdraw_all
 from campaigns.services.gdpr import privacy_export_request
-from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer
+from campaigns.selectors.surveys import survey_locale, survey_question_text
+from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer, survey_comment_add
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
 from campaigns.views_consent import preferences_page
 
@@ -73,28 +74,21 @@ def healthz(request):
 # Survey pages. A GET never records anything (mail scanners and link prefetchers follow
 # links): it shows the question with the clicked score chosen, and the customer confirms.
 _SURVEY_TEXT = {
-    "en": {"nps": "How likely are you to recommend us to a friend or colleague?",
-           "csat": "How satisfied were you with your order?",
-           "low": {"nps": "Not at all likely", "csat": "Very dissatisfied"},
-           "high": {"nps": "Extremely likely", "csat": "Very satisfied"},
-           "comment": "Anything you would like to add? (optional)", "send": "Send my answer",
-           "thanks": "Thank you! Your answer is saved.", "more": "One more short question",
+    "en": {"comment": "Anything you would like to add? (optional)", "send": "Send my answer",
+           "send_comment": "Send my comment", "thanks": "Thank you! Your answer is saved.",
+           "comment_saved": "Thank you for your comment.", "more": "One more short question",
            "invalid": "This survey link is not valid."},
-    "sv": {"nps": "Hur troligt är det att du skulle rekommendera oss till en vän eller kollega?",
-           "csat": "Hur nöjd var du med din beställning?",
-           "low": {"nps": "Inte alls troligt", "csat": "Mycket missnöjd"},
-           "high": {"nps": "Mycket troligt", "csat": "Mycket nöjd"},
-           "comment": "Något du vill lägga till? (frivilligt)", "send": "Skicka mitt svar",
-           "thanks": "Tack! Ditt svar är sparat.", "more": "En kort fråga till",
+    "sv": {"comment": "Något du vill lägga till? (frivilligt)", "send": "Skicka mitt svar",
+           "send_comment": "Skicka min kommentar", "thanks": "Tack! Ditt svar är sparat.",
+           "comment_saved": "Tack för din kommentar.", "more": "En kort fråga till",
            "invalid": "Den här enkätlänken är inte giltig."},
-    "nb": {"nps": "Hvor sannsynlig er det at du vil anbefale oss til en venn eller kollega?",
-           "csat": "Hvor fornøyd var du med bestillingen din?",
-           "low": {"nps": "Svært lite sannsynlig", "csat": "Svært misfornøyd"},
-           "high": {"nps": "Svært sannsynlig", "csat": "Svært fornøyd"},
-           "comment": "Noe du vil legge til? (valgfritt)", "send": "Send svaret mitt",
-           "thanks": "Takk! Svaret ditt er lagret.", "more": "Ett kort spørsmål til",
+    "nb": {"comment": "Noe du vil legge til? (valgfritt)", "send": "Send svaret mitt",
+           "send_comment": "Send kommentaren min", "thanks": "Takk! Svaret ditt er lagret.",
+           "comment_saved": "Takk for kommentaren din.", "more": "Ett kort spørsmål til",
            "invalid": "Denne lenken til undersøkelsen er ikke gyldig."},
 }
+# The question each page leads on to: NPS, then CSAT, then CES.
+_NEXT_KIND = {"nps": "csat", "csat": "ces"}
 
 
 def _survey_message(token: str):
@@ -102,28 +96,39 @@ def _survey_message(token: str):
         message_id = survey_token_read(token=token)
     except InvalidTokenError:
         return None
-    return Message.objects.select_related("customer").filter(pk=message_id).first()
+    return Message.objects.select_related("customer", "campaign").filter(pk=message_id).first()
 
 
 @csrf_exempt  # Reached from an email, with no session: the signed token is the credential.
 @require_http_methods(["GET", "POST"])
 def survey(request, token, kind="nps", score=None):
+    """GET: the question with `score` pre-selected; records nothing. POST with a score:
+    records (or updates) the answer, then offers the comment box. POST with only a
+    comment: adds it to the answer already given."""
     message = _survey_message(token)
-    locale = (message.customer.locale if message else "").split("-")[0]
-    text = _SURVEY_TEXT.get(locale, _SURVEY_TEXT["en"])
-    if message is None or kind not in ("nps", "csat"):
+    locale = survey_locale(message.customer.locale if message else "")
+    text = _SURVEY_TEXT[locale]
+    if message is None or kind not in SurveyResponse.SCALES:
         return render(request, "campaigns/survey.html", {"text": text, "invalid": True}, status=404)
     low, high = SurveyResponse.SCALES[kind]
-    context = {"text": text, "kind": kind, "question": text[kind], "scale": range(low, high + 1),
-               "low_label": text["low"][kind], "high_label": text["high"][kind],
-               "chosen": score, "token": token}
+    if score is not None and not low <= score <= high:
+        score = None
+    context = {"text": text, "kind": kind, "scale": range(low, high + 1), "chosen": score,
+               "token": token, "next_kind": _NEXT_KIND.get(kind),
+               **survey_question_text(kind=kind, locale=locale)}
     if request.method == "POST":
         try:
-            chosen = int(request.POST.get("score", ""))
-            survey_answer(message=message, kind=kind, score=chosen,
-                          comment=request.POST.get("comment", ""))
+            if "score" in request.POST:
+                response = survey_answer(message=message, kind=kind,
+                                         score=int(request.POST["score"]),
+                                         comment=request.POST.get("comment", ""))
+                context.update(saved=True, chosen=response.score,
+                               has_comment=bool(response.comment))
+            else:
+                survey_comment_add(message=message, kind=kind,
+                                   comment=request.POST.get("comment", ""))
+                context.update(saved=True, has_comment=True, comment_saved=True)
         except (ValueError, SurveyAnswerInvalid):
             context["error"] = True
             return render(request, "campaigns/survey.html", context, status=400)
-        context.update(saved=True, chosen=chosen)
     return render(request, "campaigns/survey.html", context)

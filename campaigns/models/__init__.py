@@ -6,12 +6,12 @@ from .consent import (
 from .content import MessageTemplate, Purpose, TemplateTranslation
 from .customers import ApiKey, AttributeDefinition, Customer, Event, LifecycleStage, Order
 from .imports import ImportJob
-from .deliveries import Deliverability, Enrollment, Message, MessageEvent, MessageLog
+from .deliveries import Deliverability, Dashboard, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
 from .loyalty import Coupon, EarningRule, PointsEntry, Tier
 from .privacy import PrivacyRequest
 from .segments import Segment, SegmentMembership
-from .surveys import SurveyResponse
+from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
@@ -19,5 +19,6 @@ __all__ = [
     "FrequencyPolicy", "ImportJob", "JourneyStep", "LifecycleStage", "Message", "MessageEvent",
     "MessageLog", "MessageTemplate", "Order", "PointsEntry", "PrivacyRequest", "Purpose",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
-    "Suppression", "SurveyResponse", "TemplateTranslation", "Tier", "Topic",
+    "Suppression", "SurveyQuestion", "SurveyResponse", "DetractorAnswer", "Dashboard",
+    "TemplateTranslation", "Tier", "Topic",
 ]

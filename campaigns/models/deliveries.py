@@ -177,3 +177,12 @@ class Deliverability(MessageEvent):
         proxy = True
         verbose_name = "deliverability report"
         verbose_name_plural = "deliverability (daily bounce and complaint rates)"
+
+
+class Dashboard(Message):
+    """Admin entry for the impact dashboard: trends, cohorts and funnels (no table)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "impact dashboard"
+        verbose_name_plural = "impact dashboard (trends, cohorts, funnels)"

@@ -14,6 +14,8 @@ class SurveyResponse(models.Model):
         CES = "ces", "CES (1-7)"
 
     SCALES = {Kind.NPS: (0, 10), Kind.CSAT: (1, 5), Kind.CES: (1, 7)}
+    # Answers at or below these scores are detractors: the service team follows them up.
+    DETRACTOR_MAX = {Kind.NPS: 6, Kind.CSAT: 2}
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="survey_responses")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="survey_responses")
@@ -22,6 +24,9 @@ class SurveyResponse(models.Model):
     comment = models.TextField(blank=True)
     answered_at = models.DateTimeField(default=clock.now)
     updated_at = models.DateTimeField(default=clock.now)
+    # Detractor follow-up by the service team (services.surveys.detractor_handle).
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["-answered_at"]
@@ -33,3 +38,45 @@ class SurveyResponse(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.score}"
+
+    @classmethod
+    def is_detractor_score(cls, kind: str, score: int) -> bool:
+        limit = cls.DETRACTOR_MAX.get(kind)
+        return limit is not None and score <= limit
+
+    @property
+    def is_detractor(self) -> bool:
+        return self.is_detractor_score(self.kind, self.score)
+
+
+class DetractorAnswer(SurveyResponse):
+    """The service team's list: NPS 0-6 and CSAT 1-2 answers, to follow up and mark handled."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "detractor to follow up"
+        verbose_name_plural = "detractors to follow up (NPS 0-6, CSAT 1-2)"
+
+
+class SurveyQuestion(models.Model):
+    """The wording of a survey question in one language; built-in wording where none is set."""
+
+    class Locale(models.TextChoices):
+        SV = "sv", "Swedish"
+        NB = "nb", "Norwegian (bokmål)"
+        EN = "en", "English"
+
+    kind = models.CharField(max_length=8, choices=SurveyResponse.Kind.choices)
+    locale = models.CharField(max_length=8, choices=Locale.choices)
+    question = models.CharField(max_length=300)
+    low_label = models.CharField(max_length=100, help_text="Under the lowest score.")
+    high_label = models.CharField(max_length=100, help_text="Under the highest score.")
+
+    class Meta:
+        ordering = ["kind", "locale"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "locale"], name="survey_question_per_locale")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.locale})"

@@ -56,6 +56,8 @@ def message_context(*, message: Message, unsubscribe_url: str) -> dict:
         "survey": {
             "nps_links": [{"score": n, "url": f"{site}/s/{survey}/{n}"} for n in range(11)],
             "followup_url": f"{site}/s/{survey}/more",
+            "csat_links": [{"score": n, "url": f"{site}/s/{survey}/csat/{n}"} for n in range(1, 6)],
+            "ces_links": [{"score": n, "url": f"{site}/s/{survey}/ces/{n}"} for n in range(1, 8)],
         },
     }
     trigger = message.enrollment.trigger_event

@@ -1,13 +1,17 @@
-"""Recording survey answers from the one-click links in survey emails."""
+"""Survey answers from the one-click links in survey emails, and detractor follow-up."""
 from django.db import transaction
 
 from campaigns import clock
 from campaigns.exceptions import CampaignsError
-from campaigns.models import Message, SurveyResponse
+from campaigns.models import Event, Message, SurveyResponse
+
+# The event a detractor answer emits: an event-triggered campaign can follow it up.
+DETRACTOR_EVENT = "survey.detractor"
+COMMENT_MAX = 2000
 
 
 class SurveyAnswerInvalid(CampaignsError):
-    """A score outside the question's scale."""
+    """A score outside the question's scale, an unknown kind, or a comment with no answer."""
 
 
 def survey_answer(*, message: Message, kind: str, score: int, comment: str = "") -> SurveyResponse:
@@ -15,20 +19,65 @@ def survey_answer(*, message: Message, kind: str, score: int, comment: str = "")
 
     Idempotent per (message, kind): a second answer replaces the first instead of counting
     twice. The message fixes the customer, so a token cannot answer for anyone else.
+    An answer that is (or becomes) a detractor's emits one `survey.detractor` event per
+    answer and reopens it for the service team if it had been handled.
     """
+    if kind not in SurveyResponse.SCALES:
+        raise SurveyAnswerInvalid(f"There is no survey question of kind {kind!r}.")
     low, high = SurveyResponse.SCALES[kind]
     if not low <= score <= high:
         raise SurveyAnswerInvalid(f"{kind.upper()} scores run from {low} to {high}, not {score}.")
     now = clock.now()
+    comment = comment.strip()[:COMMENT_MAX]
     with transaction.atomic():
         response, created = SurveyResponse.objects.select_for_update().get_or_create(
             message=message, kind=kind,
             defaults={"customer_id": message.customer_id, "score": score,
-                      "comment": comment.strip()[:2000], "answered_at": now, "updated_at": now},
+                      "comment": comment, "answered_at": now, "updated_at": now},
         )
+        was_detractor = not created and response.is_detractor
         if not created:
             response.score, response.updated_at = score, now
-            if comment.strip():
-                response.comment = comment.strip()[:2000]
-            response.save(update_fields=["score", "comment", "updated_at"])
+            if comment:
+                response.comment = comment
+            fields = ["score", "comment", "updated_at"]
+            if response.is_detractor and not was_detractor:
+                response.handled_at, response.handled_by = None, ""
+                fields += ["handled_at", "handled_by"]
+            response.save(update_fields=fields)
+        if response.is_detractor and not was_detractor:
+            _detractor_event_emit(response=response, message=message, now=now)
     return response
+
+
+def _detractor_event_emit(*, response: SurveyResponse, message: Message, now) -> None:
+    # One event per answer (the event id is unique): flipping 3 -> 9 -> 2 does not
+    # start a second follow-up. No comment in the properties: it is free text.
+    Event.objects.get_or_create(
+        event_id=f"crm:{DETRACTOR_EVENT}:{response.pk}",
+        defaults={"customer_id": response.customer_id, "type": DETRACTOR_EVENT,
+                  "occurred_at": now, "received_at": now,
+                  "properties": {"kind": response.kind, "score": response.score,
+                                 "campaign": message.campaign.slug,
+                                 "survey_answer_id": response.pk}},
+    )
+
+
+def survey_comment_add(*, message: Message, kind: str, comment: str) -> SurveyResponse:
+    """Add the optional comment to an answer already given; SurveyAnswerInvalid if none."""
+    comment = comment.strip()[:COMMENT_MAX]
+    with transaction.atomic():
+        response = SurveyResponse.objects.select_for_update().filter(
+            message=message, kind=kind).first()
+        if response is None:
+            raise SurveyAnswerInvalid("Answer the question before adding a comment.")
+        if comment:
+            response.comment, response.updated_at = comment, clock.now()
+            response.save(update_fields=["comment", "updated_at"])
+    return response
+
+
+def detractors_mark_handled(*, response_ids: list[int], actor: str) -> int:
+    """Mark detractor answers followed up; returns how many were open. Safe to repeat."""
+    return SurveyResponse.objects.filter(pk__in=response_ids, handled_at__isnull=True).update(
+        handled_at=clock.now(), handled_by=actor[:150])

@@ -4,8 +4,9 @@ import datetime as dt
 import pytest
 
 from campaigns.models import (
-    AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest, Event, ImportJob,
-    Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest, Tier,
+    AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest,
+    Event, ImportJob, Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
+    SurveyQuestion, Tier,
 )
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.consent import suppression_add
@@ -38,6 +39,8 @@ def shop(db, frozen_clock):
     )
     suppression_add(email="bounced@example.com", reason="bounced")
     survey_answer(message=sent, kind="nps", score=4, comment="Slow delivery")
+    SurveyQuestion.objects.create(kind="ces", locale="nb", question="Hvor enkelt var det?",
+                                  low_label="Svært vanskelig", high_label="Svært enkelt")
     step = Campaign.objects.get(slug="welcome").steps.get()
     StepVariant.objects.create(step=step, name="A", template=step.template, weight=1)
     bonus = Campaign.objects.get(slug="surprise-bonus")

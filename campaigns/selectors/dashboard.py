@@ -1,0 +1,171 @@
+"""Reads for the impact dashboard: each one a few grouped queries returning plain rows.
+
+Simple, named counts meant to be swapped for `selectors/metrics.py` (the documented
+metric formulas) or nightly snapshots later; each function returns (columns, rows) so
+the chart, the HTML table and the CSV export read the same data.
+"""
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+
+from campaigns.models import Campaign, Customer, Enrollment, Message, MessageLog, Order, SurveyResponse
+
+UTC = dt.timezone.utc
+# States of a message that went (or may have gone) to the provider.
+HANDED_OVER = (Message.State.SENT, Message.State.UNKNOWN)
+# An order within this time after a send converts it.
+CONVERSION_WINDOW = dt.timedelta(days=7)
+# The outcomes of a message the funnel explains, with their reasons.
+HELD_BACK = ("deferred", Message.State.SKIPPED, Message.State.EXPIRED)
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a chart shows: named columns and rows of plain values (dates, ints, floats, str)."""
+
+    name: str
+    columns: tuple[str, ...]
+    rows: list[tuple]
+
+    def as_dicts(self) -> list[dict]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def _day(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def weekly_sends(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """Emails handed to the provider per ISO week (Monday, UTC) in [since, until)."""
+    rows = (
+        Message.objects.filter(state__in=HANDED_OVER, sent_at__gte=since, sent_at__lt=until)
+        .annotate(week=TruncWeek("sent_at", tzinfo=UTC)).order_by()
+        .values("week").annotate(sent=Count("pk")).order_by("week")
+        .values_list("week", "sent")
+    )
+    return Table("weekly_sends", ("week", "sent"), [(_day(w), n) for w, n in rows])
+
+
+def weekly_nps(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """NPS answers per ISO week (UTC) in [since, until): answers, promoters (9-10),
+    detractors (0-6) and nps = % promoters - % detractors, rounded to one decimal."""
+    rows = (
+        SurveyResponse.objects.filter(kind=SurveyResponse.Kind.NPS,
+                                      answered_at__gte=since, answered_at__lt=until)
+        .annotate(week=TruncWeek("answered_at", tzinfo=UTC)).order_by().values("week")
+        .annotate(answers=Count("pk"), promoters=Count("pk", filter=Q(score__gte=9)),
+                  detractors=Count("pk", filter=Q(score__lte=6)))
+        .order_by("week").values_list("week", "answers", "promoters", "detractors")
+    )
+    return Table("weekly_nps", ("week", "answers", "promoters", "detractors", "nps"), [
+        (_day(w), n, p, d, round(100.0 * (p - d) / n, 1)) for w, n, p, d in rows
+    ])
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def cohort_retention(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """Customers who signed up in each month of [since, until) (sign-up time, else first
+    order), and of them the share with an order in each later month: month 0 is the
+    sign-up month. retention = customers with an order that month / cohort size × 100."""
+    signup = Coalesce("signed_up_at", "first_order_at")
+    cohorts = dict(
+        Customer.objects.annotate(joined=signup)
+        .filter(joined__gte=since, joined__lt=until, erased_at__isnull=True)
+        .annotate(cohort=TruncMonth("joined", tzinfo=UTC)).order_by()
+        .values("cohort").annotate(size=Count("pk")).values_list("cohort", "size")
+    )
+    active = (
+        Order.objects.filter(status=Order.Status.PLACED, placed_at__lt=until)
+        .annotate(joined=Coalesce("customer__signed_up_at", "customer__first_order_at"))
+        .filter(joined__gte=since, joined__lt=until, customer__erased_at__isnull=True)
+        .annotate(cohort=TruncMonth("joined", tzinfo=UTC),
+                  month=TruncMonth("placed_at", tzinfo=UTC)).order_by()
+        .values("cohort", "month").annotate(customers=Count("customer", distinct=True))
+        .values_list("cohort", "month", "customers")
+    )
+    rows = []
+    for cohort, month, customers in active:
+        offset = _months_between(_day(cohort), _day(month))
+        if offset >= 0 and cohort in cohorts:
+            size = cohorts[cohort]
+            rows.append((_day(cohort), size, offset, customers, round(100.0 * customers / size, 1)))
+    # A cohort with no orders yet still has its month-0 row, at 0 %.
+    seen = {row[0] for row in rows}
+    rows += [(_day(c), size, 0, 0, 0.0) for c, size in cohorts.items() if _day(c) not in seen]
+    rows.sort(key=lambda row: (row[0], row[2]))
+    return Table("cohort_retention",
+                 ("cohort", "cohort_size", "months_since", "customers", "retention"), rows)
+
+
+def campaign_funnel(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """Per campaign, for the enrollments made in [since, until): enrolled (holdouts
+    included, also counted apart), sent (handed to the provider), delivered, opened,
+    clicked, and converted: sent messages followed by an order of the customer within
+    7 days after the send."""
+    enrolled = dict(
+        Enrollment.objects.filter(enrolled_at__gte=since, enrolled_at__lt=until).order_by()
+        .values("campaign").annotate(n=Count("pk")).values_list("campaign", "n")
+    )
+    holdout = dict(
+        Enrollment.objects.filter(enrolled_at__gte=since, enrolled_at__lt=until,
+                                  is_holdout=True).order_by()
+        .values("campaign").annotate(n=Count("pk")).values_list("campaign", "n")
+    )
+    window_end = ExpressionWrapper(OuterRef("sent_at") + CONVERSION_WINDOW,
+                                   output_field=DateTimeField())
+    ordered = Order.objects.filter(
+        customer=OuterRef("customer"), status=Order.Status.PLACED,
+        placed_at__gt=OuterRef("sent_at"), placed_at__lte=window_end)
+    sends = (
+        Message.objects.filter(enrollment__enrolled_at__gte=since,
+                               enrollment__enrolled_at__lt=until, state__in=HANDED_OVER)
+        .annotate(converted=Exists(ordered)).order_by().values("campaign")
+        .annotate(sent=Count("pk"), delivered=Count("delivered_at"), opened=Count("opened_at"),
+                  clicked=Count("clicked_at"), conversions=Count("pk", filter=Q(converted=True)))
+        .values_list("campaign", "sent", "delivered", "opened", "clicked", "conversions")
+    )
+    numbers = {row[0]: row[1:] for row in sends}
+    names = _campaign_names(set(enrolled) | set(numbers))
+    rows = []
+    for campaign_id in sorted(names, key=lambda pk: names[pk]):
+        sent = numbers.get(campaign_id, (0, 0, 0, 0, 0))
+        rows.append((names[campaign_id], enrolled.get(campaign_id, 0),
+                     holdout.get(campaign_id, 0), *sent))
+    return Table("campaign_funnel", ("campaign", "enrolled", "holdout", "sent", "delivered",
+                                     "opened", "clicked", "converted"), rows)
+
+
+def campaign_held_back(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """Per campaign, outcome (deferred, skipped, expired) and reason, for the enrollments
+    made in [since, until): how many messages had that outcome for that reason. A message
+    deferred twice for the same reason counts once."""
+    rows = (
+        MessageLog.objects.filter(state__in=HELD_BACK,
+                                  message__enrollment__enrolled_at__gte=since,
+                                  message__enrollment__enrolled_at__lt=until)
+        .order_by().values("message__campaign__name", "state", "reason")
+        .annotate(messages=Count("message", distinct=True))
+        .order_by("message__campaign__name", "state", "reason")
+        .values_list("message__campaign__name", "state", "reason", "messages")
+    )
+    return Table("campaign_held_back", ("campaign", "outcome", "reason", "messages"),
+                 [(c, s, r or "(none)", n) for c, s, r, n in rows])
+
+
+def _campaign_names(ids: set[int]) -> dict[int, str]:
+    return dict(Campaign.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+DASHBOARD_TABLES = {f.__name__: f for f in (
+    weekly_sends, weekly_nps, cohort_retention, campaign_funnel, campaign_held_back)}
+
+
+def dashboard_tables(*, since: dt.datetime, until: dt.datetime,
+                     names: tuple[str, ...] = tuple(DASHBOARD_TABLES)) -> dict[str, Table]:
+    """The dashboard's tables by name (the CSV export's table name), for [since, until)."""
+    return {name: DASHBOARD_TABLES[name](since=since, until=until) for name in names}
