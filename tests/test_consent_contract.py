@@ -6,28 +6,17 @@ from django.core import mail
 from django.test import Client
 from django.test.client import MULTIPART_CONTENT
 
-from campaigns.models import ConsentEvent, Customer, Message, MessageLog, Purpose, Subscription
-from campaigns.services.consent import consent_record
+from campaigns.models import ConsentEvent, Message, MessageLog, Purpose, Subscription
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import messages_send
 from campaigns.tokens import unsubscribe_token
+from tests.helpers import consenting_customer, run_tick
 from tests.factories import (
     CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory, TemplateTranslationFactory,
 )
 
 pytestmark = pytest.mark.django_db
 HEADER = re.compile(r"^<https://[^>]+>(,\s*<mailto:[^>]+>)?$")
-
-
-def consenting(**fields) -> Customer:
-    customer = CustomerFactory(**fields)
-    consent_record(customer=customer, granted=True, source="api")
-    return customer
-
-
-def run_tick(now):
-    for ids in scheduler_tick(now=now).batches:
-        messages_send(message_ids=ids, now=now)
 
 
 def unsubscribe_url(customer) -> str:
@@ -41,7 +30,7 @@ def consent_state(customer):
 
 
 def test_an_unsubscribe_after_the_message_was_claimed_makes_no_provider_call(frozen_clock, welcome, policy):
-    customer = consenting()
+    customer = consenting_customer()
     EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
     batches = scheduler_tick(now=frozen_clock.now).batches
     assert Message.objects.get(customer=customer).state == "claimed"
@@ -58,7 +47,7 @@ def test_an_unsubscribe_after_the_message_was_claimed_makes_no_provider_call(fro
 
 @pytest.mark.parametrize("content_type", ["urlencoded", "multipart"])
 def test_one_click_post_works_without_cookies_under_csrf_enforcement(content_type):
-    customer = consenting()
+    customer = consenting_customer()
     client = Client(enforce_csrf_checks=True)
     if content_type == "urlencoded":
         response = client.post(unsubscribe_url(customer), "List-Unsubscribe=One-Click",
@@ -77,7 +66,7 @@ def test_one_click_post_works_without_cookies_under_csrf_enforcement(content_typ
 
 
 def test_one_click_post_is_idempotent_and_says_the_same_for_unknown_and_forged_tokens():
-    customer = consenting()
+    customer = consenting_customer()
     client = Client(enforce_csrf_checks=True)
     first = client.post(unsubscribe_url(customer), {"List-Unsubscribe": "One-Click"})
     second = client.post(unsubscribe_url(customer), {"List-Unsubscribe": "One-Click"})
@@ -92,7 +81,7 @@ def test_one_click_post_is_idempotent_and_says_the_same_for_unknown_and_forged_t
 
 
 def test_five_gets_of_the_unsubscribe_url_change_nothing():
-    customer = consenting()
+    customer = consenting_customer()
     before = consent_state(customer)
 
     for _ in range(5):
@@ -112,7 +101,7 @@ def test_the_token_never_contains_the_address():
 
 
 def test_marketing_carries_list_unsubscribe_and_transactional_does_not(frozen_clock, welcome, policy):
-    customer = consenting(locale="en")
+    customer = consenting_customer(locale="en")
     receipt = TemplateTranslationFactory(template__purpose=Purpose.TRANSACTIONAL,
                                          subject="Your receipt", text_body="Receipt", html_body="<p>Receipt</p>")
     receipts = CampaignFactory(trigger_event_type="receipt", priority=90)
@@ -142,7 +131,7 @@ def test_marketing_carries_list_unsubscribe_and_transactional_does_not(frozen_cl
 
 
 def test_two_recipients_get_different_unsubscribe_urls(frozen_clock, welcome, policy):
-    for customer in (consenting(), consenting()):
+    for customer in (consenting_customer(), consenting_customer()):
         EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
 
     run_tick(frozen_clock.now)
@@ -156,7 +145,7 @@ OBJECTION = "Your right to object"
 
 def test_the_first_marketing_email_states_the_right_to_object_and_later_ones_do_not(
         frozen_clock, welcome, policy):
-    customer = consenting(locale="en")
+    customer = consenting_customer(locale="en")
     other = CampaignFactory(trigger_event_type="newsletter", priority=10)
     JourneyStepFactory(campaign=other, template=TemplateTranslationFactory(
         subject="News", text_body="News", html_body="<p>News</p>").template)
@@ -174,7 +163,7 @@ def test_the_first_marketing_email_states_the_right_to_object_and_later_ones_do_
 
 
 def test_the_right_to_object_is_in_the_customers_language(frozen_clock, welcome, policy):
-    customer = consenting(locale="nb")
+    customer = consenting_customer(locale="nb")
     EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
 
     run_tick(frozen_clock.now)
@@ -183,7 +172,7 @@ def test_the_right_to_object_is_in_the_customers_language(frozen_clock, welcome,
 
 
 def test_a_sent_log_entry_names_the_ground(frozen_clock, welcome, policy):
-    customer = consenting()
+    customer = consenting_customer()
     EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
 
     run_tick(frozen_clock.now)

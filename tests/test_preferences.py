@@ -11,11 +11,10 @@ from campaigns.models import (
     ConsentEvent, Customer, ErasureRequest, Message, Subscription, SubscriptionRequest,
     Suppression, Topic,
 )
-from campaigns.services.consent import consent_record, email_hash, suppression_add
+from campaigns.services.consent import email_hash, suppression_add
 from campaigns.services.customers import customer_upsert
-from campaigns.services.scheduling import scheduler_tick
-from campaigns.services.sending import messages_send
 from campaigns.tokens import subscription_token, unsubscribe_token
+from tests.helpers import consenting_customer, run_tick
 from tests.factories import CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,17 +24,6 @@ UTC = dt.timezone.utc
 @pytest.fixture(autouse=True)
 def _fresh_rate_limit():
     cache.clear()
-
-
-def consenting(**fields) -> Customer:
-    customer = CustomerFactory(**fields)
-    consent_record(customer=customer, granted=True, source="api")
-    return customer
-
-
-def run_tick(now):
-    for ids in scheduler_tick(now=now).batches:
-        messages_send(message_ids=ids, now=now)
 
 
 def csrf_client(path: str) -> Client:
@@ -52,7 +40,7 @@ def csrf_post(client: Client, path: str, data: dict):
 # The preference centre
 
 def test_the_centre_shows_switches_pause_unsubscribe_and_data_links():
-    customer = consenting()
+    customer = consenting_customer()
     token = unsubscribe_token(customer_id=customer.pk)
 
     page = Client().get(f"/u/{token}").content.decode()
@@ -64,7 +52,7 @@ def test_the_centre_shows_switches_pause_unsubscribe_and_data_links():
 
 
 def test_withdrawing_a_topic_takes_one_click_like_giving_it():
-    customer = consenting()
+    customer = consenting_customer()
     path = f"/u/{unsubscribe_token(customer_id=customer.pk)}"
     client = csrf_client(path)
     shown = {"shown_marketing": "1", "marketing": "1", "shown_offers": "1", "shown_surveys": "1",
@@ -83,7 +71,7 @@ def test_withdrawing_a_topic_takes_one_click_like_giving_it():
 
 
 def test_saving_an_untouched_page_records_nothing():
-    customer = consenting()
+    customer = consenting_customer()
     path = f"/u/{unsubscribe_token(customer_id=customer.pk)}"
     client = csrf_client(path)
     before = ConsentEvent.objects.count()
@@ -95,7 +83,7 @@ def test_saving_an_untouched_page_records_nothing():
 
 
 def test_preference_posts_need_the_csrf_token():
-    customer = consenting()
+    customer = consenting_customer()
     path = f"/u/{unsubscribe_token(customer_id=customer.pk)}"
 
     response = Client(enforce_csrf_checks=True).post(f"{path}/preferences", {"shown_marketing": "1"})
@@ -106,7 +94,7 @@ def test_preference_posts_need_the_csrf_token():
 
 
 def test_a_pause_is_honoured_by_the_sender_and_ends_by_itself(frozen_clock, welcome, policy):
-    customer = consenting(time_zone="Europe/Stockholm")
+    customer = consenting_customer(time_zone="Europe/Stockholm")
     path = f"/u/{unsubscribe_token(customer_id=customer.pk)}"
     csrf_post(csrf_client(path), f"{path}/pause", {"until": "2026-03-05"})
     customer.refresh_from_db()
@@ -129,7 +117,7 @@ def test_a_pause_is_honoured_by_the_sender_and_ends_by_itself(frozen_clock, welc
 
 @pytest.mark.parametrize("until", ["", "yesterday", "2026-03-02", "2027-12-31"])
 def test_a_bad_pause_date_is_refused_and_writes_nothing(frozen_clock, until):
-    customer = consenting()
+    customer = consenting_customer()
     path = f"/u/{unsubscribe_token(customer_id=customer.pk)}"
 
     response = csrf_post(csrf_client(path), f"{path}/pause", {"until": until})
@@ -141,7 +129,7 @@ def test_a_bad_pause_date_is_refused_and_writes_nothing(frozen_clock, until):
 
 
 def test_an_erasure_request_is_recorded_once_for_the_staff_and_stops_marketing(frozen_clock):
-    customer = consenting()
+    customer = consenting_customer()
     path = f"/u/{unsubscribe_token(customer_id=customer.pk)}"
     client = csrf_client(path)
 

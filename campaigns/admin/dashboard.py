@@ -22,6 +22,7 @@ TITLES = {
     "cohort_retention": "Cohort retention (sign-up month × months since)",
     "campaign_funnel": "Campaign funnel",
     "campaign_held_back": "Deferred, skipped and expired messages by reason",
+    "campaign_lift": "Lift against the holdout group (conversion within 7 days)",
 }
 
 

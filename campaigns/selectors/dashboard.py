@@ -11,6 +11,7 @@ from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, Ou
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 
 from campaigns.models import Campaign, Customer, Enrollment, Message, MessageLog, Order, SurveyResponse
+from campaigns.selectors import metrics
 
 UTC = dt.timezone.utc
 # States of a message that went (or may have gone) to the provider.
@@ -161,8 +162,32 @@ def _campaign_names(ids: set[int]) -> dict[int, str]:
     return dict(Campaign.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
+def _percent(value) -> float | None:
+    return None if value is None else round(value * 100, 2)
+
+
+def campaign_lift(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """Treated vs holdout per campaign, from `selectors.metrics` (the documented formulas):
+    conversion within the attribution window, the difference in percentage points with its
+    95 % interval, and the verdict in words."""
+    rows = []
+    for row in metrics.campaign_lift(since, until):
+        treated, holdout = row["treated"], row["holdout"]
+        lift = row["lift"]["conversion_rate"]
+        rows.append((
+            row["campaign"], treated["customers"], _percent(treated["conversion_rate"]),
+            holdout["customers"], _percent(holdout["conversion_rate"]),
+            _percent(lift["difference"]), _percent(lift["ci_low"]), _percent(lift["ci_high"]),
+            lift["verdict_words"],
+        ))
+    return Table("campaign_lift", (
+        "campaign", "treated", "treated_conversion_pct", "holdout", "holdout_conversion_pct",
+        "lift_pp", "ci_low_pp", "ci_high_pp", "verdict"), rows)
+
+
 DASHBOARD_TABLES = {f.__name__: f for f in (
-    weekly_sends, weekly_nps, cohort_retention, campaign_funnel, campaign_held_back)}
+    weekly_sends, weekly_nps, cohort_retention, campaign_funnel, campaign_held_back,
+    campaign_lift)}
 
 
 def dashboard_tables(*, since: dt.datetime, until: dt.datetime,

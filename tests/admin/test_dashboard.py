@@ -118,7 +118,7 @@ def test_the_page_loads_nothing_from_outside_the_site(admin_client, small_shop):
                for u in re.findall(r'(?:src|href)="([^"#?][^"]*)"', page))
     assert {"/static/campaigns/vendor/chartjs/chart.umd.js", "/static/campaigns/dashboard.js"} <= set(
         re.findall(r'src="([^"]+)"', page))
-    assert page.count(">CSV</a>") == 5
+    assert page.count(">CSV</a>") == 6  # one per table
 
 
 def test_the_admin_index_links_to_the_dashboard(admin_client, small_shop):
@@ -198,3 +198,26 @@ def test_chart_js_is_vendored_with_its_licence():
     assert script and licence
     assert "Chart.js v4.6.1" in open(script, encoding="utf-8").read(200)
     assert "MIT" in open(licence, encoding="utf-8").read()
+
+
+def test_campaign_lift_export_compares_treated_with_holdout(admin_client, db, frozen_clock):
+    """Winback: two treated (one ordered 2 days after its trigger, one never), one holdout
+    (ordered 9 days after, outside the 7-day window): 50 % against 0 %, a lift of 50
+    percentage points, with an interval around it and too few customers to tell."""
+    winback = CampaignFactory(name="Winback")
+    buyer, idle, held = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    for customer, holdout in ((buyer, False), (idle, False), (held, True)):
+        EnrollmentFactory(campaign=winback, customer=customer, triggered_at=at(2, 1),
+                          is_holdout=holdout)
+    OrderFactory(customer=buyer, placed_at=at(2, 3))
+    OrderFactory(customer=held, placed_at=at(2, 10))
+
+    header, row = export(admin_client, "campaign_lift")
+
+    assert header == ["campaign", "treated", "treated_conversion_pct", "holdout",
+                      "holdout_conversion_pct", "lift_pp", "ci_low_pp", "ci_high_pp", "verdict"]
+    assert row[:6] == ["Winback", "2", "50.0", "1", "0.0", "50.0"]
+    assert float(row[6]) < 50 < float(row[7])
+    assert "too small" in row[8].lower()
+    page = admin_client.get(PAGE, PERIOD).content.decode()
+    assert 'id="campaign_lift"' in page and "Winback" in page

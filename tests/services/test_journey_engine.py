@@ -8,6 +8,7 @@ from campaigns.models import Campaign, Enrollment, JourneyStep, Message
 from campaigns.services.consent import consent_record
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import messages_send
+from tests.helpers import run_tick
 from tests.factories import (
     CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory, OrderFactory,
     TemplateTranslationFactory,
@@ -15,11 +16,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 UTC = dt.timezone.utc
-
-
-def run_tick(now):
-    for ids in scheduler_tick(now=now).batches:
-        messages_send(message_ids=ids, now=now)
 
 
 def customer_with_consent(**fields):

@@ -5,26 +5,13 @@ import pytest
 from django.core import mail
 
 from campaigns.models import Campaign, Enrollment, Message
-from campaigns.services.consent import consent_record
 from campaigns.services.planning import enrollments_plan
 from campaigns.services.scheduling import messages_recover, scheduler_tick
 from campaigns.services.sending import messages_send
-from tests.factories import CustomerFactory, EventFactory
+from tests.helpers import consenting_customer, run_tick
+from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def consenting_customer(**fields):
-    customer = CustomerFactory(**fields)
-    consent_record(customer=customer, granted=True, source="api")
-    return customer
-
-
-def run_tick(now):
-    report = scheduler_tick(now=now)
-    for ids in report.batches:
-        messages_send(message_ids=ids, now=now)
-    return report
 
 
 def test_a_signup_enrolls_the_customer_once_however_often_the_planner_runs(frozen_clock, welcome):

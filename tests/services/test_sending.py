@@ -8,23 +8,13 @@ from campaigns.models import ConsentEvent, Message, MessageLog, Suppression
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import messages_send
+from tests.helpers import consenting_customer, run_tick
 from tests.factories import (
     CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory, TemplateTranslationFactory,
 )
 
 pytestmark = pytest.mark.django_db
 UTC = dt.timezone.utc
-
-
-def consenting_customer(**fields):
-    customer = CustomerFactory(**fields)
-    consent_record(customer=customer, granted=True, source="api")
-    return customer
-
-
-def run_tick(now):
-    for ids in scheduler_tick(now=now).batches:
-        messages_send(message_ids=ids, now=now)
 
 
 def signup(customer, at):

@@ -1,0 +1,21 @@
+"""Small steps many tests share: a customer who said yes, and one tick with its sends."""
+from campaigns.models import Customer
+from campaigns.services.consent import consent_record
+from campaigns.services.scheduling import TickReport, scheduler_tick
+from campaigns.services.sending import messages_send
+from tests.factories import CustomerFactory
+
+
+def consenting_customer(**fields) -> Customer:
+    """A customer with recorded marketing consent (source api)."""
+    customer = CustomerFactory(**fields)
+    consent_record(customer=customer, granted=True, source="api")
+    return customer
+
+
+def run_tick(now) -> TickReport:
+    """One scheduler tick at `now`, then every batch it claimed sent in-process."""
+    report = scheduler_tick(now=now)
+    for ids in report.batches:
+        messages_send(message_ids=ids, now=now)
+    return report
