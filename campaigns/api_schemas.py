@@ -2,6 +2,7 @@
 
 import datetime as dt
 import functools
+import re
 import zoneinfo
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
@@ -12,15 +13,16 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
-    EmailStr,
     Field,
     StrictBool,
     StringConstraints,
     Tag,
     ValidationInfo,
+    WithJsonSchema,
     create_model,
     field_validator,
 )
+from pydantic.networks import validate_email as _email_validate_fully
 from pydantic_core import PydanticCustomError
 
 from campaigns import clock
@@ -99,6 +101,66 @@ def _scalars_only(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+# An address of the everyday shape: an ASCII dot-atom local part (a subset of what
+# email-validator accepts unchanged) and a domain of ASCII letters, digits, dots and hyphens.
+_EVERYDAY_EMAIL = re.compile(r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)@([A-Za-z0-9.\-]+)")
+_EMAIL_MAX_BYTES = 254  # email-validator's limit on each form of the whole address
+
+
+@functools.lru_cache(maxsize=4096)
+def _email_domain_checked(domain: str) -> tuple[str, str] | None:
+    """(normalised, IDNA ASCII) form of a domain email-validator accepts, else None.
+
+    The domain's checks (IDNA, label rules, TLD) do not depend on the local part, so they
+    are made once per domain, by email-validator itself, through a minimal address.
+    """
+    import email_validator
+
+    try:
+        checked = email_validator.validate_email(f"a@{domain}", check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return None
+    return checked.domain, checked.ascii_domain
+
+
+@functools.cache
+def _case_insensitive_mailboxes() -> frozenset[str]:
+    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+    return frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+
+
+def email_normalised(value: str) -> str:
+    """The API's email rule: pydantic's EmailStr verdict and normalised address.
+
+    Everyday addresses (see `_EVERYDAY_EMAIL`) on a domain already checked skip the
+    address parser: their local part is returned unchanged by it, so the result is the
+    local part, "@" and the domain's cached normal form. Every other address (quoted,
+    internationalised local part, display name, role mailboxes that get lower-cased,
+    bad domain, too long) goes through pydantic's own check, errors included.
+    """
+    match = _EVERYDAY_EMAIL.fullmatch(value)
+    if match is not None:
+        local, domain = match.groups()
+        checked = _email_domain_checked(domain)
+        if (
+            checked is not None
+            and local.lower() not in _case_insensitive_mailboxes()
+            and len(value) <= _EMAIL_MAX_BYTES
+            and len(local) + 1 + max(len(checked[0].encode()), len(checked[1]))
+            <= _EMAIL_MAX_BYTES
+        ):
+            return f"{local}@{checked[0]}"
+    return _email_validate_fully(value)[1]
+
+
+# Same validation, errors and JSON schema as pydantic's EmailStr, faster (see above).
+Email = Annotated[
+    str,
+    AfterValidator(email_normalised),
+    WithJsonSchema({"type": "string", "format": "email"}),
+]
+
 AwareDateTime = Annotated[
     dt.datetime,
     BeforeValidator(_require_iso_string),
@@ -147,7 +209,7 @@ class CustomerIn(Schema):
     external_id: ExternalId = Field(
         description="The shop's id of the customer (1-100 chars)."
     )
-    email: EmailStr | None = Field(
+    email: Email | None = Field(
         default=None,
         description="Required when the customer is new. Checked for syntax, not "
         "delivery.",

@@ -34,7 +34,9 @@ class ConsentSource(models.TextChoices):
 class Subscription(models.Model):
     """Current state per (customer, topic), derived from ConsentEvent by services.consent."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="subscriptions")
+    # Indexed by the (customer, topic) constraint, which also serves lookups by customer.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="subscriptions",
+                                 db_index=False)
     topic = models.CharField(max_length=32, choices=Topic.choices)
     subscribed = models.BooleanField()
     updated_at = models.DateTimeField(default=clock.now)
@@ -51,7 +53,9 @@ class Subscription(models.Model):
 class ConsentEvent(models.Model):
     """Append-only proof of every yes and every no."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
+    # Indexed by (customer, occurred_at) below, which also serves lookups by customer.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
+                                 related_name="consent_events", db_index=False)
     topic = models.CharField(max_length=32, choices=Topic.choices)
     granted = models.BooleanField()
     occurred_at = models.DateTimeField(default=clock.now)

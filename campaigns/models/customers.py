@@ -21,8 +21,11 @@ class LifecycleStage(models.TextChoices):
 
 
 class Customer(TimestampedModel):
-    external_id = models.CharField(max_length=100, unique=True, help_text="The shop's id.")
-    email = models.EmailField(max_length=254, db_index=True)
+    # Unique and indexed through Meta (a constraint and a plain index): a field's own
+    # unique=True / db_index=True adds a second, varchar_pattern_ops index on PostgreSQL for
+    # LIKE 'prefix%', which nothing here uses and every insert and update had to maintain.
+    external_id = models.CharField(max_length=100, help_text="The shop's id.")
+    email = models.EmailField(max_length=254)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     locale = models.CharField(max_length=16, blank=True, help_text="e.g. sv, nb, en")
@@ -55,7 +58,7 @@ class Customer(TimestampedModel):
     rfm_frequency = models.PositiveSmallIntegerField(null=True, blank=True)
     rfm_monetary = models.PositiveSmallIntegerField(null=True, blank=True)
     lifecycle_stage = models.CharField(
-        max_length=16, choices=LifecycleStage.choices, blank=True, db_index=True
+        max_length=16, choices=LifecycleStage.choices, blank=True
     )
     lifecycle_stage_since = models.DateTimeField(null=True, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
@@ -63,7 +66,12 @@ class Customer(TimestampedModel):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
+        ]
         indexes = [
+            models.Index(fields=["email"], name="customer_email"),
+            models.Index(fields=["lifecycle_stage"], name="customer_lifecycle_stage"),
             models.Index(fields=["country"]),
             models.Index(fields=["locale"]),
             models.Index(fields=["signed_up_at"]),
@@ -105,8 +113,10 @@ class Order(TimestampedModel):
         REFUNDED = "refunded"
         CANCELLED = "cancelled"
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
-    external_id = models.CharField(max_length=100, unique=True)
+    # Indexed by (customer, placed_at) below, which also serves lookups by customer alone.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders",
+                                 db_index=False)
+    external_id = models.CharField(max_length=100)  # Unique through Meta (see Customer).
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     placed_at = models.DateTimeField()
@@ -114,6 +124,9 @@ class Order(TimestampedModel):
 
     class Meta:
         ordering = ["-placed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="order_external_id_unique"),
+        ]
         indexes = [
             models.Index(fields=["customer", "placed_at"]),
             # Segments: orders in a time window, grouped by customer, from the index alone.

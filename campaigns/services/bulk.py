@@ -77,7 +77,7 @@ def rows_insert(model, rows: list[dict], *, returning: tuple[str, ...] = (),
     sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(c) for _, c, _ in columns)}) "
            f"SELECT {', '.join(selects)}")
     if arrays:
-        sql += (f" FROM unnest({', '.join(f'%s::{_cast(t)}' for _, _, t in arrays)}) "
+        sql += (f" FROM unnest({', '.join(f'%b::{_cast(t)}' for _, _, t in arrays)}) "
                 f"AS v({', '.join(f'c{i}' for i in range(len(arrays)))})")
     else:
         sql += f" FROM generate_series(1, {len(rows)})"
@@ -146,7 +146,7 @@ def rows_update(model, rows: list[dict], *, fields: list[str]) -> None:
         for alias, (_, column, t) in zip(aliases[1:], columns[1:]))
     sql = (
         f"UPDATE {table} AS t SET {assignments} "
-        f"FROM unnest({', '.join(f'%s::{_cast(t)}' for _, _, t in columns)}) "
+        f"FROM unnest({', '.join(f'%b::{_cast(t)}' for _, _, t in columns)}) "
         f"AS v({', '.join(aliases)}) WHERE t.id = v.c0"
     )
     params = [_array(field, t, [row[name] for row in rows])
@@ -157,7 +157,9 @@ def rows_update(model, rows: list[dict], *, fields: list[str]) -> None:
 def _pg_execute(sql: str, params: list, *, fetch: bool = False) -> list[tuple]:
     """Run one statement with its parameters sent apart from the query, in binary: Django's
     client-side binding would quote every array element into the query text, which costs
-    more than the database's own work. Same connection, so the same transaction."""
+    more than the database's own work. The arrays' placeholders are `%b`: psycopg then
+    dumps them in binary (its text format escapes every element, ~20× slower for a
+    timestamp array). Same connection, so the same transaction."""
     import psycopg
 
     connection.ensure_connection()

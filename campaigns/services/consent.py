@@ -124,27 +124,67 @@ def consents_record_bulk(
         ]
         if dry_run or not changes:
             return len(changes)
-        rows_insert(ConsentEvent, [
-            {"customer_id": a.customer_id, "topic": topic, "granted": a.granted,
-             "occurred_at": a.at, "source": source, "wording_version": a.wording_version,
-             "method": a.method, "ip_address": None, "user_agent": ""}
-            for a in changes
-        ])
+        _events_append(changes, source=source, topic=topic)
         rows_update(Subscription, [
             {"id": current[a.customer_id][0], "subscribed": a.granted, "updated_at": a.at}
             for a in changes if a.customer_id in current
         ], fields=["subscribed", "updated_at"])
-        rows_insert(Subscription, [
-            {"customer_id": a.customer_id, "topic": topic, "subscribed": a.granted,
-             "updated_at": a.at}
-            for a in changes if a.customer_id not in current
-        ])
+        _subscriptions_insert([a for a in changes if a.customer_id not in current], topic=topic)
         if topic == Topic.MARKETING:
             for granted in (True, False):
                 ids = [a.customer_id for a in changes if a.granted is granted]
                 if ids:
                     filter_in(Customer.objects, "id", ids).update(marketing_consent=granted)
     return len(changes)
+
+
+def _events_append(answers: list[ConsentAnswer], *, source: str, topic: str) -> None:
+    rows_insert(ConsentEvent, [
+        {"customer_id": a.customer_id, "topic": topic, "granted": a.granted,
+         "occurred_at": a.at, "source": source, "wording_version": a.wording_version,
+         "method": a.method, "ip_address": None, "user_agent": ""}
+        for a in answers
+    ])
+
+
+def _subscriptions_insert(answers: list[ConsentAnswer], *, topic: str) -> None:
+    rows_insert(Subscription, [
+        {"customer_id": a.customer_id, "topic": topic, "subscribed": a.granted,
+         "updated_at": a.at}
+        for a in answers
+    ])
+
+
+def customers_create_with_consent(
+    *, rows: list[dict], answers: dict[str, ConsentAnswer], source: str,
+) -> tuple[dict[str, int], int]:
+    """Insert new customers with their marketing consent; return ({external_id: id},
+    events appended).
+
+    `rows` are full customer rows (as for `rows_insert`) of customers not stored yet;
+    `answers` maps some of their external ids to their marketing answer (its
+    `customer_id` is ignored: the customer has no id yet). In one transaction the
+    customers are inserted with `marketing_consent` already set from their answer (False
+    without one, as for any new customer), then the answers are logged and their
+    subscriptions created, as `consents_record_bulk` would record them for customers
+    without a stored state, but without writing the new rows a second time.
+    """
+    if not rows:
+        return {}, 0
+    with transaction.atomic():
+        for row in rows:
+            answer = answers.get(row["external_id"])
+            row["marketing_consent"] = answer.granted if answer is not None else False
+        ids = {external_id: pk for pk, external_id in rows_insert(
+            Customer, rows, returning=("id", "external_id"))}
+        recorded = sorted(
+            (dataclasses.replace(answer, customer_id=ids[external_id])
+             for external_id, answer in answers.items() if external_id in ids),
+            key=lambda answer: answer.customer_id)
+        if recorded:
+            _events_append(recorded, source=source, topic=Topic.MARKETING)
+            _subscriptions_insert(recorded, topic=Topic.MARKETING)
+    return ids, len(recorded)
 
 
 def consent_withdraw_all(*, customer: Customer, source: str, **proof) -> bool:

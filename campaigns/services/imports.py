@@ -25,7 +25,9 @@ from campaigns.importing import (
 )
 from campaigns.models import AttributeDefinition, ConsentSource, Customer, Order
 from campaigns.services.bulk import filter_in, model_defaults, rows_insert, rows_update
-from campaigns.services.consent import ConsentAnswer, consents_record_bulk
+from campaigns.services.consent import (
+    ConsentAnswer, consents_record_bulk, customers_create_with_consent,
+)
 from campaigns.services.customers import customers_order_facts_refresh
 
 CHUNK_ROWS = 5000
@@ -224,13 +226,14 @@ class _CustomersImporter(_Importer):
             report.created += len(creates)
             report.updated += len(updates)
             return
-        ids = dict((ext, pk) for pk, ext in rows_insert(
-            Customer, creates, returning=("id", "external_id")))
+        # New customers get their consent state in their own INSERT (one write per row).
+        _, created_events = customers_create_with_consent(
+            rows=creates, answers={a[0]: ConsentAnswer(0, *a[1:]) for a in new_answers},
+            source=ConsentSource.IMPORT)
         updates = self.locked_changes(updates, stored, now)
         rows_update(Customer, updates, fields=[*self.update_fields, "updated_at"])
-        ids.update((ext, c["id"]) for ext, c in stored.items())
-        report.consent_events += consents_record_bulk(
-            answers=[ConsentAnswer(ids[a[0]], *a[1:]) for a in answers + new_answers],
+        report.consent_events += created_events + consents_record_bulk(
+            answers=[ConsentAnswer(stored[a[0]]["id"], *a[1:]) for a in answers],
             source=ConsentSource.IMPORT)
         fresh_keys = self.new_keys - set(self.attribute_types)
         if fresh_keys:

@@ -338,7 +338,7 @@ def test_an_unexpected_error_stops_the_import_saying_what_was_committed(
     from campaigns.services import imports
 
     calls = []
-    real_insert = imports.rows_insert
+    real_insert = imports.customers_create_with_consent
 
     def failing_second_time(*args, **kwargs):
         calls.append(1)
@@ -346,7 +346,7 @@ def test_an_unexpected_error_stops_the_import_saying_what_was_committed(
             raise RuntimeError("database went away")
         return real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "rows_insert", failing_second_time)
+    monkeypatch.setattr(imports, "customers_create_with_consent", failing_second_time)
     rows = "".join(f"c-{n},p{n}@example.com,,,,,,\n" for n in range(5))
 
     with pytest.raises(imports.ImportStopped) as stopped:
