@@ -19,6 +19,7 @@ DEFAULT_DAYS = 182
 TITLES = {
     "weekly_sends": "Emails sent per week",
     "weekly_nps": "NPS per week",
+    "monthly_trends": "Per month: emails sent, NPS, CSAT and CES",
     "cohort_retention": "Cohort retention (sign-up month × months since)",
     "campaign_funnel": "Campaign funnel",
     "campaign_held_back": "Deferred, skipped and expired messages by reason",

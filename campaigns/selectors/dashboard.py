@@ -7,7 +7,7 @@ the chart, the HTML table and the CSV export read the same data.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models import Avg, Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 
 from campaigns.models import Campaign, Customer, Enrollment, Message, MessageLog, Order, SurveyResponse
@@ -63,6 +63,38 @@ def weekly_nps(*, since: dt.datetime, until: dt.datetime) -> Table:
     return Table("weekly_nps", ("week", "answers", "promoters", "detractors", "nps"), [
         (_day(w), n, p, d, round(100.0 * (p - d) / n, 1)) for w, n, p, d in rows
     ])
+
+
+def monthly_trends(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """Per calendar month (UTC) in [since, until): emails handed to the provider, NPS
+    (answers and % promoters - % detractors), and mean CSAT (1-5) and CES (1-7) scores."""
+    sent = dict(
+        Message.objects.filter(state__in=HANDED_OVER, sent_at__gte=since, sent_at__lt=until)
+        .annotate(month=TruncMonth("sent_at", tzinfo=UTC)).order_by()
+        .values("month").annotate(n=Count("pk")).values_list("month", "n")
+    )
+    scores: dict = {}
+    for month, kind, answers, mean, promoters, detractors in (
+        SurveyResponse.objects.filter(answered_at__gte=since, answered_at__lt=until)
+        .annotate(month=TruncMonth("answered_at", tzinfo=UTC)).order_by()
+        .values("month", "kind")
+        .annotate(answers=Count("pk"), mean=Avg("score"),
+                  promoters=Count("pk", filter=Q(score__gte=9)),
+                  detractors=Count("pk", filter=Q(score__lte=6)))
+        .values_list("month", "kind", "answers", "mean", "promoters", "detractors")
+    ):
+        scores.setdefault(month, {})[kind] = (answers, mean, promoters, detractors)
+    rows = []
+    for month in sorted(set(sent) | set(scores)):
+        by_kind = scores.get(month, {})
+        nps = by_kind.get(SurveyResponse.Kind.NPS)
+        csat, ces = by_kind.get(SurveyResponse.Kind.CSAT), by_kind.get(SurveyResponse.Kind.CES)
+        rows.append((
+            _day(month), sent.get(month, 0), nps[0] if nps else 0,
+            round(100.0 * (nps[2] - nps[3]) / nps[0], 1) if nps else None,
+            round(csat[1], 2) if csat else None, round(ces[1], 2) if ces else None,
+        ))
+    return Table("monthly_trends", ("month", "sent", "nps_answers", "nps", "csat", "ces"), rows)
 
 
 def _months_between(start: dt.date, end: dt.date) -> int:
@@ -186,7 +218,7 @@ def campaign_lift(*, since: dt.datetime, until: dt.datetime) -> Table:
 
 
 DASHBOARD_TABLES = {f.__name__: f for f in (
-    weekly_sends, weekly_nps, cohort_retention, campaign_funnel, campaign_held_back,
+    weekly_sends, weekly_nps, monthly_trends, cohort_retention, campaign_funnel, campaign_held_back,
     campaign_lift)}
 
 

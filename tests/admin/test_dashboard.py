@@ -118,7 +118,7 @@ def test_the_page_loads_nothing_from_outside_the_site(admin_client, small_shop):
                for u in re.findall(r'(?:src|href)="([^"#?][^"]*)"', page))
     assert {"/static/campaigns/vendor/chartjs/chart.umd.js", "/static/campaigns/dashboard.js"} <= set(
         re.findall(r'src="([^"]+)"', page))
-    assert page.count(">CSV</a>") == 6  # one per table
+    assert page.count(">CSV</a>") == 7  # one per table
 
 
 def test_the_admin_index_links_to_the_dashboard(admin_client, small_shop):
@@ -221,3 +221,22 @@ def test_campaign_lift_export_compares_treated_with_holdout(admin_client, db, fr
     assert "too small" in row[8].lower()
     page = admin_client.get(PAGE, PERIOD).content.decode()
     assert 'id="campaign_lift"' in page and "Winback" in page
+
+
+def test_monthly_trends_export_has_sends_nps_csat_and_ces(admin_client, small_shop):
+    """February: 2 sent, NPS 10, 9, 3, 5 (2 promoters, 2 detractors: NPS 0), CSAT 4 and 5
+    (mean 4.5); January: one CES answer of 6 and nothing sent."""
+    ann_message, bo_message = (SurveyResponse.objects.get(score=10).message,
+                               SurveyResponse.objects.get(score=9).message)
+    SurveyResponse.objects.create(message=ann_message, customer=ann_message.customer,
+                                  kind="csat", score=4, answered_at=at(2, 15))
+    SurveyResponse.objects.create(message=bo_message, customer=bo_message.customer,
+                                  kind="csat", score=5, answered_at=at(2, 16))
+    SurveyResponse.objects.create(message=ann_message, customer=ann_message.customer,
+                                  kind="ces", score=6, answered_at=at(1, 25))
+
+    assert export(admin_client, "monthly_trends") == [
+        ["month", "sent", "nps_answers", "nps", "csat", "ces"],
+        ["2026-01-01", "0", "0", "", "", "6.0"],
+        ["2026-02-01", "2", "4", "0.0", "4.5", ""],
+    ]
