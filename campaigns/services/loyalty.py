@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 
 from campaigns.loyalty import EXPIRING_EVENT, months_before, points_for_amount
 from campaigns.models import Customer, EarningRule, Event, Order, PointsEntry, Tier
+from campaigns.services.customers import customers_order_facts_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,12 @@ def points_event_apply(*, event: Event, now: dt.datetime) -> PointsEntry | None:
         ).first()
         if order is None:
             return None
-        Order.objects.filter(pk=order.pk, status=Order.Status.PLACED).update(
-            status=REVERSING_EVENTS[event.type])
+        status = REVERSING_EVENTS[event.type]
+        changed = Order.objects.filter(pk=order.pk, status=Order.Status.PLACED).update(status=status)
+        if changed and status == Order.Status.CANCELLED:
+            # A cancelled order never happened: the cached order facts (count, total,
+            # first / last order) leave it out, as a re-import of the orders would.
+            customers_order_facts_refresh(customer_ids=[order.customer_id])
         return points_reverse_order(order=order, now=now)
     rule = EarningRule.objects.filter(
         kind=EarningRule.Kind.EVENT, event_type=event.type, active=True).first()

@@ -219,3 +219,20 @@ def test_an_earning_rule_with_bad_settings_is_refused_with_the_field(fields, fie
         EarningRule(**fields).clean()
 
     assert field in refused.value.message_dict
+
+
+def test_a_cancelled_order_leaves_the_customers_order_facts(rules, frozen_clock):
+    buy("o-1", "499.00", frozen_clock.now)
+    buy("o-2", "100.00", frozen_clock.advance(days=1))
+    ingest("cancel-2", "order_cancelled", frozen_clock.advance(hours=1), properties={"order": "o-2"})
+
+    customer = astrid()
+    assert (customer.order_count, customer.total_spent) == (1, Decimal("499.00"))
+    assert customer.last_order_at == Order.objects.get(external_id="o-1").placed_at
+
+
+def test_a_refunded_order_still_counts_as_placed_in_the_order_facts(rules, frozen_clock):
+    buy("o-1", "499.00", frozen_clock.now)
+    ingest("refund-1", "refund", frozen_clock.advance(days=1), properties={"order": "o-1"})
+
+    assert (astrid().order_count, astrid().total_spent) == (1, Decimal("499.00"))
