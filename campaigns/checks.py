@@ -18,18 +18,20 @@ def site_url_check(app_configs, **kwargs):
 
 @register()
 def webhook_secret_check(app_configs, **kwargs):
-    """Without basic auth anyone can post fake bounces and complaints to the webhooks."""
+    """Without basic auth anyone can post fake bounces and complaints to the webhooks, and
+    anymail would only warn and accept them: outside DEBUG this refuses to start (an
+    error stops `migrate`, `runserver` and `check --deploy`)."""
     backend = settings.EMAIL_BACKEND
     if settings.DEBUG or not backend.startswith("anymail.backends.") or backend.endswith(".test.EmailBackend"):
         return []
     if settings.ANYMAIL.get("WEBHOOK_SECRET"):
         return []
-    return [Warning(
+    return [Error(
         "ANYMAIL_WEBHOOK_SECRET is not set: the provider webhooks (/anymail/…/tracking/) "
         "accept posts from anyone, who could suppress addresses or withdraw consent.",
         hint="Set ANYMAIL_WEBHOOK_SECRET=user:password (a long random password) and put it "
              "in the webhook URL at the provider: https://user:password@host/anymail/….",
-        id="campaigns.W002",
+        id="campaigns.E103",
     )]
 
 

@@ -407,12 +407,15 @@ def test_an_event_whose_task_was_lost_is_applied_by_the_sweep(sent, client, froz
 
 # --- Configuration -----------------------------------------------------------------------
 
-def test_a_provider_backend_without_a_webhook_secret_is_flagged_outside_debug(settings):
+def test_a_provider_backend_without_a_webhook_secret_is_an_error_outside_debug(settings):
+    from django.core import checks
+
     from campaigns.checks import webhook_secret_check
 
     settings.DEBUG, settings.EMAIL_BACKEND = False, "anymail.backends.postmark.EmailBackend"
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token"}
-    assert [w.id for w in webhook_secret_check(None)] == ["campaigns.W002"]
+    problems = webhook_secret_check(None)
+    assert [(p.id, p.level) for p in problems] == [("campaigns.E103", checks.ERROR)]
 
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "postmark:secret"}
     assert webhook_secret_check(None) == []
