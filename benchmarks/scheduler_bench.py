@@ -29,6 +29,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from anymail.backends.test import EmailBackend as TestBackend  # noqa: E402
 from django.core import mail  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -37,6 +38,7 @@ from campaigns import models as m  # noqa: E402
 from campaigns.services.demo import demo_load  # noqa: E402
 from campaigns.services.planning import enrollments_plan  # noqa: E402
 from campaigns.services.scheduling import scheduler_tick  # noqa: E402
+from campaigns.services import sending  # noqa: E402
 from campaigns.services.sending import messages_send  # noqa: E402
 
 UTC = dt.timezone.utc
@@ -70,9 +72,9 @@ def customers_grow(total: int, have: int) -> None:
                 """INSERT INTO campaigns_customer (created_at, updated_at, external_id, email,
                        first_name, last_name, locale, time_zone, country, signed_up_at,
                        first_order_at, last_order_at, order_count, total_spent, points_balance,
-                       tier, marketing_consent, attributes, lifecycle_stage)
+                       tier, tier_points, marketing_consent, attributes, lifecycle_stage)
                    SELECT %s, %s, 'b-' || g, 'b' || g || '@example.com', 'Kari', 'Nordmann',
-                       'nb', 'Europe/Oslo', 'NO', %s, %s, %s, 1, 100, 0, '', true, '{}', ''
+                       'nb', 'Europe/Oslo', 'NO', %s, %s, %s, 1, 100, 0, '', 0, true, '{}', ''
                    FROM generate_series(%s, %s) AS g""",
                 [NOW, NOW, long_ago, long_ago, long_ago, have + 1, total],
             )
@@ -121,9 +123,49 @@ def winback_enrolment(now, lapsed, runs):
     return now, statistics.median(times)
 
 
+@contextmanager
+def stage_timer():
+    """Sums the wall time of each stage of the send path (monkeypatched, benchmark only).
+
+    `deliver` is rendering plus anymail's hand-over with no database call: its time per
+    email bounds what one process can reach however lean the rest becomes.
+    """
+    spent = {name: 0.0 for name in STAGES}
+    originals = {name: getattr(sending, f"_{name}") for name in STAGES
+                 if name not in ("tick", "anymail")}
+
+    def timed(name, function):
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+        return run
+
+    for name, function in originals.items():
+        setattr(sending, f"_{name}", timed(name, function))
+    backend_send = TestBackend.send_messages
+    TestBackend.send_messages = timed("anymail", backend_send)
+    global scheduler_tick
+    tick = scheduler_tick
+    scheduler_tick = timed("tick", tick)
+    try:
+        yield spent
+    finally:
+        for name, function in originals.items():
+            setattr(sending, f"_{name}", function)
+        TestBackend.send_messages = backend_send
+        scheduler_tick = tick
+
+
+# `anymail` (the backend's send_messages: payload and address parsing) is part of `deliver`.
+STAGES = ("tick", "decide_batch", "deliver", "anymail", "record")
+
+
 def throughput(now, due, runs):
-    """Returns (now, emails per second, database milliseconds per email), medians."""
-    rates, db_per_email = [], []
+    """Returns (now, emails per second, database ms per email, stage ms per email), medians."""
+    rates, db_per_email, stages = [], [], {name: [] for name in STAGES}
     for run in range(runs):
         now += dt.timedelta(days=2)  # past the daily cap of the previous run
         ids = list(m.Customer.objects.order_by("?").values_list("id", flat=True)[:due])
@@ -133,7 +175,7 @@ def throughput(now, due, runs):
             for cid in ids
         ], batch_size=5000)
         mail.outbox = []
-        with db_timer() as spent:
+        with db_timer() as spent, stage_timer() as staged:
             started = time.perf_counter()
             while True:
                 report = scheduler_tick(now=now, claim_limit=100000)
@@ -146,7 +188,10 @@ def throughput(now, due, runs):
         assert sent == due, f"sent {sent} of {due}"
         rates.append(due / elapsed)
         db_per_email.append(spent[0] * 1000 / due)
-    return now, statistics.median(rates), statistics.median(db_per_email)
+        for name in STAGES:
+            stages[name].append(staged[name] * 1000 / due)
+    return (now, statistics.median(rates), statistics.median(db_per_email),
+            {name: statistics.median(times) for name, times in stages.items()})
 
 
 def main():
@@ -173,9 +218,14 @@ def main():
         if index == 0:
             now, seconds = winback_enrolment(now, min(args.lapsed, total), args.runs)
             print(f"  win-back: {min(args.lapsed, total):,} newly lapsed customers enrolled in {seconds:.2f} s")
-            now, rate, db_ms = throughput(now, args.due, args.runs)
+            now, rate, db_ms, stages = throughput(now, args.due, args.runs)
             print(f"  throughput: {args.due:,} welcomes planned, gated, rendered, sent and recorded at "
                   f"{rate:,.0f} emails/s (one process); {db_ms:.2f} ms of database time per email")
+            print("  per email: " + ", ".join(f"{name} {ms:.3f} ms" for name, ms in stages.items()))
+            print(f"  render + anymail hand-over alone (no database): {stages['deliver']:.3f} ms per "
+                  f"email, a ceiling of {1000 / stages['deliver']:,.0f} emails/s for one process; "
+                  f"anymail's send_messages alone {stages['anymail']:.3f} ms "
+                  f"(ceiling {1000 / stages['anymail']:,.0f}/s)")
 
 
 if __name__ == "__main__":

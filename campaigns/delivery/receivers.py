@@ -12,6 +12,7 @@ from anymail.signals import tracking
 from django.dispatch import receiver
 
 from campaigns import clock
+from campaigns.delivery.status import event_type_refined
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +71,11 @@ def tracking_received(sender, event, esp_name, **kwargs):
     from campaigns.services.deliverability import message_event_store
     from campaigns.tasks import message_event_process
 
+    provider = str(esp_name).lower()[:32]
     row, created = message_event_store(
-        provider=str(esp_name).lower()[:32],
+        provider=provider,
         event_id=event_key(event),
-        event_type=str(event.event_type)[:32],
+        event_type=event_type_refined(provider, str(event.event_type), event.esp_event)[:32],
         occurred_at=event.timestamp or clock.now(),
         payload=event_payload(event),
     )

@@ -57,6 +57,26 @@ REJECT_EFFECTS = {
 SUPPRESSING = {Effect.BOUNCED: "bounced", Effect.COMPLAINED: "complained"}
 
 
+# Temporary failures some providers report, and anymail normalises, as "bounced": the
+# receiving server said "later" (mailbox full, over quota), the provider keeps trying and
+# reports a hard bounce if it never gets through. They are stored as "deferred", which
+# does not suppress (EM-14). Keyed by provider (anymail's esp_name, lower case), the raw
+# event's field and its values.
+SOFT_BOUNCES = {
+    # Postmark: "SoftBounce — unable to temporarily deliver message"; anymail maps it
+    # to bounced and says "might also receive HardBounce later".
+    "postmark": ("Type", {"SoftBounce"}),
+}
+
+
+def event_type_refined(provider: str, event_type: str, raw) -> str:
+    """anymail's normalised type, with a provider's soft bounce turned into "deferred"."""
+    field, values = SOFT_BOUNCES.get(provider, (None, ()))
+    if event_type == EventType.BOUNCED and isinstance(raw, dict) and raw.get(field) in values:
+        return EventType.DEFERRED
+    return event_type
+
+
 def event_effect(event_type: str, reject_reason: str | None = None) -> Effect:
     """The effect of one normalised event; unknown types and reasons do nothing."""
     if event_type == EventType.REJECTED:

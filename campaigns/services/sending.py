@@ -242,7 +242,7 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
         ).filter(
             Q(variant__isnull=True, step__template__purpose=Purpose.MARKETING)
             | Q(variant__template__purpose=Purpose.MARKETING)
-        ).values_list("customer_id", flat=True).distinct())
+        ).order_by().values_list("customer_id", flat=True).distinct())
         lease = dt.timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
         to_send = []
         for message in messages:

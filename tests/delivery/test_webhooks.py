@@ -143,15 +143,28 @@ def test_an_unsigned_mailgun_post_is_refused(sent, post, frozen_clock):
 
 
 @MAILGUN
-def test_a_stale_signed_mailgun_post_is_refused_as_a_replay(sent, post, frozen_clock, settings):
+def test_a_stale_signed_mailgun_post_is_ignored_as_a_replay_with_a_200(
+        sent, post, frozen_clock, settings, caplog):
+    # EM-21: logged and ignored, and answered 200 so the provider does not retry it forever.
     signed_at = now_ts(frozen_clock)
     payload = mailgun_event("mailgun_complained.json", sent, at=signed_at)
     frozen_clock.advance(seconds=settings.WEBHOOK_MAX_AGE_SECONDS + 1)
 
     response = post(MAILGUN_URL, payload)
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert not MessageEvent.objects.exists() and not Suppression.objects.exists()
+    assert "ignored a Mailgun webhook" in caplog.text and ADDRESS not in caplog.text
+
+
+@MAILGUN
+def test_a_stale_mailgun_post_with_a_wrong_signature_is_still_refused(sent, post, frozen_clock, settings):
+    payload = mailgun_event("mailgun_complained.json", sent, at=now_ts(frozen_clock))
+    payload["signature"]["signature"] = "0" * 64
+    frozen_clock.advance(seconds=settings.WEBHOOK_MAX_AGE_SECONDS + 1)
+
+    assert post(MAILGUN_URL, payload).status_code == 400
+    assert not MessageEvent.objects.exists()
 
 
 @MAILGUN
@@ -300,6 +313,25 @@ def test_a_postmark_hard_bounce_with_basic_auth_suppresses_the_address(sent, pos
     event = MessageEvent.objects.get()
     assert (event.provider, event.event_id, event.message) == ("postmark", "4323372036854775807", sent)
     assert Suppression.objects.get().reason == "bounced"
+
+
+@POSTMARK
+def test_a_postmark_soft_bounce_is_a_deferral_and_suppresses_nothing(sent, post):
+    # Mailbox full: Postmark keeps trying and reports a HardBounce if it never gets through.
+    payload = postmark_event("postmark_bounce.json", sent)
+    payload.update(ID=4323372036854775808, Type="SoftBounce", TypeCode=4096,
+                   Name="Soft bounce", Inactive=False,
+                   Description="Unable to temporarily deliver this email.")
+
+    response = post(POSTMARK_URL, payload,
+                    HTTP_AUTHORIZATION=basic_auth("postmark:8Qz-long-random-secret"))
+
+    assert response.status_code == 200
+    event = MessageEvent.objects.get()
+    assert (event.event_type, event.message) == ("deferred", sent)
+    assert not Suppression.objects.exists()
+    sent.refresh_from_db()
+    assert sent.bounced_at is None
 
 
 @POSTMARK
