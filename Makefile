@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test bench bench-import setup venv migrate clean
+.PHONY: run test bench bench-import setup venv migrate messages clean
 
 venv: $(VENV)/.installed
 
@@ -40,6 +40,13 @@ BENCH_IMPORT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_impor
 bench-import: venv
 	psql "$(dir $(BENCH_IMPORT_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench_import" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_IMPORT_DATABASE_URL) $(BIN)/python benchmarks/import_bench.py $(BENCH_ARGS)
+
+# The public pages' Swedish and Norwegian texts: collect new strings into locale/*/django.po,
+# translate them there, and compile the .mo files that are committed with them.
+messages: venv
+	$(BIN)/python manage.py makemessages -l sv -l nb --no-location \
+		--ignore=.venv --ignore=tests --ignore=var --ignore=benchmarks
+	for l in sv nb; do msgfmt --check -o locale/$$l/LC_MESSAGES/django.mo locale/$$l/LC_MESSAGES/django.po; done
 
 clean:
 	rm -rf var

@@ -3,7 +3,10 @@
 Pure: no queries; reads settings at call time.
 """
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
 
+from campaigns.languages import site_language
 from campaigns.retention import RETENTION, Action, retention_days
 
 
@@ -70,17 +73,24 @@ def article_15_facts() -> dict:
     }
 
 
+def _in_customers_language(customer):
+    return translation.override(site_language(customer.locale) or settings.LANGUAGE_CODE)
+
+
 def export_email_subject(customer) -> str:
-    return f"Your data at {settings.COMPANY_NAME}"
+    with _in_customers_language(customer):
+        return gettext("Your data at %(company)s") % {"company": settings.COMPANY_NAME}
 
 
 def export_email_text(customer) -> str:
-    return (
-        "Hello,\n\n"
-        f"You asked for a copy of the data {settings.COMPANY_NAME} holds about you. It is "
-        "attached as customer-data.json, a machine-readable file that also explains why we "
-        "hold the data, who receives it, how long we keep it and your rights.\n\n"
-        "If you did not ask for this, you can ignore this email: it was sent only to this "
-        "address.\n\n"
-        f"{settings.COMPANY_NAME}, {settings.COMPANY_ADDRESS}\n"
-    )
+    """The export email's text, in the customer's language (Swedish, Norwegian or English)."""
+    with _in_customers_language(customer):
+        return gettext(
+            "Hello,\n\n"
+            "You asked for a copy of the data %(company)s holds about you. It is attached as "
+            "customer-data.json, a machine-readable file that also explains why we hold the "
+            "data, who receives it, how long we keep it and your rights.\n\n"
+            "If you did not ask for this, you can ignore this email: it was sent only to this "
+            "address.\n\n"
+            "%(company)s, %(address)s\n"
+        ) % {"company": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS}

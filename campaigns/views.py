@@ -3,7 +3,6 @@
 The preference centre and the public subscription page are in views_consent.
 """
 from django.http import HttpResponse
-from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -14,7 +13,8 @@ from campaigns.services.gdpr import privacy_export_request
 from campaigns.selectors.surveys import survey_locale, survey_question_text
 from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer, survey_comment_add
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
-from campaigns.views_consent import preferences_page
+from campaigns.views_consent import client_ip, preferences_page
+from campaigns.views_consent import render as page_render
 
 
 def _customer_for(token: str) -> Customer | None:
@@ -43,11 +43,11 @@ def unsubscribe(request, token):
             customer=customer,
             source=ConsentSource.UNSUBSCRIBE_LINK,
             method="one-click" if "List-Unsubscribe" in request.POST else "web-form",
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
-    response = render(request, "campaigns/unsubscribe_done.html", status=200)
-    return response
+    # The same answer for any token: its language comes from the link (?lang=).
+    return page_render(request, "campaigns/unsubscribe_done.html")
 
 
 @csrf_exempt  # The signed token in the URL is the credential; no session is involved.
@@ -57,14 +57,14 @@ def privacy_export(request, token):
     email of the customer's data to the address on file and answers the same neutral
     page whether the token is valid, unknown or already used today."""
     if request.method == "GET":
-        return render(request, "campaigns/privacy_export_confirm.html", {"token": token})
+        return page_render(request, "campaigns/privacy_export_confirm.html", {"token": token})
     try:
         customer_id = unsubscribe_token_read(token=token)
     except InvalidTokenError:
         customer_id = None
     if customer_id is not None:
         privacy_export_request(customer_id=customer_id, actor="customer (email link)")
-    return render(request, "campaigns/privacy_export_done.html")
+    return page_render(request, "campaigns/privacy_export_done.html")
 
 
 def healthz(request):
@@ -109,7 +109,8 @@ def survey(request, token, kind="nps", score=None):
     locale = survey_locale(message.customer.locale if message else "")
     text = _SURVEY_TEXT[locale]
     if message is None or kind not in SurveyResponse.SCALES:
-        return render(request, "campaigns/survey.html", {"text": text, "invalid": True}, status=404)
+        return page_render(request, "campaigns/survey.html", {"text": text, "invalid": True},
+                           status=404, locale=locale)
     low, high = SurveyResponse.SCALES[kind]
     if score is not None and not low <= score <= high:
         score = None
@@ -130,5 +131,5 @@ def survey(request, token, kind="nps", score=None):
                 context.update(saved=True, has_comment=True, comment_saved=True)
         except (ValueError, SurveyAnswerInvalid):
             context["error"] = True
-            return render(request, "campaigns/survey.html", context, status=400)
-    return render(request, "campaigns/survey.html", context)
+            return page_render(request, "campaigns/survey.html", context, status=400, locale=locale)
+    return page_render(request, "campaigns/survey.html", context, locale=locale)

@@ -5,15 +5,19 @@ A GET never changes anything (mail scanners and link prefetchers follow links). 
 never tell whether an address or a token belongs to anyone.
 """
 import datetime as dt
+import ipaddress
 
 from django import forms
 from django.conf import settings
 from django.core.cache import cache
-from django.shortcuts import render
+from django.shortcuts import render as django_render
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns import clock
 from campaigns.exceptions import InvalidTokenError
+from campaigns.languages import site_language
 from campaigns.models import (
     ConsentSource, Customer, Subscription, SubscriptionRequest, Topic,
 )
@@ -25,12 +29,63 @@ from campaigns.services.subscriptions import subscription_confirm, subscription_
 from campaigns.tokens import subscription_token_read, unsubscribe_token_read
 
 PREFERENCE_WORDING = "preference-centre-2026-1"
-TOPICS = [(t.value, t.label) for t in Topic if t != Topic.MARKETING]
+# The topics a customer can switch, with the labels the page shows (translated).
+TOPICS = [
+    (Topic.OFFERS.value, gettext_lazy("Offers")),
+    (Topic.SURVEYS.value, gettext_lazy("Surveys")),
+    (Topic.LOYALTY.value, gettext_lazy("Loyalty news")),
+]
 MAX_PAUSE_DAYS = 365
 
 
+def page_language(request, locale: str = "") -> str:
+    """The language of a public page.
+
+    `locale` is the customer's, given only by pages that already differ for a known
+    customer (the preference centre). Every answer that must read the same for a known,
+    an unknown and a forged token takes its language from the request alone: the link's
+    `?lang=` (emails put the customer's language in their links), else the browser's
+    Accept-Language among settings.LANGUAGES, else LANGUAGE_CODE (English).
+    """
+    for candidate in (locale, request.GET.get("lang", "")):
+        if language := site_language(candidate):
+            return language
+    return translation.get_language_from_request(request)
+
+
+def render(request, template, context=None, *, locale: str = "", status: int = 200):
+    """Render a public page in `page_language` (its <html lang> and Content-Language too)."""
+    language = page_language(request, locale)
+    with translation.override(language):
+        response = django_render(request, template, {"lang": language, **(context or {})},
+                                 status=status)
+    response["Content-Language"] = language
+    return response
+
+
+def client_ip(request) -> str | None:
+    """The address a request came from, for consent proof and rate limits.
+
+    REMOTE_ADDR, unless the site runs behind TRUSTED_PROXY_COUNT reverse proxies: then all
+    requests come from the nearest proxy, and the client is the entry the outermost trusted
+    proxy appended to X-Forwarded-For, counted from the right (entries further left were
+    written by the client and prove nothing). None when that is not an IP address.
+    """
+    address = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = [hop for hop in hops if hop]
+        if len(hops) >= proxies:
+            address = hops[-proxies]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
 def _proof(request) -> dict:
-    return {"ip_address": request.META.get("REMOTE_ADDR") or None,
+    return {"ip_address": client_ip(request),
             "user_agent": request.META.get("HTTP_USER_AGENT", "")}
 
 
@@ -65,10 +120,12 @@ def preferences_page(request, token):
     if customer is None:
         # The same one-click form as for a real customer, so a token reveals nothing.
         return render(request, "campaigns/unsubscribe_confirm.html", {"token": token})
-    return render(request, "campaigns/preferences.html", _preferences_context(customer, token))
+    return render(request, "campaigns/preferences.html", _preferences_context(customer, token),
+                  locale=customer.locale)
 
 
 def _saved(request, status=200):
+    # The same answer for any token: its language comes from the link (?lang=), not the customer.
     return render(request, "campaigns/preferences_saved.html", status=status)
 
 
@@ -112,9 +169,12 @@ def preferences_pause(request, token):
     except ValueError:
         until = None
     if until is None or not today < until <= today + dt.timedelta(days=MAX_PAUSE_DAYS):
-        context = _preferences_context(
-            customer, token, pause_error=f"Choose a date after today and at most {MAX_PAUSE_DAYS} days ahead.")
-        return render(request, "campaigns/preferences.html", context, status=400)
+        with translation.override(page_language(request, customer.locale)):
+            error = gettext("Choose a date after today and at most %(days)s days ahead.") % {
+                "days": MAX_PAUSE_DAYS}
+        context = _preferences_context(customer, token, pause_error=error)
+        return render(request, "campaigns/preferences.html", context, status=400,
+                      locale=customer.locale)
     # Marketing may start again from the first moment of that day, the customer's time.
     marketing_pause(customer=customer, until=dt.datetime.combine(until, dt.time(0), tzinfo=zone)
                     .astimezone(dt.timezone.utc))
@@ -139,7 +199,7 @@ class SubscribeForm(forms.Form):
 
 
 def _rate_limited(request) -> bool:
-    key = f"subscribe-rate:{request.META.get('REMOTE_ADDR', '')}"
+    key = f"subscribe-rate:{client_ip(request) or ''}"
     cache.add(key, 0, timeout=3600)
     try:
         count = cache.incr(key)
@@ -153,21 +213,23 @@ def subscribe(request):
     """The public subscription page. A POST always answers "check your inbox": it never
     tells whether the address is known, suppressed or was asked for already."""
     if request.method == "GET":
-        form = SubscribeForm(initial={"locale": request.GET.get("lang", "")[:16]})
-        return render(request, "campaigns/subscribe.html", {"form": form})
+        lang = request.GET.get("lang", "")[:16]
+        form = SubscribeForm(initial={"locale": lang})
+        return render(request, "campaigns/subscribe.html", {"form": form}, locale=lang)
+    lang = request.POST.get("locale", "")[:16]
     if _rate_limited(request):
         return render(request, "campaigns/subscribe.html", {"form": SubscribeForm(), "too_many": True},
-                      status=429)
+                      status=429, locale=lang)
     form = SubscribeForm(request.POST)
     if not form.is_valid():
-        return render(request, "campaigns/subscribe.html", {"form": form}, status=400)
+        return render(request, "campaigns/subscribe.html", {"form": form}, status=400, locale=lang)
     data = form.cleaned_data
     subscription_request_create(
         email=data["email"], topics=[Topic.MARKETING], source=ConsentSource.SUBSCRIPTION_PAGE,
         first_name=data["first_name"], locale=data["locale"],
         wording_version=settings.SUBSCRIBE_WORDING_VERSION, **_proof(request),
     )
-    return render(request, "campaigns/subscribe_sent.html")
+    return render(request, "campaigns/subscribe_sent.html", locale=lang)
 
 
 def _request_for(token: str) -> SubscriptionRequest | None:
@@ -183,15 +245,18 @@ def subscribe_confirm(request, token):
     """GET shows a Confirm button; the POST confirms. Forged, expired and cancelled links
     get one and the same answer."""
     subscription = _request_for(token)
+    # The language the person subscribed in, on the pages only a real request reaches;
+    # the refusal reads the same for forged, expired and cancelled links.
+    lang = subscription.locale if subscription is not None else ""
     if subscription is not None and subscription.confirmed_at is not None:
-        return render(request, "campaigns/subscribe_done.html")
+        return render(request, "campaigns/subscribe_done.html", locale=lang)
     pending = subscription is not None and subscription.cancelled_at is None and (
         subscription.expires_at > clock.now())
     if not pending:
         return render(request, "campaigns/link_invalid.html", status=404)
     if request.method == "GET":
-        return render(request, "campaigns/subscribe_confirm.html", {"token": token})
+        return render(request, "campaigns/subscribe_confirm.html", {"token": token}, locale=lang)
     if not subscription_confirm(request=subscription, **_proof(request)):
         return render(request, "campaigns/link_invalid.html", status=404)
-    return render(request, "campaigns/subscribe_done.html")
+    return render(request, "campaigns/subscribe_done.html", locale=lang)
 

@@ -4,7 +4,11 @@ from pathlib import Path
 
 from celery import Celery
 
+from loyaltycrm import broker_filesystem
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyaltycrm.settings.base")
+# Before any connection is made: `filesystem://` writes whole message files only.
+broker_filesystem.register()
 
 app = Celery("loyaltycrm")
 app.config_from_object("django.conf:settings", namespace="CELERY")

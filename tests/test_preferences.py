@@ -45,9 +45,12 @@ def test_the_centre_shows_switches_pause_unsubscribe_and_data_links():
 
     page = Client().get(f"/u/{token}").content.decode()
 
+    # Every form carries the page's language (here the customer's) to the answer it gets.
+    language = customer.locale.split("-")[0]
     for name in ('name="marketing"', 'name="topic_offers"', 'name="topic_surveys"',
-                 'name="topic_loyalty"', 'name="until"', f'action="/u/{token}"',
-                 f'action="/privacy/{token}/export"', f'action="/u/{token}/erasure"'):
+                 'name="topic_loyalty"', 'name="until"', f'action="/u/{token}?lang={language}"',
+                 f'action="/privacy/{token}/export?lang={language}"',
+                 f'action="/u/{token}/erasure?lang={language}"'):
         assert name in page
 
 
@@ -123,7 +126,8 @@ def test_a_bad_pause_date_is_refused_and_writes_nothing(frozen_clock, until):
     response = csrf_post(csrf_client(path), f"{path}/pause", {"until": until})
 
     assert response.status_code == 400
-    assert b"Choose a date after today" in response.content
+    # In the customer's language (the factory's customers are Swedish).
+    assert "Välj ett datum efter i dag" in response.content.decode()
     customer.refresh_from_db()
     assert customer.marketing_paused_until is None
 
@@ -157,7 +161,8 @@ def test_public_subscription_confirms_by_a_transactional_email_then_subscribes(
     with django_capture_on_commit_callbacks(execute=True):
         response = subscribe(client, "Nova@Example.se", first_name="Nova", locale="sv")
 
-    assert b"Check your inbox" in response.content
+    # The page speaks the language the person subscribed in.
+    assert "Titta i din inkorg" in response.content.decode()
     assert not Customer.objects.filter(email__iexact="nova@example.se").exists()
     (confirmation,) = mail.outbox
     assert confirmation.to == ["Nova@Example.se"]
@@ -168,19 +173,19 @@ def test_public_subscription_confirms_by_a_transactional_email_then_subscribes(
     assert "nova" not in link.lower()
 
     for _ in range(3):  # a link scanner's GETs confirm nothing
-        assert b"Confirm" in Client().get(link).content
+        assert "Bekräfta" in Client().get(link).content.decode()
     assert not Customer.objects.filter(email__iexact="nova@example.se").exists()
 
     confirmer = csrf_client(link)
     done = csrf_post(confirmer, link, {})
 
-    assert b"You are subscribed" in done.content
+    assert "Du prenumererar nu" in done.content.decode()
     customer = Customer.objects.get(email="Nova@Example.se")
     assert customer.marketing_consent is True and customer.first_name == "Nova"
     event = ConsentEvent.objects.get(customer=customer)
     assert (event.source, event.method, event.wording_version) == (
         "subscription_page", "double_opt_in", "subscribe-2026-1")
-    assert b"You are subscribed" in csrf_post(confirmer, link, {}).content  # idempotent
+    assert "Du prenumererar nu" in csrf_post(confirmer, link, {}).content.decode()  # idempotent
     assert ConsentEvent.objects.filter(customer=customer).count() == 1
 
 
@@ -231,6 +236,43 @@ def test_the_page_is_rate_limited_per_client(settings):
     codes = [subscribe(client, f"p{n}@example.se").status_code for n in range(3)]
 
     assert codes == [200, 200, 429]
+
+
+def test_behind_a_proxy_each_client_has_its_own_limit_and_its_own_address_as_proof(settings):
+    settings.SUBSCRIBE_RATE_PER_HOUR = 1
+    settings.TRUSTED_PROXY_COUNT = 1  # nginx appends the address it saw
+    behind_proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    first = csrf_client("/subscribe")
+    second = csrf_client("/subscribe")
+
+    codes = [
+        first.post("/subscribe", {"email": "a@example.se", "agree": "on",
+                                  "csrfmiddlewaretoken": first.cookies["csrftoken"].value},
+                   HTTP_X_FORWARDED_FOR="203.0.113.7", **behind_proxy).status_code,
+        # A forged left-hand entry changes nothing: the proxy's own entry is on the right.
+        first.post("/subscribe", {"email": "b@example.se", "agree": "on",
+                                  "csrfmiddlewaretoken": first.cookies["csrftoken"].value},
+                   HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7", **behind_proxy).status_code,
+        second.post("/subscribe", {"email": "c@example.se", "agree": "on",
+                                   "csrfmiddlewaretoken": second.cookies["csrftoken"].value},
+                    HTTP_X_FORWARDED_FOR="192.0.2.44", **behind_proxy).status_code,
+    ]
+
+    assert codes == [200, 429, 200]
+    proofs = dict(SubscriptionRequest.objects.values_list("email", "ip_address"))
+    assert proofs == {"a@example.se": "203.0.113.7", "c@example.se": "192.0.2.44"}
+
+
+def test_without_a_trusted_proxy_a_forwarded_header_is_ignored(settings):
+    settings.SUBSCRIBE_RATE_PER_HOUR = 1
+    client = csrf_client("/subscribe")
+
+    codes = [client.post("/subscribe", {"email": f"p{n}@example.se", "agree": "on",
+                                        "csrfmiddlewaretoken": client.cookies["csrftoken"].value},
+                         HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(2)]
+
+    assert codes == [200, 429]
+    assert SubscriptionRequest.objects.get().ip_address == "127.0.0.1"
 
 
 def test_an_unticked_consent_box_subscribes_nobody():

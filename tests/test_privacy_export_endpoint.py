@@ -36,6 +36,9 @@ def test_a_post_emails_one_export_to_the_address_on_file(customer, client, froze
     assert "Request received" in response.content.decode()
     [email] = mail.outbox
     assert email.to == ["nils@example.se"]
+    # In the (Swedish) customer's language.
+    assert email.subject == "Dina uppgifter hos Nordic Goods AB"
+    assert "Du bad om en kopia av de uppgifter Nordic Goods AB har om dig" in email.body
     assert "List-Unsubscribe" not in email.extra_headers  # transactional
     name, content, mimetype = email.attachments[0]
     assert (name, mimetype) == ("customer-data.json", "application/json")

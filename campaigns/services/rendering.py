@@ -103,7 +103,10 @@ def message_render(*, message: Message) -> tuple[dict, str, str | None]:
         raise TemplateRenderError("the template has no text in any language", template=template.name)
     marketing = template.purpose == Purpose.MARKETING
     token = unsubscribe_token(customer_id=message.customer_id)
-    unsubscribe_url = f"{settings.SITE_URL}/u/{token}" if marketing else None
+    # The link names the email's language, so the pages it opens (and the one-click
+    # answer) speak it whatever the browser says, without looking the customer up.
+    language = translation.locale.split("-")[0].lower()
+    unsubscribe_url = f"{settings.SITE_URL}/u/{token}?lang={language}" if marketing else None
     context = message_context(message=message, unsubscribe_url=unsubscribe_url or "")
     rendered = templating.template_render(
         cache_key=(translation.pk, translation.version),

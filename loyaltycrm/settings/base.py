@@ -40,6 +40,9 @@ DOUBLE_OPT_IN_SOURCES = env.list("DOUBLE_OPT_IN_SOURCES", default=[])
 DOUBLE_OPT_IN_DAYS = env.int("DOUBLE_OPT_IN_DAYS", default=7)
 SUBSCRIBE_WORDING_VERSION = env("SUBSCRIBE_WORDING_VERSION", default="subscribe-2026-1")
 SUBSCRIBE_RATE_PER_HOUR = env.int("SUBSCRIBE_RATE_PER_HOUR", default=20)
+# Reverse proxies in front of the web process (nginx, a load balancer) that append the
+# client's address to X-Forwarded-For; 0 = none, REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -109,6 +112,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The languages of the public pages (unsubscribe, preferences, subscribe, surveys): each
+# shows in the customer's locale, else the browser's. The admin stays in English.
+LANGUAGES = [("en", "English"), ("sv", "Svenska"), ("nb", "Norsk bokmål")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="Europe/Stockholm")
 USE_I18N = True
 USE_TZ = True

@@ -1,44 +1,20 @@
 """The segment rule builder in a real browser (headless Debian chromium through Selenium)."""
 import datetime as dt
-import os
-import shutil
 
 import pytest
 from django.utils import timezone
 
 from campaigns.models import Segment
 from campaigns.selectors.segments import segment_count
+from tests.browser.conftest import needs_chromium
 from tests.factories import CustomerFactory, OrderFactory
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)) or not shutil.which(CHROMIUM),
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
+pytestmark = needs_chromium
 
 RULE = {"all": [
     {"field": "country", "op": "is", "value": "SE"},
     {"field": "order_count", "op": ">=", "value": 2, "window": {"last_days": 90}},
 ]}
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1400,1200"):
-        options.add_argument(argument)
-    # An explicit driver path: Selenium Manager never tries to download anything.
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.implicitly_wait(2)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
