@@ -52,6 +52,12 @@ REASON_WORDS = {
     "exit_event": "the customer left the journey (an exit event happened)",
     "exited": "the customer left the journey",
     "provider_unavailable": "the email provider was unavailable, will try again",
+    "provider_rate_limited": "the email provider asked us to slow down, will try again",
+    "provider_unreachable": "the email provider could not be reached, will try again",
+    "provider_timeout": "no answer from the email provider after the message went out",
+    "provider_answer_unreadable": "the email provider's answer could not be read",
+    "send_error": "an unexpected error while handing the message over",
+    "reconciled": "settled by the provider's later report",
     "provider_error": "the email provider refused the message",
     "rejected": "the email provider refused the address",
     "template_error": "the template could not be rendered",
@@ -134,8 +140,8 @@ def message_summary(message: Message, zone: ZoneInfo) -> str:
     if message.state in (Message.State.CLAIMED, Message.State.SENDING):
         return f"Being sent now ({message.state})"
     if message.state == Message.State.UNKNOWN:
-        return ("Outcome unknown: the worker stopped while sending. It is not resent "
-                "automatically; the customer may or may not have received it")
+        return (f"Outcome unknown: {reason or 'the hand-over to the provider broke'}. It is "
+                "not resent automatically; the customer may or may not have received it")
     word = {"skipped": "Not sent", "expired": "Expired, not sent", "failed": "Failed"}.get(
         message.state, message.state
     )

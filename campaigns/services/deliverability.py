@@ -9,7 +9,7 @@ from django.db import transaction
 
 from campaigns import clock
 from campaigns.delivery.status import SUPPRESSING, Effect, event_effect
-from campaigns.models import ConsentSource, Message, MessageEvent
+from campaigns.models import ConsentSource, Message, MessageEvent, MessageLog
 from campaigns.services.consent import consent_withdraw_all, suppression_add
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,32 @@ def _tracking_allowed(effect: Effect) -> bool:
     return True
 
 
+# Provider events that prove it took the message: an `unknown` send (the hand-over broke
+# after the request went out) was in fact sent (RL-7). A rejection proves it was not.
+ACCEPTED_EVENTS = {"queued", "sent", "deferred", "delivered", "opened", "clicked", "bounced",
+                   "complained", "unsubscribed", "autoresponded"}
+REFUSED_EVENTS = {"rejected", "failed"}
+
+
+def _reconcile(event: MessageEvent, message: Message) -> None:
+    """Settle an `unknown` message from what the provider reports about it."""
+    if event.event_type in ACCEPTED_EVENTS:
+        state = Message.State.SENT
+    elif event.event_type in REFUSED_EVENTS:
+        state = Message.State.FAILED
+    else:
+        return
+    if Message.objects.filter(pk=message.pk, state=Message.State.UNKNOWN).update(state=state):
+        MessageLog.objects.create(
+            message=message, at=event.occurred_at, state=state, reason="reconciled",
+            detail=f"{event.provider} reported {event.event_type} after the hand-over broke")
+        message.state = state
+
+
 def _apply(event: MessageEvent, message: Message, effect: Effect) -> str:
     """The event's effect on one of our messages; returns the outcome in a few words."""
+    if message.state == Message.State.UNKNOWN:
+        _reconcile(event, message)
     if not _tracking_allowed(effect):
         # The site does not track opens / clicks (EU guidance treats pixels like
         # cookies): a provider that reports them anyway is not listened to.

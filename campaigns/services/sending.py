@@ -14,13 +14,14 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
-from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import Max, Q, Sum
 
 from campaigns.capping import CapPolicy, send_window_decide
+from campaigns.delivery import failures
+from campaigns.delivery.failures import send_failure
 from campaigns.delivery.messages import email_build, sending_domain
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import (
@@ -48,6 +49,7 @@ class SendReport:
     skipped: int = 0
     expired: int = 0
     failed: int = 0
+    unknown: int = 0
     released: int = 0
 
 
@@ -279,7 +281,10 @@ def _decide_batch(message_ids, *, now, report) -> list[Message]:
 
 
 def _deliver(messages, *, now) -> list[tuple[Message, str, dict]]:
-    """Render and hand each message to the backend; no transaction is open here."""
+    """Render and hand each message to the backend; no transaction is open here.
+
+    One message's trouble never stops the batch: the outcomes of the others are recorded.
+    """
     outcomes = []
     domain = settings.SITE_URL.split("://")[-1].split("/")[0].split(":")[0] or "localhost"
     with get_connection() as connection:
@@ -293,21 +298,17 @@ def _deliver(messages, *, now) -> list[tuple[Message, str, dict]]:
                     unsubscribe_url=unsubscribe_url, tags=[message.campaign.slug],
                 )
                 email.connection = connection
-                email.send()
             except TemplateRenderError as exc:
                 outcomes.append((message, "template_error", {"detail": str(exc)}))
                 continue
-            except AnymailRecipientsRefused as exc:
-                outcomes.append((message, "rejected", {"detail": str(exc)}))
-                continue
-            except AnymailAPIError as exc:
-                status = getattr(exc, "status_code", None)
-                transient = status is None or status >= 500 or status == 429
-                outcomes.append((message, "retry" if transient else "provider_error",
-                                 {"detail": f"provider answered {status}"}))
-                continue
-            except OSError as exc:  # SMTP and network trouble is transient
-                outcomes.append((message, "retry", {"detail": type(exc).__name__}))
+            try:
+                email.send()
+            except Exception as exc:  # classified: retry, unknown or failed (delivery/failures.py)
+                failure = send_failure(exc, now=now)
+                logger.warning("message %s: %s (%s)", message.pk, failure.reason, failure.outcome)
+                outcomes.append((message, failure.outcome, {
+                    "reason": failure.reason, "detail": failure.detail,
+                    "retry_after": failure.retry_after}))
                 continue
             status = getattr(email, "anymail_status", None)
             provider_id = (status.message_id if status is not None else None) or ""
@@ -367,17 +368,36 @@ def _record(outcomes, *, now, report) -> None:
         for message, outcome, data in outcomes:
             if outcome == "sent":
                 continue
-            elif outcome == "retry" and message.attempts < MAX_ATTEMPTS:
-                # Nothing reached the customer: free the cap slot and try again later.
+            if outcome == failures.RETRY and message.attempts < MAX_ATTEMPTS:
+                # Nothing reached the customer: free the cap slot and try again later, not
+                # sooner than the provider asked (Retry-After).
                 report.deferred += 1
-                _settle(message, state=Message.State.PENDING, reason="provider_unavailable", now=now,
-                        detail=data["detail"], sent_at=None, claimed_until=None,
-                        due_at=now + dt.timedelta(minutes=2 ** message.attempts),
+                delay = failures.retry_delay(attempts=message.attempts, asked=data["retry_after"])
+                _settle(message, state=Message.State.PENDING, reason=data["reason"], now=now,
+                        detail=f"{data['detail']}; next try in {_duration(delay)}",
+                        sent_at=None, claimed_until=None, due_at=now + delay,
                         log_state="deferred")
+            elif outcome == failures.UNKNOWN:
+                # It may have reached the customer: it keeps its send time (and cap slot)
+                # and is never resent; a later webhook can still confirm it (RL-7).
+                report.unknown += 1
+                _settle(message, state=Message.State.UNKNOWN, reason=data["reason"], now=now,
+                        detail=f"{data['detail']}; legal ground: "
+                               f"{getattr(message, 'legal_ground', '') or 'n/a'}",
+                        claimed_until=None)
             else:
                 report.failed += 1
-                _settle(message, state=Message.State.FAILED, reason=outcome, now=now,
-                        detail=data["detail"], sent_at=None, claimed_until=None)
+                detail = data["detail"]
+                if outcome == failures.RETRY:
+                    detail = f"{detail}; gave up after {message.attempts} attempts"
+                _settle(message, state=Message.State.FAILED,
+                        reason=data.get("reason", outcome), now=now,
+                        detail=detail, sent_at=None, claimed_until=None)
+
+
+def _duration(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 def messages_send(*, message_ids: list[int], now: dt.datetime) -> SendReport:
