@@ -15,6 +15,7 @@ urlpatterns = [
     path("subscribe", views_consent.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>", views_consent.subscribe_confirm, name="subscribe-confirm"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/scheduler", views.healthz_scheduler, name="healthz-scheduler"),
     path("s/<str:token>/<int:score>", views.survey, name="survey-nps"),
     path("s/<str:token>/more", views.survey, {"kind": "csat"}, name="survey-more"),
     path("s/<str:token>/<slug:kind>", views.survey, name="survey-kind"),

@@ -2,14 +2,16 @@
 
 The preference centre and the public subscription page are in views_consent.
 """
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from campaigns import clock
 from campaigns.exceptions import InvalidTokenError
 from campaigns.models import ConsentSource, Customer, Message, SurveyResponse
 from campaigns.services.consent import consent_withdraw_all
 from campaigns.services.gdpr import privacy_export_request
+from campaigns.selectors.health import scheduler_health
 from campaigns.selectors.surveys import survey_locale, survey_question_text
 from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer, survey_comment_add
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
@@ -69,6 +71,14 @@ def privacy_export(request, token):
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
+
+
+def healthz_scheduler(request):
+    """For monitoring: 200 while the scheduler ticks, 503 when no tick finished for three
+    intervals (beat or all workers down). The body says how late, how many messages are
+    overdue and how many sends had an unknown outcome in the last 24 hours; no personal data."""
+    health = scheduler_health(now=clock.now())
+    return JsonResponse(health.as_json(), status=503 if health.late else 200)
 
 
 # Survey pages. A GET never records anything (mail scanners and link prefetchers follow

@@ -19,6 +19,7 @@ from campaigns.models import Deliverability, Enrollment, Message, MessageEvent, 
 from campaigns.selectors.deliverability import (
     GMAIL_COMPLAINT_LIMIT, GMAIL_COMPLAINT_LINE, deliverability_daily,
 )
+from campaigns.selectors.health import scheduler_health
 from campaigns.services.scheduling import customer_zone
 
 # What each logged state means to a marketer.
@@ -281,6 +282,7 @@ class DeliverabilityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         rows = deliverability_daily(days=self.days, now=clock.now())
         context = {
+            "health": scheduler_health(now=clock.now()),
             **self.admin_site.each_context(request),
             "title": "Deliverability: daily bounce and complaint rates",
             "opts": self.model._meta,

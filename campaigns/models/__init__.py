@@ -9,6 +9,7 @@ from .imports import ImportJob
 from .deliveries import Deliverability, Dashboard, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
 from .loyalty import Coupon, EarningRule, PointsEntry, Tier
+from .ops import Heartbeat
 from .privacy import PrivacyRequest
 from .segments import Segment, SegmentMembership
 from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
@@ -16,7 +17,7 @@ from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
     "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
-    "FrequencyPolicy", "ImportJob", "JourneyStep", "LifecycleStage", "Message", "MessageEvent",
+    "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message", "MessageEvent",
     "MessageLog", "MessageTemplate", "Order", "PointsEntry", "PrivacyRequest", "Purpose",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
     "Suppression", "SurveyQuestion", "SurveyResponse", "DetractorAnswer", "Dashboard",

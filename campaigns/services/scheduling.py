@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 
 from campaigns.models import (
-    Campaign, Enrollment, JourneyStep, Message, MessageLog, PointsEntry,
+    Campaign, Enrollment, Heartbeat, JourneyStep, Message, MessageLog, PointsEntry,
 )
 from campaigns.services.bulk import instances_insert, rows_insert
 from campaigns.services.coupons import coupon_issue
@@ -305,4 +305,11 @@ def scheduler_tick(*, now: dt.datetime, claim_limit: int = 10000) -> TickReport:
     report.batches = messages_claim_due(
         now=now, batch_size=settings.SEND_BATCH_SIZE, limit=claim_limit
     )
+    heartbeat_record(name=Heartbeat.TICK, at=now)
     return report
+
+
+def heartbeat_record(*, name: str, at: dt.datetime) -> None:
+    """Note that a periodic job finished at `at` (one row per job, updated in place)."""
+    if not Heartbeat.objects.filter(name=name).update(at=at):
+        Heartbeat.objects.get_or_create(name=name, defaults={"at": at})
