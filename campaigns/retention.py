@@ -83,6 +83,7 @@ NO_PERSONAL_DATA = {
     "campaigns.ApiKey", "campaigns.AttributeDefinition", "campaigns.Campaign",
     "campaigns.CountryPolicy", "campaigns.EarningRule", "campaigns.Tier",
     "campaigns.FrequencyPolicy", "campaigns.JourneyStep", "campaigns.MessageTemplate",
+    "campaigns.MetricSnapshot", "campaigns.MetricSnapshotState",
     "campaigns.Segment", "campaigns.StepVariant", "campaigns.SurveyQuestion", "campaigns.TemplateTranslation",
 }
 

@@ -16,6 +16,7 @@ from campaigns.services.retention import retention_purge as retention_purge_run
 from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.segments import segments_refresh_all
+from campaigns.services.snapshots import metric_snapshots_build
 from campaigns.services.sending import messages_send
 from campaigns.services.subscriptions import subscription_confirmation_send as confirmation_send
 
@@ -135,4 +136,15 @@ def loyalty_nightly() -> dict:
     """Nightly: expire old points (FIFO), recompute tiers, emit points.expiring events."""
     summary = loyalty_nightly_run(now=clock.now())
     logger.info("loyalty_nightly %s", summary)
+    return summary
+
+
+@shared_task(
+    name="campaigns.metric_snapshots", ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def metric_snapshots() -> dict:
+    """Nightly: snapshot the dashboard's numbers for the closed days (and the trailing window)."""
+    summary = metric_snapshots_build(now=clock.now())
+    logger.info("metric_snapshots %s", summary)
     return summary

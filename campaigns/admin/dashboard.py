@@ -1,5 +1,5 @@
-"""The impact dashboard in the admin: weekly trends, a cohort heat map and campaign funnels,
-each table also as CSV. Charts are drawn by the vendored Chart.js (no CDN: works offline)."""
+"""The impact dashboard in the admin: weekly trends, a cohort heat map, campaign funnels, lift
+and A/B variants, each table also as CSV. Charts are drawn by the vendored Chart.js (no CDN: works offline)."""
 import csv
 import datetime as dt
 
@@ -13,6 +13,7 @@ from django.utils.http import urlencode
 from campaigns import clock
 from campaigns.models import Dashboard
 from campaigns.selectors.dashboard import Table, dashboard_tables
+from campaigns.selectors.snapshots import snapshot_state
 
 UTC = dt.timezone.utc
 DEFAULT_DAYS = 182
@@ -24,6 +25,7 @@ TITLES = {
     "campaign_funnel": "Campaign funnel",
     "campaign_held_back": "Deferred, skipped and expired messages by reason",
     "campaign_lift": "Lift against the holdout group (conversion within 7 days)",
+    "campaign_variants": "A/B variants against the control (conversion within 7 days of the send)",
 }
 
 
@@ -111,6 +113,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "sections": {s["name"]: s for s in sections},
             "chart_data": {name: table.as_dicts() for name, table in tables.items()},
             "cohorts": cohort_matrix(tables["cohort_retention"]),
+            "snapshots": snapshot_state(),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/campaigns/dashboard.html", context)

@@ -12,13 +12,15 @@ from .loyalty import Coupon, EarningRule, PointsEntry, Tier
 from .ops import Heartbeat
 from .privacy import PrivacyRequest
 from .segments import Segment, SegmentMembership
+from .snapshots import MetricSnapshot, MetricSnapshotState
 from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
     "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
-    "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message", "MessageEvent",
-    "MessageLog", "MessageTemplate", "Order", "PointsEntry", "PrivacyRequest", "Purpose",
+    "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message",
+    "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
+    "Order", "PointsEntry", "PrivacyRequest", "Purpose",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
     "Suppression", "SurveyQuestion", "SurveyResponse", "DetractorAnswer", "Dashboard",
     "TemplateTranslation", "Tier", "Topic",

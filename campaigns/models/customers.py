@@ -2,6 +2,7 @@
 from decimal import Decimal
 
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from campaigns import clock
 
@@ -76,6 +77,8 @@ class Customer(TimestampedModel):
             models.Index(fields=["locale"]),
             models.Index(fields=["signed_up_at"]),
             models.Index(fields=["rfm_recency", "rfm_frequency", "rfm_monetary"]),
+            # The dashboard's cohorts: the joining moment (sign-up, else first order).
+            models.Index(Coalesce("signed_up_at", "first_order_at"), name="customer_joined"),
         ]
 
     def __str__(self):

@@ -39,7 +39,12 @@ class Enrollment(models.Model):
                 fields=["campaign", "customer", "entry_key"], name="enrollment_unique_entry"
             )
         ]
-        indexes = [models.Index(fields=["state", "next_action_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_action_at"]),
+            # The dashboard's open day and the nightly snapshots read enrollments by day.
+            models.Index(fields=["enrolled_at"], name="enrollment_enrolled_at"),
+            models.Index(fields=["triggered_at"], name="enrollment_triggered_at"),
+        ]
 
     def __str__(self):
         return f"{self.customer_id} in {self.campaign_id} ({self.state})"
@@ -118,6 +123,10 @@ class Message(models.Model):
             models.Index(fields=["state", "claimed_until"]),
             # Provider events name the message by the provider's id.
             models.Index(fields=["provider_message_id"]),
+            # Sends by day (dashboard, snapshots); only sent rows, so the outbox's state
+            # changes before the send do not maintain it.
+            models.Index(fields=["sent_at"], condition=models.Q(sent_at__isnull=False),
+                         name="message_sent_at"),
         ]
 
     def __str__(self):

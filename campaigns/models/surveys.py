@@ -31,7 +31,11 @@ class SurveyResponse(models.Model):
     class Meta:
         ordering = ["-answered_at"]
         # Segments: each customer's latest answer of a kind.
-        indexes = [models.Index(fields=["kind", "customer", "answered_at"], name="survey_latest")]
+        indexes = [
+            models.Index(fields=["kind", "customer", "answered_at"], name="survey_latest"),
+            # Answers by day (dashboard, snapshots).
+            models.Index(fields=["answered_at"], name="survey_answered_at"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["message", "kind"], name="survey_one_answer_per_kind")
         ]

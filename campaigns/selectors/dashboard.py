@@ -1,8 +1,9 @@
 """Reads for the impact dashboard: each one a few grouped queries returning plain rows.
 
-Simple, named counts meant to be swapped for `selectors/metrics.py` (the documented
-metric formulas) or nightly snapshots later; each function returns (columns, rows) so
-the chart, the HTML table and the CSV export read the same data.
+Each function here counts its table live and returns (columns, rows), so the chart, the
+HTML table and the CSV export read the same data; `dashboard_tables` serves them from the
+nightly snapshots where those reach (`selectors/dashboard_snapshots.py`), with the same
+numbers.
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -10,7 +11,10 @@ from dataclasses import dataclass
 from django.db.models import Avg, Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 
-from campaigns.models import Campaign, Customer, Enrollment, Message, MessageLog, Order, SurveyResponse
+from campaigns import stats
+from campaigns.models import (
+    Campaign, Customer, Enrollment, JourneyStep, Message, MessageLog, Order, SurveyResponse,
+)
 from campaigns.selectors import metrics
 
 UTC = dt.timezone.utc
@@ -121,15 +125,21 @@ def cohort_retention(*, since: dt.datetime, until: dt.datetime) -> Table:
         .values("cohort", "month").annotate(customers=Count("customer", distinct=True))
         .values_list("cohort", "month", "customers")
     )
+    return cohort_table({_day(c): size for c, size in cohorts.items()},
+                         [(_day(c), _day(m), n) for c, m, n in active])
+
+
+def cohort_table(sizes: dict[dt.date, int], cells) -> Table:
+    """The cohort rows from the cohort sizes by month and (cohort, month, customers) cells."""
     rows = []
-    for cohort, month, customers in active:
-        offset = _months_between(_day(cohort), _day(month))
-        if offset >= 0 and cohort in cohorts:
-            size = cohorts[cohort]
-            rows.append((_day(cohort), size, offset, customers, round(100.0 * customers / size, 1)))
+    for cohort, month, customers in cells:
+        offset = _months_between(cohort, month)
+        if offset >= 0 and cohort in sizes:
+            size = sizes[cohort]
+            rows.append((cohort, size, offset, customers, round(100.0 * customers / size, 1)))
     # A cohort with no orders yet still has its month-0 row, at 0 %.
     seen = {row[0] for row in rows}
-    rows += [(_day(c), size, 0, 0, 0.0) for c, size in cohorts.items() if _day(c) not in seen]
+    rows += [(c, size, 0, 0, 0.0) for c, size in sizes.items() if c not in seen]
     rows.sort(key=lambda row: (row[0], row[2]))
     return Table("cohort_retention",
                  ("cohort", "cohort_size", "months_since", "customers", "retention"), rows)
@@ -163,7 +173,7 @@ def campaign_funnel(*, since: dt.datetime, until: dt.datetime) -> Table:
         .values_list("campaign", "sent", "delivered", "opened", "clicked", "conversions")
     )
     numbers = {row[0]: row[1:] for row in sends}
-    names = _campaign_names(set(enrolled) | set(numbers))
+    names = campaign_names(set(enrolled) | set(numbers))
     rows = []
     for campaign_id in sorted(names, key=lambda pk: names[pk]):
         sent = numbers.get(campaign_id, (0, 0, 0, 0, 0))
@@ -190,7 +200,7 @@ def campaign_held_back(*, since: dt.datetime, until: dt.datetime) -> Table:
                  [(c, s, r or "(none)", n) for c, s, r, n in rows])
 
 
-def _campaign_names(ids: set[int]) -> dict[int, str]:
+def campaign_names(ids: set[int]) -> dict[int, str]:
     return dict(Campaign.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
@@ -202,8 +212,12 @@ def campaign_lift(*, since: dt.datetime, until: dt.datetime) -> Table:
     """Treated vs holdout per campaign, from `selectors.metrics` (the documented formulas):
     conversion within the attribution window, the difference in percentage points with its
     95 % interval, and the verdict in words."""
+    return lift_table(metrics.campaign_lift(since, until))
+
+
+def lift_table(results: list[dict]) -> Table:
     rows = []
-    for row in metrics.campaign_lift(since, until):
+    for row in results:
         treated, holdout = row["treated"], row["holdout"]
         lift = row["lift"]["conversion_rate"]
         rows.append((
@@ -217,12 +231,65 @@ def campaign_lift(*, since: dt.datetime, until: dt.datetime) -> Table:
         "lift_pp", "ci_low_pp", "ci_high_pp", "verdict"), rows)
 
 
+# The A/B table's verdicts: the lift's statistics, said of a variant against the control.
+VARIANT_VERDICTS = {
+    "too_small": f"Too small to tell: fewer than {stats.MIN_PER_ARM} sends in a variant.",
+    "no_difference": "No clear difference from the control: the 95 % interval includes zero.",
+    "higher": "Converts better than the control: the whole 95 % interval is above zero.",
+    "lower": "Converts worse than the control: the whole 95 % interval is below zero.",
+}
+
+
+def campaign_variants(*, since: dt.datetime, until: dt.datetime) -> Table:
+    """Per campaign step with A/B variants and per variant, from `metrics.variant_stats`:
+    sends (sent_at in the period), opens, clicks, conversions (a placed order within 7 days
+    after the send), revenue, conversion rate, and against the step's control (its first
+    variant) the difference in percentage points, its 95 % interval and the verdict."""
+    return variants_table(metrics.variant_stats(since, until))
+
+
+def variants_table(results: list[dict]) -> Table:
+    positions = dict(JourneyStep.objects.filter(pk__in={r["step_id"] for r in results})
+                     .values_list("pk", "position"))
+    rows = []
+    for step in results:
+        for v in step["variants"]:
+            vs = v["vs_control"]["conversion_rate"] if v["vs_control"] else None
+            rows.append((
+                step["campaign"], positions.get(step["step_id"]), v["variant"], v["sends"],
+                v["opens"], v["clicks"], v["conversions"], round(v["revenue"], 2),
+                _percent(v["conversion_rate"]),
+                _percent(vs["difference"]) if vs else None, _percent(vs["ci_low"]) if vs else None,
+                _percent(vs["ci_high"]) if vs else None,
+                VARIANT_VERDICTS[vs["verdict"]] if vs else "Control.",
+            ))
+    return Table("campaign_variants", (
+        "campaign", "step", "variant", "sends", "opens", "clicks", "conversions", "revenue",
+        "conversion_pct", "vs_control_pp", "ci_low_pp", "ci_high_pp", "verdict"), rows)
+
+
 DASHBOARD_TABLES = {f.__name__: f for f in (
     weekly_sends, weekly_nps, monthly_trends, cohort_retention, campaign_funnel, campaign_held_back,
-    campaign_lift)}
+    campaign_lift, campaign_variants)}
+
+
+# Off: every table is counted live (the benchmark times both; the tests compare both).
+SNAPSHOTS_ENABLED = True
 
 
 def dashboard_tables(*, since: dt.datetime, until: dt.datetime,
-                     names: tuple[str, ...] = tuple(DASHBOARD_TABLES)) -> dict[str, Table]:
-    """The dashboard's tables by name (the CSV export's table name), for [since, until)."""
-    return {name: DASHBOARD_TABLES[name](since=since, until=until) for name in names}
+                     names: tuple[str, ...] = tuple(DASHBOARD_TABLES),
+                     snapshots: bool | None = None) -> dict[str, Table]:
+    """The dashboard's tables by name (the CSV export's table name), for [since, until).
+
+    Closed days come from the nightly snapshots where they reach (`selectors/
+    dashboard_snapshots.py`), the open day(s) are counted live; without snapshots, or for a
+    period that is not whole UTC days, everything is counted live. Same numbers either way.
+    """
+    from campaigns.selectors import dashboard_snapshots
+
+    use = SNAPSHOTS_ENABLED if snapshots is None else snapshots
+    reach = dashboard_snapshots.snapshot_reach(since, until) if use else None
+    if reach is None:
+        return {name: DASHBOARD_TABLES[name](since=since, until=until) for name in names}
+    return {name: dashboard_snapshots.SNAPSHOT_TABLES[name](reach) for name in names}

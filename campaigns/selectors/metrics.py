@@ -17,7 +17,7 @@ from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
 
 from campaigns import stats
-from campaigns.models import Campaign, Enrollment, Message, Order, SurveyResponse
+from campaigns.models import Campaign, Enrollment, Message, Order, StepVariant, SurveyResponse
 from campaigns.models.customers import Customer
 
 ACTIVE_DAYS = 365
@@ -236,6 +236,27 @@ def _public(arm: dict) -> dict:
     return {k: v for k, v in arm.items() if not k.startswith("_")}
 
 
+def _check_window(attribution_days: int) -> dt.timedelta:
+    if attribution_days < 1:
+        raise ValueError("the attribution window must be 1 day or more")
+    return dt.timedelta(days=attribution_days)
+
+
+def lift_queryset(start: dt.datetime, end: dt.datetime, window: dt.timedelta):
+    """Enrollments triggered in [start, end), each with `converted` and `revenue` within the
+    window: group it (by campaign and is_holdout, and by day for the snapshots) and sum."""
+    return (Enrollment.objects.filter(triggered_at__gte=start, triggered_at__lt=end)
+            .annotate(converted=Exists(_window_orders("triggered_at", window)),
+                      revenue=_window_revenue("triggered_at", window)))
+
+
+def arm_sums():
+    """The sums an arm is made of; they add up across days (the snapshots keep them per day)."""
+    return {"n": Count("id"), "conversions": Count("id", filter=Q(converted=True)),
+            "total": Sum("revenue"),
+            "total_sq": Sum(Cast("revenue", FloatField()) * Cast("revenue", FloatField()))}
+
+
 def campaign_lift(start: dt.datetime, end: dt.datetime, attribution_days: int = ATTRIBUTION_DAYS) -> list[dict]:
     """Per campaign: treated vs holdout enrollments triggered in the period.
 
@@ -244,21 +265,19 @@ def campaign_lift(start: dt.datetime, end: dt.datetime, attribution_days: int = 
     enrollment counts once (a customer enrolled twice counts twice).
     """
     _check_period(start, end)
-    if attribution_days < 1:
-        raise ValueError("the attribution window must be 1 day or more")
-    window = dt.timedelta(days=attribution_days)
-    rows = (Enrollment.objects.filter(triggered_at__gte=start, triggered_at__lt=end)
-            .annotate(converted=Exists(_window_orders("triggered_at", window)),
-                      revenue=_window_revenue("triggered_at", window))
-            .values("campaign_id", "is_holdout")
-            .annotate(n=Count("id"), conversions=Count("id", filter=Q(converted=True)),
-                      total=Sum("revenue"),
-                      total_sq=Sum(Cast("revenue", FloatField()) * Cast("revenue", FloatField())))
-            .order_by())
+    window = _check_window(attribution_days)
+    rows = (lift_queryset(start, end, window).values("campaign_id", "is_holdout")
+            .annotate(**arm_sums()).order_by())
+    return lift_from_sums([(r["campaign_id"], r["is_holdout"], r["n"], r["conversions"], r["total"],
+                            r["total_sq"]) for r in rows], attribution_days)
+
+
+def lift_from_sums(rows, attribution_days: int = ATTRIBUTION_DAYS) -> list[dict]:
+    """`campaign_lift`'s result from (campaign id, is holdout, n, conversions, revenue, sum of
+    squared revenue) rows, one per arm: the dashboard's snapshots give the same rows."""
     arms: dict[int, dict] = {}
-    for row in rows:
-        arms.setdefault(row["campaign_id"], {})[row["is_holdout"]] = _arm(
-            row["n"], row["conversions"], row["total"], row["total_sq"])
+    for campaign_id, is_holdout, n, conversions, total, total_sq in rows:
+        arms.setdefault(campaign_id, {})[is_holdout] = _arm(n, conversions, total, total_sq)
     names = dict(Campaign.objects.filter(id__in=arms).values_list("id", "name"))
     result = []
     empty = _arm(0, 0, 0, 0)
@@ -271,6 +290,19 @@ def campaign_lift(start: dt.datetime, end: dt.datetime, attribution_days: int = 
     return result
 
 
+def variant_queryset(start: dt.datetime, end: dt.datetime, window: dt.timedelta):
+    """Messages with a variant sent in [start, end), each with `converted` and `revenue`
+    within the window after the send."""
+    return (Message.objects.filter(variant__isnull=False, sent_at__gte=start, sent_at__lt=end)
+            .annotate(converted=Exists(_window_orders("sent_at", window)),
+                      revenue=_window_revenue("sent_at", window)))
+
+
+def variant_sums():
+    return {**arm_sums(), "opens": Count("id", filter=Q(opened_at__isnull=False)),
+            "clicks": Count("id", filter=Q(clicked_at__isnull=False))}
+
+
 def variant_stats(start: dt.datetime, end: dt.datetime, attribution_days: int = ATTRIBUTION_DAYS) -> list[dict]:
     """Per campaign step with A/B variants: sends, opens, clicks, conversions, revenue per variant.
 
@@ -279,24 +311,27 @@ def variant_stats(start: dt.datetime, end: dt.datetime, attribution_days: int = 
     first variant (the control) with the same statistics as the holdout lift.
     """
     _check_period(start, end)
-    if attribution_days < 1:
-        raise ValueError("the attribution window must be 1 day or more")
-    window = dt.timedelta(days=attribution_days)
-    rows = (Message.objects.filter(variant__isnull=False, sent_at__gte=start, sent_at__lt=end)
-            .annotate(converted=Exists(_window_orders("sent_at", window)),
-                      revenue=_window_revenue("sent_at", window))
-            .values("campaign_id", "step_id", "variant_id", "variant__name")
-            .annotate(n=Count("id"), opens=Count("id", filter=Q(opened_at__isnull=False)),
-                      clicks=Count("id", filter=Q(clicked_at__isnull=False)),
-                      conversions=Count("id", filter=Q(converted=True)), total=Sum("revenue"),
-                      total_sq=Sum(Cast("revenue", FloatField()) * Cast("revenue", FloatField())))
+    window = _check_window(attribution_days)
+    rows = (variant_queryset(start, end, window)
+            .values("campaign_id", "step_id", "variant_id").annotate(**variant_sums())
             .order_by("campaign_id", "step_id", "variant_id"))
+    return variants_from_sums([
+        (r["campaign_id"], r["step_id"], r["variant_id"], r["n"], r["opens"], r["clicks"],
+         r["conversions"], r["total"], r["total_sq"]) for r in rows])
+
+
+def variants_from_sums(rows) -> list[dict]:
+    """`variant_stats`'s result from (campaign id, step id, variant id, sends, opens, clicks,
+    conversions, revenue, sum of squared revenue) rows, one per variant."""
+    rows = sorted(rows, key=lambda row: row[:3])
+    variant_names = dict(StepVariant.objects.filter(id__in={row[2] for row in rows})
+                         .values_list("id", "name"))
     steps: dict[tuple, list] = {}
-    for row in rows:
-        arm = _arm(row["n"], row["conversions"], row["total"], row["total_sq"])
-        arm = {"variant_id": row["variant_id"], "variant": row["variant__name"], "sends": row["n"],
-               "opens": row["opens"], "clicks": row["clicks"], **arm}
-        steps.setdefault((row["campaign_id"], row["step_id"]), []).append(arm)
+    for campaign_id, step_id, variant_id, n, opens, clicks, conversions, total, total_sq in rows:
+        arm = _arm(n, conversions, total, total_sq)
+        arm = {"variant_id": variant_id, "variant": variant_names.get(variant_id, ""), "sends": n,
+               "opens": opens, "clicks": clicks, **arm}
+        steps.setdefault((campaign_id, step_id), []).append(arm)
     names = dict(Campaign.objects.filter(id__in={c for c, _ in steps}).values_list("id", "name"))
     result = []
     for (campaign_id, step_id), variants in steps.items():

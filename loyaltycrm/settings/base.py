@@ -200,6 +200,8 @@ POINTS_EXPIRY_MONTHS = env.int("POINTS_EXPIRY_MONTHS", default=12)
 POINTS_EXPIRY_REMINDER_DAYS = env.int("POINTS_EXPIRY_REMINDER_DAYS", default=30)
 RETENTION_PURGE_HOUR = env.int("RETENTION_PURGE_HOUR", default=3)
 RETENTION_PURGE_MINUTE = env.int("RETENTION_PURGE_MINUTE", default=45)
+METRIC_SNAPSHOTS_HOUR = env.int("METRIC_SNAPSHOTS_HOUR", default=4)
+METRIC_SNAPSHOTS_MINUTE = env.int("METRIC_SNAPSHOTS_MINUTE", default=0)
 # Retention periods in days, per table, overriding campaigns/retention.py's defaults,
 # e.g. RETENTION_DAYS=message_events=90,events=730 ("none" keeps forever).
 RETENTION_DAYS = env.dict("RETENTION_DAYS", default={})
@@ -228,6 +230,12 @@ CELERY_BEAT_SCHEDULE = {
     "retention-purge": {
         "task": "campaigns.retention_purge",
         "schedule": crontab(hour=RETENTION_PURGE_HOUR, minute=RETENTION_PURGE_MINUTE),
+    },
+    # Every night at 04:00 (TIME_ZONE), after the other nightly jobs and after midnight UTC:
+    # snapshot the dashboard's numbers for the closed UTC days, the last 35 days again.
+    "metric-snapshots": {
+        "task": "campaigns.metric_snapshots",
+        "schedule": crontab(hour=METRIC_SNAPSHOTS_HOUR, minute=METRIC_SNAPSHOTS_MINUTE),
     },
 }
 

@@ -9,9 +9,13 @@ import re
 import pytest
 from django.urls import reverse
 
-from campaigns.models import MessageLog, SurveyResponse
+from campaigns import clock
+from campaigns.models import MessageLog, StepVariant, SurveyResponse
+from campaigns.selectors.dashboard import DASHBOARD_TABLES
+from campaigns.services.snapshots import metric_snapshots_build
 from tests.factories import (
-    CampaignFactory, CustomerFactory, EnrollmentFactory, OrderFactory, SentMessageFactory,
+    CampaignFactory, CustomerFactory, EnrollmentFactory, JourneyStepFactory,
+    MessageTemplateFactory, OrderFactory, SentMessageFactory,
 )
 
 UTC = dt.timezone.utc
@@ -59,8 +63,8 @@ def small_shop(db, frozen_clock):
                                       score=score, answered_at=when)
 
 
-def export(client, table):
-    response = client.get(reverse("admin:campaigns_dashboard_export", args=[table]), PERIOD)
+def export(client, table, period=PERIOD):
+    response = client.get(reverse("admin:campaigns_dashboard_export", args=[table]), period)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     return list(csv.reader(io.StringIO(response.content.decode())))
@@ -118,7 +122,7 @@ def test_the_page_loads_nothing_from_outside_the_site(admin_client, small_shop):
                for u in re.findall(r'(?:src|href)="([^"#?][^"]*)"', page))
     assert {"/static/campaigns/vendor/chartjs/chart.umd.js", "/static/campaigns/dashboard.js"} <= set(
         re.findall(r'src="([^"]+)"', page))
-    assert page.count(">CSV</a>") == 7  # one per table
+    assert page.count(">CSV</a>") == 8  # one per table
 
 
 def test_the_admin_index_links_to_the_dashboard(admin_client, small_shop):
@@ -240,3 +244,62 @@ def test_monthly_trends_export_has_sends_nps_csat_and_ces(admin_client, small_sh
         ["2026-01-01", "0", "0", "", "", "6.0"],
         ["2026-02-01", "2", "4", "0.0", "4.5", ""],
     ]
+
+
+@pytest.fixture
+def ab_test(db, frozen_clock):
+    """Welcome A/B, step 0, variants A and B sent on 10 January: A twice (one opened; its customer
+    ordered 60 three days later), B once (opened, clicked; ordered 90 the next day), and one
+    B sent in March, outside the period."""
+    bonus = CampaignFactory(name="Welcome A/B")
+    step = JourneyStepFactory(campaign=bonus, position=0)
+    a, b = (StepVariant.objects.create(step=step, name=name, template=MessageTemplateFactory())
+            for name in "AB")
+    sent = at(1, 10)
+
+    def send(variant, when=sent, **fields):
+        return SentMessageFactory(enrollment__campaign=bonus, step=step, variant=variant,
+                                  sent_at=when, due_at=when, **fields)
+
+    first = send(a, opened_at=sent)
+    send(a)
+    third = send(b, opened_at=sent, clicked_at=sent)
+    send(b, when=at(3, 1))
+    OrderFactory(customer=first.customer, placed_at=sent + dt.timedelta(days=3), amount="60")
+    OrderFactory(customer=third.customer, placed_at=sent + dt.timedelta(days=1), amount="90")
+
+
+def test_ab_variants_export_compares_each_variant_with_the_control(admin_client, ab_test):
+    header, control, b = export(admin_client, "campaign_variants")
+
+    assert header == ["campaign", "step", "variant", "sends", "opens", "clicks", "conversions",
+                      "revenue", "conversion_pct", "vs_control_pp", "ci_low_pp", "ci_high_pp",
+                      "verdict"]
+    assert control == ["Welcome A/B", "0", "A", "2", "1", "0", "1", "60.0", "50.0", "", "", "",
+                       "Control."]
+    assert b[:10] == ["Welcome A/B", "0", "B", "1", "1", "1", "1", "90.0", "100.0", "50.0"]
+    assert float(b[10]) < 50 < float(b[11])
+    assert b[12] == "Too small to tell: fewer than 30 sends in a variant."
+
+
+def test_the_page_shows_the_ab_table_and_its_chart_data(admin_client, ab_test):
+    page = admin_client.get(PAGE, PERIOD).content.decode()
+
+    assert 'id="campaign_variants"' in page and 'id="chart-campaign-variants"' in page
+    data = json.loads(re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>',
+                                page, re.S).group(1))
+    assert [(row["variant"], row["conversion_pct"]) for row in data["campaign_variants"]] == [
+        ("A", 50.0), ("B", 100.0)]
+
+
+def test_the_exports_are_the_same_from_the_snapshots(admin_client, small_shop, ab_test):
+    """Up to and including today (2 March): closed days from the snapshots, today live."""
+    period = {"from": "2026-01-01", "to": "2026-03-03"}
+    live = {name: export(admin_client, name, period) for name in DASHBOARD_TABLES}
+
+    metric_snapshots_build(now=clock.now())
+    page = admin_client.get(PAGE, period).content.decode()
+
+    assert "come from the nightly" in page and "2026-03-02" in page
+    assert {name: export(admin_client, name, period) for name in DASHBOARD_TABLES} == live
+    assert all(len(rows) > 1 for rows in live.values())

@@ -168,3 +168,33 @@ def test_a_campaign_triggered_by_the_detractor_event_enrolls_the_customer(sent, 
     enrolled = Enrollment.objects.filter(campaign=follow_up)
     assert list(enrolled.values_list("customer_id", flat=True)) == [sent.customer_id]
     assert enrolled.get().trigger_event.type == DETRACTOR_EVENT
+
+
+@pytest.mark.parametrize("locale, offer", [
+    ("en", "Tell us more in one short question"), ("sv", "Berätta mer med en kort fråga"),
+    ("nb", "Fortell oss mer i ett kort spørsmål")])
+def test_the_shipped_survey_email_has_eleven_nps_links_and_one_to_a_short_csat_question(
+        client, db, locale, offer, frozen_clock, settings):
+    """Issue 3: the demo post-purchase email asks NPS in one click (0-10) and links to one
+    short CSAT question, in the customer's language, in the HTML and the text part."""
+    from campaigns.selectors.surveys import survey_question_text
+    from campaigns.services.demo import content_read
+    from campaigns.services.rendering import message_context
+    from campaigns.templating import template_render
+
+    settings.SITE_URL = "https://shop.example.com"
+    message = SentMessageFactory(enrollment__customer=CustomerFactory(locale=locale))
+    context = {**message_context(message=message, unsubscribe_url="x"),
+               "order": {"external_id": "o-1", "amount": "100.00", "currency": "SEK"}}
+    rendered = template_render(cache_key=("survey-test", locale), context=context,
+                               **content_read(name="survey", locale=locale))
+    nps = [link["url"] for link in context["survey"]["nps_links"]]
+    more = context["survey"]["followup_url"]
+
+    for part in (rendered["html"], rendered["text"]):
+        assert all(link in part for link in nps) and len(nps) == 11
+        assert more in part
+    assert offer in rendered["text"]
+    page = client.get(more.removeprefix("https://shop.example.com")).content.decode()
+    assert survey_question_text(kind="csat", locale=locale)["question"] in page
+    assert page.count('type="radio"') == 5

@@ -24,6 +24,12 @@
       datasets: data.campaign_funnel.map(function (row) {
         return { label: row.campaign, data: steps.map(function (s) { return row[s]; }) };
       }) } });
+    chart("chart-campaign-variants", { type: "bar", data: {
+      labels: data.campaign_variants.map(function (row) {
+        return row.campaign + " · step " + row.step + " · " + row.variant;
+      }),
+      datasets: [{ label: "Conversion rate (%)", data: column(data.campaign_variants, "conversion_pct") }]
+    } });
   }
   document.addEventListener("DOMContentLoaded", draw);
 })();

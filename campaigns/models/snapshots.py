@@ -1,0 +1,63 @@
+"""Nightly metric snapshots: the dashboard's counters rolled up per UTC day (no personal data)."""
+from django.db import models
+
+from .journeys import Campaign
+
+
+class MetricSnapshot(models.Model):
+    """One dashboard table's counters for one UTC day and one key, written by
+    `services.snapshots.metric_snapshots_build`; every counter adds up across days.
+
+    The day is the day of the moment the live table filters its period on (`sent_at`,
+    `answered_at`, `enrolled_at`, `triggered_at`, or for cohorts the joining day).
+    """
+
+    class Kind(models.TextChoices):
+        # day of sent_at: {"sent"}
+        SENDS = "sends"
+        # day of answered_at, label = survey kind: {"answers", "promoters", "detractors", "score_sum"}
+        SURVEY = "survey"
+        # day of enrolled_at, per campaign: {"enrolled", "holdout", "sent", "delivered", "opened",
+        # "clicked", "converted"}
+        FUNNEL = "funnel"
+        # day of enrolled_at, per campaign, label = "outcome:reason": {"messages"}
+        HELD_BACK = "held_back"
+        # day of triggered_at, per campaign, label = "holdout" / "treated": {"n", "conversions",
+        # "revenue", "revenue_sq"}
+        LIFT = "lift"
+        # day of sent_at, per campaign, step and variant: {"n", "opens", "clicks", "conversions",
+        # "revenue", "revenue_sq"}
+        VARIANT = "variant"
+        # joining day (sign-up, else first order); month null: {"size"}; month set: {"customers"}
+        # with a placed order in that calendar month before the snapshot's cut-off
+        COHORT = "cohort"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    day = models.DateField()
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    step_id = models.PositiveIntegerField(null=True, blank=True)
+    variant_id = models.PositiveIntegerField(null=True, blank=True)
+    label = models.CharField(max_length=100, blank=True)
+    month = models.DateField(null=True, blank=True)
+    # Counters by name; money as a decimal string so sums stay exact.
+    values = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "day"], name="metric_snapshot_kind_day")]
+
+    def __str__(self):
+        return f"{self.kind} {self.day}"
+
+
+class MetricSnapshotState(models.Model):
+    """The one row saying how far the snapshots reach: every day before `built_through`
+    (UTC) is snapshotted, and the cohort cells count orders placed before it."""
+
+    built_through = models.DateField()
+    built_at = models.DateTimeField()
+    # The first day with data when the snapshots were first built; earlier days were empty.
+    first_day = models.DateField()
+
+    def __str__(self):
+        return f"snapshots through {self.built_through}"
