@@ -294,3 +294,18 @@ def test_command_table(retention_example, lift_data, variant_data):
 def test_command_bad_input(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("metrics", *args)
+
+
+def test_the_commands_days_are_utc_days_like_the_dashboards(settings):
+    # A shop in Stockholm: 23:30 UTC on 31 January is already 1 February there, but the
+    # dashboard's days (and snapshots) are UTC days, so the command counts it in January.
+    settings.TIME_ZONE = "Europe/Stockholm"
+    message = SentMessageFactory()
+    SurveyResponse.objects.create(customer=message.customer, message=message,
+                                  kind=SurveyResponse.Kind.NPS, score=10,
+                                  answered_at=dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.timezone.utc))
+    out = io.StringIO()
+
+    call_command("metrics", "--from", "2026-01-01", "--to", "2026-02-01", "--json", stdout=out)
+
+    assert json.loads(out.getvalue())["nps_answers"] == 1

@@ -9,12 +9,13 @@ from campaigns.selectors.metrics import ATTRIBUTION_DAYS, metrics_for_period
 
 
 def _moment(text: str, option: str) -> dt.datetime:
-    """YYYY-MM-DD (midnight) or an ISO date-time; naive values are in TIME_ZONE."""
+    """YYYY-MM-DD (midnight) or an ISO date-time; naive values are UTC, as the dashboard's
+    days are UTC days (its snapshots are per UTC day), so both print the same numbers."""
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise CommandError(f"{option} {text!r} is not a date: give YYYY-MM-DD, e.g. 2026-01-31.") from None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    return moment.replace(tzinfo=dt.timezone.utc) if timezone.is_naive(moment) else moment
 
 
 def _fmt(value, unit: str = "", digits: int = 1) -> str:
