@@ -34,11 +34,12 @@ bench: venv
 	psql "$(dir $(BENCH_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python benchmarks/scheduler_bench.py $(BENCH_ARGS)
 
-# The CSV import benchmark on PostgreSQL (creates the scratch database lcrm_bench_import;
-# BENCH_ARGS="--rows 100000 --runs 1" to shorten).
+# The CSV import benchmark on PostgreSQL (creates the scratch database named in
+# BENCH_IMPORT_DATABASE_URL, lcrm_bench_import by default; BENCH_ARGS="--rows 100000 --runs 1"
+# to shorten).
 BENCH_IMPORT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_import
 bench-import: venv
-	psql "$(dir $(BENCH_IMPORT_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench_import" 2>/dev/null || true
+	psql "$(dir $(BENCH_IMPORT_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_IMPORT_DATABASE_URL))" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_IMPORT_DATABASE_URL) $(BIN)/python benchmarks/import_bench.py $(BENCH_ARGS)
 
 # The public pages' Swedish and Norwegian texts: collect new strings into locale/*/django.po,

@@ -30,10 +30,12 @@ def _columns(model, names):
     return [(field, field.column, field.db_type(connection)) for field in fields]
 
 
-def _array(field, db_type, values):
+def _array(field, db_type, values: list) -> list:
     if db_type == "jsonb":
-        return [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
-    return list(values)
+        # One encoder for the whole column: json.dumps(cls=…) builds one per value.
+        encode = (field.encoder or json.JSONEncoder)().encode
+        return [None if v is None else encode(v) for v in values]
+    return values
 
 
 def _cast(db_type: str) -> str:
@@ -60,24 +62,33 @@ def rows_insert(model, rows: list[dict], *, returning: tuple[str, ...] = (),
         objects = model.objects.bulk_create(
             [model(**row) for row in rows], batch_size=SQLITE_BATCH)
         return [tuple(getattr(obj, name) for name in returning) for obj in objects]
+    sql, params = insert_statement(model, rows, returning=returning,
+                                   skip_conflicts=skip_conflicts)
+    return pg_execute(sql, params, fetch=bool(returning))
+
+
+def insert_statement(model, rows: list[dict], *, returning: tuple[str, ...] = (),
+                     skip_conflicts: bool = False) -> tuple[str, list]:
+    """PostgreSQL: the `INSERT … SELECT … FROM unnest(…)` of `rows_insert` and its
+    parameters, for use inside a larger statement (e.g. a CTE); run it with `pg_execute`."""
+    names = list(rows[0])
     columns = _columns(model, names)
     table = connection.ops.quote_name(model._meta.db_table)
     # A column with one value for every row goes as one parameter, not as an array:
     # building arrays is most of the cost on the Python side.
-    first = rows[0]
-    constant = [all(row[name] == first[name] for row in rows) for name in names]
     arrays, selects, params_select = [], [], []
-    for name, (field, _, db_type), same in zip(names, columns, constant):
-        if same:
+    for name, (field, _, db_type) in zip(names, columns):
+        values = [row[name] for row in rows]
+        if values.count(values[0]) == len(values):
             selects.append(f"%s::{db_type}" if db_type != "jsonb" else "%s::jsonb")
-            params_select.append(_array(field, db_type, [first[name]])[0])
+            params_select.append(_array(field, db_type, values[:1])[0])
         else:
             selects.append(_select(f"c{len(arrays)}", db_type))
-            arrays.append((field, name, db_type))
+            arrays.append((_array(field, db_type, values), db_type))
     sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(c) for _, c, _ in columns)}) "
            f"SELECT {', '.join(selects)}")
     if arrays:
-        sql += (f" FROM unnest({', '.join(f'%b::{_cast(t)}' for _, _, t in arrays)}) "
+        sql += (f" FROM unnest({', '.join(f'%b::{_cast(t)}' for _, t in arrays)}) "
                 f"AS v({', '.join(f'c{i}' for i in range(len(arrays)))})")
     else:
         sql += f" FROM generate_series(1, {len(rows)})"
@@ -86,9 +97,7 @@ def rows_insert(model, rows: list[dict], *, returning: tuple[str, ...] = (),
     if returning:
         sql += " RETURNING " + ", ".join(
             connection.ops.quote_name(model._meta.get_field(n).column) for n in returning)
-    params = params_select + [_array(field, t, [row[name] for row in rows])
-                              for field, name, t in arrays]
-    return _pg_execute(sql, params, fetch=bool(returning))
+    return sql, params_select + [values for values, _ in arrays]
 
 
 def _insert_values_skipping_conflicts(model, names, rows, returning) -> list[tuple]:
@@ -151,10 +160,10 @@ def rows_update(model, rows: list[dict], *, fields: list[str]) -> None:
     )
     params = [_array(field, t, [row[name] for row in rows])
               for name, (field, _, t) in zip(["id", *fields], columns)]
-    _pg_execute(sql, params)
+    pg_execute(sql, params)
 
 
-def _pg_execute(sql: str, params: list, *, fetch: bool = False) -> list[tuple]:
+def pg_execute(sql: str, params: list, *, fetch: bool = False) -> list[tuple]:
     """Run one statement with its parameters sent apart from the query, in binary: Django's
     client-side binding would quote every array element into the query text, which costs
     more than the database's own work. The arrays' placeholders are `%b`: psycopg then

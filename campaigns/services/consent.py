@@ -178,7 +178,8 @@ def customers_create_with_consent(
         ids = {external_id: pk for pk, external_id in rows_insert(
             Customer, rows, returning=("id", "external_id"))}
         recorded = sorted(
-            (dataclasses.replace(answer, customer_id=ids[external_id])
+            (ConsentAnswer(ids[external_id], answer.granted, answer.at,
+                           answer.wording_version, answer.method)
              for external_id, answer in answers.items() if external_id in ids),
             key=lambda answer: answer.customer_id)
         if recorded:

@@ -11,7 +11,7 @@ from campaigns import clock
 from campaigns.exceptions import CampaignsError
 from campaigns.attributes import AttributeValueError, attribute_coerce
 from campaigns.models import AttributeDefinition, Customer, Order, Subscription, Topic
-from campaigns.services.bulk import filter_in
+from campaigns.services.bulk import filter_in, insert_statement, pg_execute, rows_insert
 from campaigns.services.consent import consent_opt_out_offered, consent_record
 from campaigns.services.subscriptions import double_opt_in_required, subscription_request_create
 
@@ -229,6 +229,41 @@ def customers_order_facts_refresh(*, customer_ids: list[int]) -> int:
         first_order_at=Subquery(orders.annotate(m=Min("placed_at")).values("m")),
         last_order_at=Subquery(orders.annotate(m=Max("placed_at")).values("m")),
     )
+
+
+def orders_create_counted(*, rows: list[dict]) -> None:
+    """Insert new orders (full rows, as for `rows_insert`) and add them to their
+    customers' order facts, as the API adds each new order (services.events).
+
+    On PostgreSQL one statement inserts the orders and updates each customer once, by the
+    sums of their new orders, with the customer rows locked in id order; the facts are
+    not recomputed from every order of the customer (which reads them all again). Call
+    it only for orders that are not stored yet; a changed order needs
+    `customers_order_facts_refresh`.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        rows_insert(Order, rows)
+        customers_order_facts_refresh(customer_ids=[row["customer_id"] for row in rows])
+        return
+    insert, params = insert_statement(
+        Order, rows, returning=("customer_id", "amount", "placed_at", "status"))
+    customers = Customer._meta.db_table
+    pg_execute(
+        f"""WITH new AS ({insert}),
+            sums AS (SELECT customer_id, count(*) AS n, sum(amount) AS spent,
+                            min(placed_at) AS first, max(placed_at) AS last
+                     FROM new WHERE status <> %s GROUP BY customer_id),
+            locked AS (SELECT id FROM {customers} WHERE id IN (SELECT customer_id FROM sums)
+                       ORDER BY id FOR UPDATE)
+            UPDATE {customers} AS c SET order_count = c.order_count + s.n,
+                total_spent = c.total_spent + s.spent,
+                first_order_at = least(c.first_order_at, s.first),
+                last_order_at = greatest(c.last_order_at, s.last)
+            FROM sums AS s JOIN locked AS l ON l.id = s.customer_id
+            WHERE c.id = s.customer_id""",
+        [*params, Order.Status.CANCELLED])
 
 
 def _order_facts_refresh_postgresql(ids: list[int]) -> int:

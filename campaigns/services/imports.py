@@ -24,11 +24,11 @@ from campaigns.importing import (
     Record, RejectsWriter, header_read,
 )
 from campaigns.models import AttributeDefinition, ConsentSource, Customer, Order
-from campaigns.services.bulk import filter_in, model_defaults, rows_insert, rows_update
+from campaigns.services.bulk import filter_in, model_defaults, rows_update
 from campaigns.services.consent import (
     ConsentAnswer, consents_record_bulk, customers_create_with_consent,
 )
-from campaigns.services.customers import customers_order_facts_refresh
+from campaigns.services.customers import customers_order_facts_refresh, orders_create_counted
 
 CHUNK_ROWS = 5000
 STRAY_QUOTE = "stray quote: a quoted field is not closed on this line"
@@ -293,7 +293,7 @@ class _OrdersImporter(_Importer):
         stored = {o["external_id"]: o for o in filter_in(
             Order.objects, "external_id", [row.external_id for _, row in rows]
         ).values(*self.STORED)}
-        creates, updates, touched = [], [], set()
+        creates, updates, changed = [], [], set()
         defaults = model_defaults(Order)
         for record, row in rows:
             customer = customers.get(row.customer_external_id)
@@ -318,17 +318,23 @@ class _OrdersImporter(_Importer):
             elif any((merged := {**current, **values})[f] != current[f]
                      for f in self.update_fields):
                 updates.append({**merged, "updated_at": now})
+                changed.add(customer[0])
             else:
                 report.unchanged += 1
-                continue
-            touched.add(customer[0])
         if not report.dry_run:
-            rows_insert(Order, creates)
+            if changed:
+                # Every customer this chunk writes, locked in id order before any write.
+                list(filter_in(Customer.objects.select_for_update(), "id",
+                               {row["customer_id"] for row in creates} | changed)
+                     .order_by("pk").values_list("pk", flat=True))
+            # New orders are added to their customers' facts; a changed order (amount,
+            # time, status) has them recomputed from all the customer's orders.
+            orders_create_counted(rows=creates)
             rows_update(Order, updates, fields=[*self.update_fields, "updated_at"])
-            customers_order_facts_refresh(customer_ids=list(touched))
+            customers_order_facts_refresh(customer_ids=list(changed))
         report.created += len(creates)
         report.updated += len(updates)
-        report.aggregates_refreshed += len(touched)
+        report.aggregates_refreshed += len({row["customer_id"] for row in creates} | changed)
 
     def finish(self) -> None:
         pass

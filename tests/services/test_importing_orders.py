@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from campaigns.models import Enrollment, Event, Order
+from campaigns.services.customers import customers_order_facts_refresh
 from campaigns.services.events import events_ingest
 from campaigns.services.imports import ImportRefused, RejectsWriter, import_run
 from campaigns.services.scheduling import scheduler_tick
@@ -91,6 +92,34 @@ def test_imported_orders_add_to_orders_from_the_api_without_counting_twice(
 
     assert facts(customers[0])[:2] == (3, Decimal("649.50"))
     assert facts(customers[0])[3] == frozen_clock.now
+
+
+def test_imported_orders_leave_the_facts_a_full_recount_gives(frozen_clock, tmp_path, customers):
+    # New orders are added to the stored facts; a changed order has them recounted.
+    events_ingest(events=[{
+        "event_id": "e-1", "type": "purchase", "occurred_at": frozen_clock.now,
+        "customer": {"external_id": "c-1"},
+        "order": {"external_id": "o-live", "amount": Decimal("50"), "currency": "SEK"},
+    }])
+    with_status = HEADER.strip() + ",status\n"
+    run(tmp_path, with_status + "o-1,c-1,10,SEK,2025-01-10T10:00:00Z,placed\n"
+                                "o-2,c-1,20,SEK,2024-01-10T10:00:00Z,cancelled\n"
+                                "o-3,c-1,30,SEK,2023-01-10T10:00:00Z,refunded\n"
+                                "o-4,c-2,40,SEK,2025-02-10T10:00:00Z,cancelled\n", chunk_rows=10)
+    imported = [facts(c) for c in customers]
+
+    run(tmp_path, with_status + "o-1,c-1,15,SEK,2025-01-10T10:00:00Z,placed\n"
+                                "o-5,c-1,5,SEK,2022-01-10T10:00:00Z,placed\n"
+                                "o-6,c-2,1,SEK,2025-03-10T10:00:00Z,\n", chunk_rows=10)
+    reimported = [facts(c) for c in customers]
+    customers_order_facts_refresh(customer_ids=[c.pk for c in customers])
+
+    assert imported[0] == (3, Decimal("90.00"), dt.datetime(2023, 1, 10, 10, tzinfo=UTC),
+                           frozen_clock.now)
+    assert imported[1] == (0, Decimal("0.00"), None, None)
+    assert reimported == [facts(c) for c in customers]
+    assert reimported[0][:3] == (4, Decimal("100.00"), dt.datetime(2022, 1, 10, 10, tzinfo=UTC))
+    assert reimported[1][:2] == (1, Decimal("1.00"))
 
 
 def test_bad_order_rows_are_rejected_with_reasons(frozen_clock, tmp_path, customers):
