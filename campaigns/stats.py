@@ -25,6 +25,13 @@ VERDICT_WORDS = {
     "higher": "Treated is higher: the whole 95 % interval is above zero.",
     "lower": "Treated is lower: the whole 95 % interval is below zero.",
 }
+# The same verdicts said of an A/B variant against the step's control variant.
+VARIANT_VERDICT_WORDS = {
+    "too_small": f"Too small to tell: fewer than {MIN_PER_ARM} sends in a variant.",
+    "no_difference": "No clear difference from the control: the 95 % interval includes zero.",
+    "higher": "Converts better than the control: the whole 95 % interval is above zero.",
+    "lower": "Converts worse than the control: the whole 95 % interval is below zero.",
+}
 
 
 def _z(confidence: float) -> float:

@@ -232,12 +232,7 @@ def lift_table(results: list[dict]) -> Table:
 
 
 # The A/B table's verdicts: the lift's statistics, said of a variant against the control.
-VARIANT_VERDICTS = {
-    "too_small": f"Too small to tell: fewer than {stats.MIN_PER_ARM} sends in a variant.",
-    "no_difference": "No clear difference from the control: the 95 % interval includes zero.",
-    "higher": "Converts better than the control: the whole 95 % interval is above zero.",
-    "lower": "Converts worse than the control: the whole 95 % interval is below zero.",
-}
+VARIANT_VERDICTS = stats.VARIANT_VERDICT_WORDS
 
 
 def campaign_variants(*, since: dt.datetime, until: dt.datetime) -> Table:

@@ -285,6 +285,8 @@ def test_command_table(retention_example, lift_data, variant_data):
     assert "Campaign Win-back" in text and "Too small to tell" in text
     assert "A/B test in Bonus" in text and "control A" in text
     assert "B: 1 sent, 1 opened, 1 clicked, 1 converted, revenue 90.00; vs control 50.0 pp" in text
+    # A variant is judged against its control, in the dashboard's words.
+    assert "Too small to tell: fewer than 30 sends in a variant." in text
 
 
 @pytest.mark.parametrize("args,message", [

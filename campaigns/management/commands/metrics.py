@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from campaigns.selectors.metrics import ATTRIBUTION_DAYS, metrics_for_period
+from campaigns.stats import VARIANT_VERDICT_WORDS
 
 
 def _moment(text: str, option: str) -> dt.datetime:
@@ -99,7 +100,8 @@ class Command(BaseCommand):
               f"control {item['control']}")
             for v in item["variants"]:
                 vs = v["vs_control"]
-                extra = (f"; vs control {_ci(vs['conversion_rate'], 100, ' pp')} — {vs['conversion_rate']['verdict_words']}"
+                verdict = VARIANT_VERDICT_WORDS[vs["conversion_rate"]["verdict"]] if vs else ""
+                extra = (f"; vs control {_ci(vs['conversion_rate'], 100, ' pp')} — {verdict}"
                          if vs else "")
                 w(f"  {v['variant']}: {v['sends']} sent, {v['opens']} opened, {v['clicks']} clicked, "
                   f"{v['conversions']} converted, revenue {_fmt(v['revenue'], digits=2)}{extra}")
