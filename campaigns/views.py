@@ -15,8 +15,7 @@ from campaigns.selectors.health import scheduler_health
 from campaigns.selectors.surveys import survey_locale, survey_question_text
 from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer, survey_comment_add
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
-from campaigns.views_consent import client_ip, preferences_page
-from campaigns.views_consent import render as page_render
+from campaigns.views_consent import client_ip, page_render, preferences_page
 
 
 def _customer_for(token: str) -> Customer | None:

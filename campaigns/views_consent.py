@@ -10,7 +10,7 @@ import ipaddress
 from django import forms
 from django.conf import settings
 from django.core.cache import cache
-from django.shortcuts import render as django_render
+from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -53,11 +53,11 @@ def page_language(request, locale: str = "") -> str:
     return translation.get_language_from_request(request)
 
 
-def render(request, template, context=None, *, locale: str = "", status: int = 200):
+def page_render(request, template, context=None, *, locale: str = "", status: int = 200):
     """Render a public page in `page_language` (its <html lang> and Content-Language too)."""
     language = page_language(request, locale)
     with translation.override(language):
-        response = django_render(request, template, {"lang": language, **(context or {})},
+        response = render(request, template, {"lang": language, **(context or {})},
                                  status=status)
     response["Content-Language"] = language
     return response
@@ -119,14 +119,14 @@ def preferences_page(request, token):
     customer = customer_for_token(token)
     if customer is None:
         # The same one-click form as for a real customer, so a token reveals nothing.
-        return render(request, "campaigns/unsubscribe_confirm.html", {"token": token})
-    return render(request, "campaigns/preferences.html", _preferences_context(customer, token),
+        return page_render(request, "campaigns/unsubscribe_confirm.html", {"token": token})
+    return page_render(request, "campaigns/preferences.html", _preferences_context(customer, token),
                   locale=customer.locale)
 
 
 def _saved(request, status=200):
     # The same answer for any token: its language comes from the link (?lang=), not the customer.
-    return render(request, "campaigns/preferences_saved.html", status=status)
+    return page_render(request, "campaigns/preferences_saved.html", status=status)
 
 
 @require_POST
@@ -173,7 +173,7 @@ def preferences_pause(request, token):
             error = gettext("Choose a date after today and at most %(days)s days ahead.") % {
                 "days": MAX_PAUSE_DAYS}
         context = _preferences_context(customer, token, pause_error=error)
-        return render(request, "campaigns/preferences.html", context, status=400,
+        return page_render(request, "campaigns/preferences.html", context, status=400,
                       locale=customer.locale)
     # Marketing may start again from the first moment of that day, the customer's time.
     marketing_pause(customer=customer, until=dt.datetime.combine(until, dt.time(0), tzinfo=zone)
@@ -187,7 +187,7 @@ def erasure_request(request, token):
     customer = customer_for_token(token)
     if customer is not None:
         erasure_request_record(customer=customer, **_proof(request))
-    return render(request, "campaigns/erasure_requested.html")
+    return page_render(request, "campaigns/erasure_requested.html")
 
 
 class SubscribeForm(forms.Form):
@@ -215,21 +215,21 @@ def subscribe(request):
     if request.method == "GET":
         lang = request.GET.get("lang", "")[:16]
         form = SubscribeForm(initial={"locale": lang})
-        return render(request, "campaigns/subscribe.html", {"form": form}, locale=lang)
+        return page_render(request, "campaigns/subscribe.html", {"form": form}, locale=lang)
     lang = request.POST.get("locale", "")[:16]
     if _rate_limited(request):
-        return render(request, "campaigns/subscribe.html", {"form": SubscribeForm(), "too_many": True},
+        return page_render(request, "campaigns/subscribe.html", {"form": SubscribeForm(), "too_many": True},
                       status=429, locale=lang)
     form = SubscribeForm(request.POST)
     if not form.is_valid():
-        return render(request, "campaigns/subscribe.html", {"form": form}, status=400, locale=lang)
+        return page_render(request, "campaigns/subscribe.html", {"form": form}, status=400, locale=lang)
     data = form.cleaned_data
     subscription_request_create(
         email=data["email"], topics=[Topic.MARKETING], source=ConsentSource.SUBSCRIPTION_PAGE,
         first_name=data["first_name"], locale=data["locale"],
         wording_version=settings.SUBSCRIBE_WORDING_VERSION, **_proof(request),
     )
-    return render(request, "campaigns/subscribe_sent.html", locale=lang)
+    return page_render(request, "campaigns/subscribe_sent.html", locale=lang)
 
 
 def _request_for(token: str) -> SubscriptionRequest | None:
@@ -249,14 +249,14 @@ def subscribe_confirm(request, token):
     # the refusal reads the same for forged, expired and cancelled links.
     lang = subscription.locale if subscription is not None else ""
     if subscription is not None and subscription.confirmed_at is not None:
-        return render(request, "campaigns/subscribe_done.html", locale=lang)
+        return page_render(request, "campaigns/subscribe_done.html", locale=lang)
     pending = subscription is not None and subscription.cancelled_at is None and (
         subscription.expires_at > clock.now())
     if not pending:
-        return render(request, "campaigns/link_invalid.html", status=404)
+        return page_render(request, "campaigns/link_invalid.html", status=404)
     if request.method == "GET":
-        return render(request, "campaigns/subscribe_confirm.html", {"token": token}, locale=lang)
+        return page_render(request, "campaigns/subscribe_confirm.html", {"token": token}, locale=lang)
     if not subscription_confirm(request=subscription, **_proof(request)):
-        return render(request, "campaigns/link_invalid.html", status=404)
-    return render(request, "campaigns/subscribe_done.html", locale=lang)
+        return page_render(request, "campaigns/link_invalid.html", status=404)
+    return page_render(request, "campaigns/subscribe_done.html", locale=lang)
 

@@ -8,7 +8,7 @@ numbers.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models import Avg, Count, Exists, Q
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 
 from campaigns import stats
@@ -21,7 +21,7 @@ UTC = dt.timezone.utc
 # States of a message that went (or may have gone) to the provider.
 HANDED_OVER = (Message.State.SENT, Message.State.UNKNOWN)
 # An order within this time after a send converts it.
-CONVERSION_WINDOW = dt.timedelta(days=7)
+CONVERSION_WINDOW = dt.timedelta(days=metrics.ATTRIBUTION_DAYS)
 # The outcomes of a message the funnel explains, with their reasons.
 HELD_BACK = ("deferred", Message.State.SKIPPED, Message.State.EXPIRED)
 
@@ -159,11 +159,7 @@ def campaign_funnel(*, since: dt.datetime, until: dt.datetime) -> Table:
                                   is_holdout=True).order_by()
         .values("campaign").annotate(n=Count("pk")).values_list("campaign", "n")
     )
-    window_end = ExpressionWrapper(OuterRef("sent_at") + CONVERSION_WINDOW,
-                                   output_field=DateTimeField())
-    ordered = Order.objects.filter(
-        customer=OuterRef("customer"), status=Order.Status.PLACED,
-        placed_at__gt=OuterRef("sent_at"), placed_at__lte=window_end)
+    ordered = metrics.window_orders("sent_at", CONVERSION_WINDOW)
     sends = (
         Message.objects.filter(enrollment__enrolled_at__gte=since,
                                enrollment__enrolled_at__lt=until, state__in=HANDED_OVER)

@@ -201,15 +201,16 @@ def _month_add(year: int, month: int, delta: int) -> tuple[int, int]:
 
 # Campaign impact ------------------------------------------------------------------------
 
-def _window_orders(moment: str, window: dt.timedelta):
-    """Placed orders of the row's customer in (moment, moment + window]."""
+def window_orders(moment: str, window: dt.timedelta):
+    """Placed orders of the row's customer in (moment, moment + window]: the conversion rule
+    of the lift, the A/B statistics and the dashboard's funnel."""
     return _placed().filter(customer_id=OuterRef("customer_id"), placed_at__gt=OuterRef(moment),
                             placed_at__lte=OuterRef(moment) + window)
 
 
 def _window_revenue(moment: str, window: dt.timedelta):
     return Coalesce(
-        Subquery(_window_orders(moment, window).values("customer_id")
+        Subquery(window_orders(moment, window).values("customer_id")
                  .annotate(s=Sum("amount")).values("s")[:1]),
         Value(0), output_field=DecimalField(max_digits=14, decimal_places=2))
 
@@ -246,7 +247,7 @@ def lift_queryset(start: dt.datetime, end: dt.datetime, window: dt.timedelta):
     """Enrollments triggered in [start, end), each with `converted` and `revenue` within the
     window: group it (by campaign and is_holdout, and by day for the snapshots) and sum."""
     return (Enrollment.objects.filter(triggered_at__gte=start, triggered_at__lt=end)
-            .annotate(converted=Exists(_window_orders("triggered_at", window)),
+            .annotate(converted=Exists(window_orders("triggered_at", window)),
                       revenue=_window_revenue("triggered_at", window)))
 
 
@@ -294,7 +295,7 @@ def variant_queryset(start: dt.datetime, end: dt.datetime, window: dt.timedelta)
     """Messages with a variant sent in [start, end), each with `converted` and `revenue`
     within the window after the send."""
     return (Message.objects.filter(variant__isnull=False, sent_at__gte=start, sent_at__lt=end)
-            .annotate(converted=Exists(_window_orders("sent_at", window)),
+            .annotate(converted=Exists(window_orders("sent_at", window)),
                       revenue=_window_revenue("sent_at", window)))
 
 

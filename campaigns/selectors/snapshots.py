@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db.models import (
-    Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, Sum,
+    Count, Exists, OuterRef, Q, Sum,
 )
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
@@ -28,7 +28,7 @@ Kind = MetricSnapshot.Kind
 # States of a message that went (or may have gone) to the provider.
 HANDED_OVER = (Message.State.SENT, Message.State.UNKNOWN)
 # An order within this time after a send converts it (the funnel).
-CONVERSION_WINDOW = dt.timedelta(days=7)
+CONVERSION_WINDOW = dt.timedelta(days=metrics.ATTRIBUTION_DAYS)
 # The outcomes of a message the funnel explains, with their reasons.
 HELD_BACK = ("deferred", Message.State.SKIPPED, Message.State.EXPIRED)
 # The tables kept per day of an event; cohorts are rebuilt whole (see daily_cohorts).
@@ -80,11 +80,7 @@ def daily_funnel(start: dt.datetime, end: dt.datetime) -> list[MetricSnapshot]:
                 .annotate(day=_day("enrolled_at")).order_by().values("day", "campaign")
                 .annotate(n=Count("pk"), holdout=Count("pk", filter=Q(is_holdout=True)))
                 .values_list("day", "campaign", "n", "holdout"))
-    window_end = ExpressionWrapper(OuterRef("sent_at") + CONVERSION_WINDOW,
-                                   output_field=DateTimeField())
-    ordered = Order.objects.filter(
-        customer=OuterRef("customer"), status=Order.Status.PLACED,
-        placed_at__gt=OuterRef("sent_at"), placed_at__lte=window_end)
+    ordered = metrics.window_orders("sent_at", CONVERSION_WINDOW)
     sends = (
         Message.objects.filter(enrollment__enrolled_at__gte=start,
                                enrollment__enrolled_at__lt=end, state__in=HANDED_OVER)
