@@ -12,6 +12,8 @@ pytestmark = needs_chromium
 def test_a_swedish_customer_on_a_phone_unsubscribes_in_swedish(
         browser, live_server, transactional_db, welcome, policy, frozen_clock):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     customer = consenting_customer(locale="sv-SE")
     EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
@@ -29,6 +31,9 @@ def test_a_swedish_customer_on_a_phone_unsubscribes_in_swedish(
         "return document.documentElement.scrollWidth <= window.innerWidth")
     browser.find_element(By.XPATH, "//button[text()='Avsluta alla utskick']").click()
 
+    # Wait for the answer page (the click only starts the navigation).
+    WebDriverWait(browser, 10).until(
+        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Du är avregistrerad"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Du är avregistrerad"
     assert Customer.objects.get(pk=customer.pk).marketing_consent is False
 
