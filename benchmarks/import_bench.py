@@ -115,6 +115,14 @@ def tables_empty() -> None:
     AttributeDefinition.objects.create(key="shoe_size", type="number")
 
 
+def machine_reference_ms() -> float:
+    """How fast this machine runs plain Python: the best of five runs of one loop. Machines
+    of the same kind have differed 2-3x here; this tells results from different days apart."""
+    import timeit
+
+    return min(timeit.repeat("sum(i * i for i in range(1_000_000))", number=1, repeat=5)) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -131,7 +139,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor}; {os.cpu_count()} CPUs; load "
-          f"{os.getloadavg()[0]:.1f}")
+          f"{os.getloadavg()[0]:.1f}; {machine_reference_ms():.0f} ms for the reference "
+          "loop (the same machine speed gives comparable figures)")
     for rows in args.rows:
         customers, orders = csv_write(rows, ROOT / "var" / "bench")
         results: dict[str, list[dict]] = {}

@@ -3,16 +3,20 @@
 The file is read once, incrementally; every `CHUNK_ROWS` good rows are written in their own
 transaction with a handful of statements (one SELECT of the rows already stored, one
 INSERT of the new ones, one UPDATE of the changed ones), so memory stays flat and a file
-of a million rows costs a few hundred statements. Bad rows go to a rejects file with
-their line number and the reason; they never stop the others. Importing the same file
+of a million rows costs a few hundred statements. On PostgreSQL a chunk is written on a
+second thread while the next one is checked (`_ChunkWriter`). Bad rows go to a rejects
+file with their line number and the reason; they never stop the others. Importing the same file
 again finds nothing to change. Imported orders create no events, so no journey starts
 for old purchases (see docs/architecture.md, "Bulk import").
 """
 import contextlib
+import contextvars
 import csv
 import dataclasses
 import gc
+import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Callable
 
 from django.db import connection, transaction
@@ -119,6 +123,70 @@ class _SeenKeys:
         return seen
 
 
+class _ChunkWriter:
+    """Writes each chunk in its own transaction; on PostgreSQL on a second thread with its
+    own connection, so that the database writes chunk N while this process reads and
+    checks chunk N+1 (psycopg lets other threads run while it waits for the server). One
+    chunk at a time: `submit` first waits for the chunk before, so chunks are committed in
+    file order and an error stops the import one chunk later at the latest.
+
+    Inside a caller's transaction (the tests' per-test transaction, say) or on SQLite the
+    chunks are written on this thread, in that transaction: a second connection would not
+    see its rows.
+    """
+
+    def __init__(self, write: Callable[[list, dict], None]):
+        self.write = write
+        self.pending: Future | None = None
+        self.pending_line = 0
+        threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+                     if threaded else None)
+
+    def _write_committed(self, rows: list, stored: dict) -> None:
+        with transaction.atomic():
+            self.write(rows, stored)
+
+    def submit(self, rows: list, stored: dict, *, first_line: int) -> None:
+        self.wait()
+        if self.pool is None:
+            try:
+                self._write_committed(rows, stored)
+            except Exception as exc:
+                raise _ChunkFailed(first_line, exc) from exc
+            return
+        # The caller's context goes along: the clock (clock.frozen_at) lives in it.
+        self.pending = self.pool.submit(contextvars.copy_context().run,
+                                        self._write_committed, rows, stored)
+        self.pending_line = first_line
+
+    def wait(self) -> None:
+        """Until the chunk being written is committed; its error, if it failed."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            try:
+                pending.result()
+            except Exception as exc:
+                raise _ChunkFailed(self.pending_line, exc) from exc
+
+    def close(self) -> None:
+        """Wait for the last chunk (its outcome is `wait`'s to report) and stop the thread."""
+        if self.pool is not None:
+            if self.pending is not None:
+                self.pending.exception()
+            # `connection` is per thread: this closes the writer thread's own.
+            self.pool.submit(lambda: connection.close()).result()
+            self.pool.shutdown()
+
+
+class _ChunkFailed(Exception):
+    """Writing the chunk that starts at `line` failed with `error`."""
+
+    def __init__(self, line: int, error: Exception):
+        super().__init__(line, error)
+        self.line, self.error = line, error
+
+
 class _Importer:
     """Shared by both kinds: first occurrences only, rejects, counts."""
 
@@ -126,10 +194,14 @@ class _Importer:
         self.report = report
         self.rejects = rejects
         self.seen = seen
+        self.writer = _ChunkWriter(self.write)
+        # The writer thread rejects rows too (unknown customer, erased, …).
+        self._rejects_lock = threading.Lock()
 
     def reject(self, record: Record, reason: str) -> None:
-        self.rejects.add(record, reason)
-        self.report.rejected += 1
+        with self._rejects_lock:
+            self.rejects.add(record, reason)
+            self.report.rejected += 1
 
     def first_occurrences(self, rows: list) -> list:
         """Rows whose external id the file has not had before; the others are rejected."""
@@ -153,17 +225,21 @@ class _Importer:
         return result
 
     def process(self, chunk: list[tuple[Record, dict]]) -> None:
-        with transaction.atomic():
-            stored = self.stored_rows([values for _, values in chunk])
-            rows = []
-            for record, values in chunk:
-                result = self.reader.read(record.line, values,
-                                          **self.read_hints(values, stored))
-                if isinstance(result, list):
-                    self.reject(record, "; ".join(result))
-                else:
-                    rows.append((record, result))
-            self.write(self.first_occurrences(rows), stored)
+        """Check the chunk's rows and hand the good ones to the writer.
+
+        What is read here may be one chunk behind the database (the writer may still be
+        writing the chunk before): harmless, since a file's rows with the same external id
+        are rejected as duplicates, and updates are merged again under lock when written.
+        """
+        stored = self.stored_rows([values for _, values in chunk])
+        rows = []
+        for record, values in chunk:
+            result = self.reader.read(record.line, values, **self.read_hints(values, stored))
+            if isinstance(result, list):
+                self.reject(record, "; ".join(result))
+            else:
+                rows.append((record, result))
+        self.writer.submit(self.first_occurrences(rows), stored, first_line=chunk[0][0].line)
 
     def read_hints(self, values: dict, stored: dict) -> dict:
         return {}
@@ -429,15 +505,19 @@ def _import_run(*, kind, stream, rejects, dry_run, bytes_total, progress, chunk_
                         progress(report)
             if chunk:
                 importer.process(chunk)
+            importer.writer.wait()
         except Exception as exc:
             report.bytes_done = records.bytes_done
             line = record.line if report.rows else 1
+            if isinstance(exc, _ChunkFailed):
+                line, exc = exc.line, exc.error
             raise ImportStopped(
                 f"The import stopped near line {line} ({type(exc).__name__}: {exc}). The "
                 f"rows counted so far ({report.created} created, {report.updated} updated) "
                 "were committed in earlier chunks; the rest was not imported. Importing the "
                 "file again after fixing the cause finishes it.", report=report) from exc
         finally:
+            importer.writer.close()
             rejects.close()
         importer.finish()
     report.bytes_done = records.bytes_done

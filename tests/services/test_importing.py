@@ -333,20 +333,10 @@ def test_the_command_refuses_a_file_without_header(frozen_clock, tmp_path):
 
 
 def test_an_unexpected_error_stops_the_import_saying_what_was_committed(
-    frozen_clock, tmp_path, monkeypatch
+    frozen_clock, tmp_path, second_chunk_insert_fails
 ):
     from campaigns.services import imports
 
-    calls = []
-    real_insert = imports.customers_create_with_consent
-
-    def failing_second_time(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("database went away")
-        return real_insert(*args, **kwargs)
-
-    monkeypatch.setattr(imports, "customers_create_with_consent", failing_second_time)
     rows = "".join(f"c-{n},p{n}@example.com,,,,,,\n" for n in range(5))
 
     with pytest.raises(imports.ImportStopped) as stopped:
