@@ -99,3 +99,30 @@ def test_a_real_worker_sends_the_welcome_once(welcome, worker):
     subject = str(email.header.make_header(email.header.decode_header(sent["Subject"])))
     assert subject == "Välkommen, Astrid!"
     assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_real_worker_runs_an_import_started_from_the_admin(worker, settings):
+    """The admin's import job, in the worker: on PostgreSQL its chunks are written by the
+    import's writer thread, on the worker's own connections."""
+    from django.core.files.base import ContentFile
+
+    from campaigns.models import Customer, ImportJob
+    from campaigns.tasks import import_job
+
+    settings.MEDIA_ROOT = worker.parent / "var" / "media"  # where the worker looks
+    rows = 12_000  # three chunks
+    content = "external_id,email,first_name\n" + "".join(
+        f"w-{n},person{n}@example.com,Kari\n" for n in range(rows)) + "w-bad,not-an-email,X\n"
+    job = ImportJob(kind=ImportJob.Kind.CUSTOMERS)
+    job.file.save("customers.csv", ContentFile(content.encode()), save=True)
+
+    import_job.delay(job.pk)
+    finished = wait_for(lambda: ImportJob.objects.get(pk=job.pk).status in ("done", "failed"),
+                        timeout=120)
+
+    job.refresh_from_db()
+    log = (worker.parent / "worker.log").read_text()
+    assert finished and job.status == "done", f"{job.status} {job.error}\n{log[-3000:]}"
+    assert (job.rows_done, job.created, job.rejected) == (rows + 1, rows, 1)
+    assert Customer.objects.filter(external_id__startswith="w-").count() == rows
+    assert job.rejects_file
