@@ -198,9 +198,9 @@ class _Importer:
         # The writer thread rejects rows too (unknown customer, erased, …).
         self._rejects_lock = threading.Lock()
 
-    def reject(self, record: Record, reason: str) -> None:
+    def reject(self, record: Record, reason: str, fields: list[str] | None = None) -> None:
         with self._rejects_lock:
-            self.rejects.add(record, reason)
+            self.rejects.add(record, reason, fields=fields)
             self.report.rejected += 1
 
     def first_occurrences(self, rows: list) -> list:
@@ -429,9 +429,8 @@ def _values(record: Record, columns: list[str], records: CsvRecords,
         # alone and read the others again as rows of their own.
         first = record.lines[0][1].decode("utf-8", "surrogateescape")
         records.reread_after_first(record)
-        importer.rejects.add(dataclasses.replace(record, lines=record.lines[:1]),
-                             STRAY_QUOTE, fields=next(csv.reader([first]), []))
-        importer.report.rejected += 1
+        importer.reject(dataclasses.replace(record, lines=record.lines[:1]),
+                        STRAY_QUOTE, fields=next(csv.reader([first]), []))
         return None
     if record.error:
         importer.reject(record, record.error)
