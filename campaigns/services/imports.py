@@ -516,8 +516,10 @@ def _import_run(*, kind, stream, rejects, dry_run, bytes_total, progress, chunk_
                 "were committed in earlier chunks; the rest was not imported. Importing the "
                 "file again after fixing the cause finishes it.", report=report) from exc
         finally:
-            importer.writer.close()
-            rejects.close()
+            try:
+                importer.writer.close()
+            finally:
+                rejects.close()
         importer.finish()
     report.bytes_done = records.bytes_done
     if progress:
