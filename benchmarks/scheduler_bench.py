@@ -9,10 +9,13 @@ SQLite), so a million customers take seconds. It prints, as medians of --runs:
 
 * idle tick: a whole tick with nothing due — wall time and database time;
 * win-back enrolment: planning --lapsed customers who lapsed since the last tick;
-* throughput: --due welcome emails through plan → advance → claim → consent/cap/quiet-
-  hours gate → render → anymail's test backend → recorded, in one process.
+* throughput: --due welcome emails through plan → claim and consent/cap/quiet-hours
+  gate → render → anymail's test backend → recorded, in one process, with the time per
+  stage, this process's CPU and the row writes per email (pg_stat_user_tables).
+  `--throughput-only --json PATH` runs only this and writes the figures as JSON.
 """
 import argparse
+import json
 import datetime as dt
 import os
 import statistics
@@ -23,14 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyaltycrm.settings.base")
-os.environ["EMAIL_BACKEND"] = "anymail.backends.test.EmailBackend"
+# anymail's test backend, its outbox kept short (outbox_trim.py says why).
+os.environ["EMAIL_BACKEND"] = "outbox_trim.EmailBackend"
 
 import django  # noqa: E402
 
 django.setup()
 
-from anymail.backends.test import EmailBackend as TestBackend  # noqa: E402
-from django.core import mail  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -38,8 +40,7 @@ from campaigns import models as m  # noqa: E402
 from campaigns.services.demo import demo_load  # noqa: E402
 from campaigns.services.planning import enrollments_plan  # noqa: E402
 from campaigns.services.scheduling import scheduler_tick  # noqa: E402
-from campaigns.services import sending  # noqa: E402
-from campaigns.services.sending import messages_send  # noqa: E402
+from campaigns.services.sending import messages_send_due  # noqa: E402
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # 11:00 in Stockholm: outside quiet hours
@@ -123,49 +124,39 @@ def winback_enrolment(now, lapsed, runs):
     return now, statistics.median(times)
 
 
-@contextmanager
-def stage_timer():
-    """Sums the wall time of each stage of the send path (monkeypatched, benchmark only).
-
-    `deliver` is rendering plus anymail's hand-over with no database call: its time per
-    email bounds what one process can reach however lean the rest becomes.
-    """
-    spent = {name: 0.0 for name in STAGES}
-    originals = {name: getattr(sending, f"_{name}") for name in STAGES
-                 if name not in ("tick", "anymail")}
-
-    def timed(name, function):
-        def run(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] += time.perf_counter() - started
-        return run
-
-    for name, function in originals.items():
-        setattr(sending, f"_{name}", timed(name, function))
-    backend_send = TestBackend.send_messages
-    TestBackend.send_messages = timed("anymail", backend_send)
-    global scheduler_tick
-    tick = scheduler_tick
-    scheduler_tick = timed("tick", tick)
-    try:
-        yield spent
-    finally:
-        for name, function in originals.items():
-            setattr(sending, f"_{name}", function)
-        TestBackend.send_messages = backend_send
-        scheduler_tick = tick
+# Wall time of each stage of the send path, per email; `tick` is the scheduler's (plan and
+# advance), the others come from the sender's own report (SendReport.timings).
+STAGES = ("tick", "decide", "render", "handover", "record")
+# The tables the send path writes; their pg_stat_user_tables counters give row writes.
+WRITTEN = ("campaigns_enrollment", "campaigns_message", "campaigns_messagelog")
 
 
-# `anymail` (the backend's send_messages: payload and address parsing) is part of `deliver`.
-STAGES = ("tick", "decide_batch", "deliver", "anymail", "record")
+def row_writes() -> dict[str, int]:
+    """Rows inserted, updated and deleted so far, per table (PostgreSQL's statistics)."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        # Counters reach the shared statistics when a backend flushes them: force ours.
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables "
+            "WHERE relname = ANY(%s)", [list(WRITTEN)])
+        return dict(cursor.fetchall())
 
 
-def throughput(now, due, runs):
-    """Returns (now, emails per second, database ms per email, stage ms per email), medians."""
-    rates, db_per_email, stages = [], [], {name: [] for name in STAGES}
+def _flush_stats() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+
+
+def throughput(now, due, runs, in_flight=1):
+    """Medians of: emails per second, database ms per email, stage ms per email, row writes
+    per email (by table), CPU seconds per email of this process."""
+    rates, db_per_email, cpu_per_email = [], [], []
+    stages = {name: [] for name in STAGES}
+    writes = {name: [] for name in WRITTEN}
     for run in range(runs):
         now += dt.timedelta(days=2)  # past the daily cap of the previous run
         ids = list(m.Customer.objects.order_by("?").values_list("id", flat=True)[:due])
@@ -174,27 +165,38 @@ def throughput(now, due, runs):
             m.Event(customer_id=cid, type="signup", occurred_at=now, event_id=f"bench-{now:%Y%m%d%H%M}-{cid}")
             for cid in ids
         ], batch_size=5000)
-        sent = 0
-        with db_timer() as spent, stage_timer() as staged:
+        _flush_stats()
+        time.sleep(1.1)  # other backends' counters (the setup's) reach the statistics
+        before = row_writes()
+        sent, tick_seconds, timings = 0, 0.0, {name: 0.0 for name in STAGES[1:]}
+        with db_timer() as spent:
+            cpu = time.process_time()
             started = time.perf_counter()
             while True:
-                report = scheduler_tick(now=now, claim_limit=100000)
-                for batch in report.batches:
-                    mail.outbox = []
-                    messages_send(message_ids=batch, now=now)
-                    # anymail's test backend finds each message's index in the outbox
-                    # (list.index, O(n)): emptied per batch, as a real backend keeps nothing.
-                    sent += len(mail.outbox)
-                if not report.batches and not report.enrolled:
+                tick_started = time.perf_counter()
+                tick = scheduler_tick(now=now)
+                tick_seconds += time.perf_counter() - tick_started
+                report = messages_send_due(now=now, in_flight=in_flight)
+                for name in timings:
+                    timings[name] += report.timings.get(name, 0.0)
+                sent += report.sent
+                if not report.claimed and not tick.enrolled:
                     break
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+        after = row_writes()
         assert sent == due, f"sent {sent} of {due}"
         rates.append(due / elapsed)
         db_per_email.append(spent[0] * 1000 / due)
-        for name in STAGES:
-            stages[name].append(staged[name] * 1000 / due)
+        cpu_per_email.append(cpu / due)
+        for name, seconds in {"tick": tick_seconds, **timings}.items():
+            stages[name].append(seconds * 1000 / due)
+        for name in WRITTEN:
+            writes[name].append((after.get(name, 0) - before.get(name, 0)) / due)
     return (now, statistics.median(rates), statistics.median(db_per_email),
-            {name: statistics.median(times) for name, times in stages.items()})
+            {name: statistics.median(times) for name, times in stages.items()},
+            {name: statistics.median(values) for name, values in writes.items()},
+            statistics.median(cpu_per_email))
 
 
 def main():
@@ -203,6 +205,11 @@ def main():
     parser.add_argument("--lapsed", type=int, default=100000)
     parser.add_argument("--due", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--in-flight", type=int, default=1,
+                        help="provider calls in flight (1: on the sender's thread, best for a local backend)")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only the send throughput, on --customers[0] customers")
+    parser.add_argument("--json", help="write the throughput figures to this file as JSON")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
@@ -216,19 +223,36 @@ def main():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
-        now, wall, db = idle_ticks(now, args.runs)
-        print(f"customers {total:>9,}: idle tick {wall:6.1f} ms wall, {db:6.1f} ms in the database")
+        if not args.throughput_only:
+            now, wall, db = idle_ticks(now, args.runs)
+            print(f"customers {total:>9,}: idle tick {wall:6.1f} ms wall, {db:6.1f} ms in the database")
         if index == 0:
-            now, seconds = winback_enrolment(now, min(args.lapsed, total), args.runs)
-            print(f"  win-back: {min(args.lapsed, total):,} newly lapsed customers enrolled in {seconds:.2f} s")
-            now, rate, db_ms, stages = throughput(now, args.due, args.runs)
-            print(f"  throughput: {args.due:,} welcomes planned, gated, rendered, sent and recorded at "
-                  f"{rate:,.0f} emails/s (one process); {db_ms:.2f} ms of database time per email")
-            print("  per email: " + ", ".join(f"{name} {ms:.3f} ms" for name, ms in stages.items()))
-            print(f"  render + anymail hand-over alone (no database): {stages['deliver']:.3f} ms per "
-                  f"email, a ceiling of {1000 / stages['deliver']:,.0f} emails/s for one process; "
-                  f"anymail's send_messages alone {stages['anymail']:.3f} ms "
-                  f"(ceiling {1000 / stages['anymail']:,.0f}/s)")
+            if not args.throughput_only:
+                now, seconds = winback_enrolment(now, min(args.lapsed, total), args.runs)
+                print(f"  win-back: {min(args.lapsed, total):,} newly lapsed customers enrolled in {seconds:.2f} s")
+            now = throughput_report(now, args)
+        if args.throughput_only:
+            break
+
+
+def throughput_report(now, args):
+    load = os.getloadavg()
+    now, rate, db_ms, stages, writes, cpu = throughput(now, args.due, args.runs, args.in_flight)
+    print(f"  throughput: {args.due:,} welcomes planned, gated, rendered, sent and recorded at "
+          f"{rate:,.0f} emails/s (one process); {db_ms:.2f} ms of database time and "
+          f"{cpu * 1000:.2f} ms of this process's CPU per email; load {load[0]:.2f}")
+    print("  per email: " + ", ".join(f"{name} {ms:.3f} ms" for name, ms in stages.items()))
+    print(f"  row writes per email: {sum(writes.values()):.2f} (" + ", ".join(
+        f"{name.removeprefix('campaigns_')} {count:.2f}" for name, count in writes.items()) + ")")
+    print(f"  render + hand-over alone (no database): {stages['render'] + stages['handover']:.3f} ms "
+          f"per email, a ceiling of {1000 / (stages['render'] + stages['handover']):,.0f} emails/s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "emails_per_s": rate, "cpu_s_per_email": cpu, "db_ms_per_email": db_ms,
+            "row_writes_per_email": sum(writes.values()), "row_writes": writes,
+            "stages_ms_per_email": stages, "load": list(load), "due": args.due, "runs": args.runs,
+        }, indent=2))
+    return now
 
 
 if __name__ == "__main__":

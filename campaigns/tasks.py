@@ -1,8 +1,10 @@
 """Thin Celery wrappers: look up, call one service, decide retry. Arguments are ids only."""
 import logging
+import math
 
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from campaigns import clock
@@ -17,7 +19,7 @@ from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.segments import segments_refresh_all
 from campaigns.services.snapshots import metric_snapshots_build
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from campaigns.services.subscriptions import subscription_confirmation_send as confirmation_send
 
 logger = logging.getLogger(__name__)
@@ -25,13 +27,19 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="campaigns.tick", ignore_result=True)
 def tick() -> dict:
-    """Beat's heartbeat: plan, advance and claim, then queue one send task per batch."""
+    """Beat's heartbeat: plan and advance, then queue send tasks for what is due.
+
+    Each send task claims its own groups and keeps sending for up to one tick interval;
+    one not started within that interval has expired (the next tick queues afresh), so
+    the queue never piles up behind a slow provider.
+    """
     report = scheduler_tick(now=clock.now())
-    for ids in report.batches:
-        send_batch.delay(ids)
+    tasks = min(settings.SEND_TASKS_PER_TICK, math.ceil(report.due / settings.SEND_BATCH_SIZE))
+    for _ in range(tasks):
+        send_due.apply_async(expires=settings.TICK_SECONDS)
     summary = {
         "enrolled": report.enrolled, "advanced": report.advanced,
-        "messages_created": report.messages_created, "claimed": sum(map(len, report.batches)),
+        "messages_created": report.messages_created, "due": report.due, "send_tasks": tasks,
         "released": report.released, "unknown": report.unknown, "exited": report.exited,
     }
     logger.info("tick %s", summary)
@@ -39,13 +47,23 @@ def tick() -> dict:
 
 
 @shared_task(
-    name="campaigns.send_batch", bind=True, ignore_result=True,
+    name="campaigns.send_due", ignore_result=True,
     autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5,
 )
-def send_batch(self, message_ids: list[int]) -> dict:
-    """Send the claimed messages among these ids (a retried task re-reads their state)."""
-    report = messages_send(message_ids=message_ids, now=clock.now())
-    return report.__dict__
+def send_due() -> dict:
+    """Send what is due, group by group, for up to 90 % of a tick interval."""
+    report = messages_send_due(max_seconds=settings.TICK_SECONDS * 0.9)
+    summary = {k: v for k, v in report.__dict__.items() if isinstance(v, int)}
+    if report.claimed:
+        logger.info("send_due %s", summary)
+    return summary
+
+
+@shared_task(name="campaigns.send_batch", ignore_result=True)
+def send_batch(message_ids: list[int]) -> dict:
+    """Kept for tasks queued before an upgrade: their rows are claimed the old way and go
+    back to pending when their lease runs out; meanwhile this sends whatever is due."""
+    return send_due()
 
 
 @shared_task(name="campaigns.segments_refresh", ignore_result=True)

@@ -7,6 +7,7 @@ more than rendering, and a saved edit bumps the version so stale entries are nev
 from functools import lru_cache
 
 import jinja2
+from jinja2 import meta
 from markupsafe import escape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -88,6 +89,19 @@ def template_validate(*, subject: str, html_body: str, text_body: str) -> None:
     """
     for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
         _render_part(_compile(source, part=part), SAMPLE_CONTEXT, part=part)
+
+
+@lru_cache(maxsize=2048)
+def template_names(*, cache_key: tuple, subject: str, html_body: str, text_body: str) -> frozenset:
+    """The top-level names a template's three parts read (e.g. "customer", "survey"), so
+    the sender builds only the data a template uses. `cache_key` as for rendering."""
+    names = set()
+    for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
+        try:
+            names |= meta.find_undeclared_variables(_ENVIRONMENTS[PARTS[part][0]].parse(source))
+        except jinja2.TemplateSyntaxError:
+            continue  # rendering reports it, naming the part and line
+    return frozenset(names)
 
 
 def template_render(

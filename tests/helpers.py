@@ -2,7 +2,7 @@
 from campaigns.models import Customer
 from campaigns.services.consent import consent_record
 from campaigns.services.scheduling import TickReport, scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from tests.factories import CustomerFactory
 
 
@@ -16,6 +16,5 @@ def consenting_customer(**fields) -> Customer:
 def run_tick(now) -> TickReport:
     """One scheduler tick at `now`, then every batch it claimed sent in-process."""
     report = scheduler_tick(now=now)
-    for ids in report.batches:
-        messages_send(message_ids=ids, now=now)
+    messages_send_due(now=now)
     return report

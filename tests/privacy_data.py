@@ -2,12 +2,12 @@
 import datetime as dt
 
 from campaigns.models import (
-    Coupon, ErasureRequest, Message, MessageEvent, PointsEntry, Segment, SegmentMembership,
+    Coupon, ErasureRequest, Message, MessageEvent, MessageLog, PointsEntry, Segment, SegmentMembership,
     SubscriptionRequest,
 )
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.scheduling import scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from campaigns.services.surveys import survey_answer
 from tests.factories import CustomerFactory, EventFactory, OrderFactory
 
@@ -22,9 +22,12 @@ def customer_with_everything(now: dt.datetime):
                    ip_address="203.0.113.7", user_agent="Firefox/128 Astrid's laptop")
     EventFactory(customer=customer, type="signup", occurred_at=now,
                  properties={"referrer": "astrids-blog.example"})
-    for ids in scheduler_tick(now=now).batches:
-        messages_send(message_ids=ids, now=now)
+    scheduler_tick(now=now)
+    messages_send_due(now=now)
     message = Message.objects.get(customer=customer, state="sent")
+    # The log keeps deviations only; this send had one before it went.
+    MessageLog.objects.create(message=message, at=now, state="deferred", reason="quiet_hours",
+                              detail="deferred until 2026-03-02 07:00 UTC")
     MessageEvent.objects.create(message=message, provider="test", event_id="evt-astrid",
                                 event_type="delivered", occurred_at=now,
                                 payload={"recipient": EMAIL, "ip": "203.0.113.7"})

@@ -9,7 +9,7 @@ from campaigns.models import Customer, Enrollment, Message, PointsEntry, SurveyR
 from campaigns.services.demo import demo_load
 from campaigns.services.events import events_ingest
 from campaigns.services.scheduling import scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 
 pytestmark = pytest.mark.django_db
 UTC = dt.timezone.utc
@@ -25,8 +25,8 @@ def journeys(frozen_clock):
 def run(clock, *, days, step=dt.timedelta(hours=1)):
     end = clock.now + days * DAY
     while clock.now < end:
-        for ids in scheduler_tick(now=clock.now).batches:
-            messages_send(message_ids=ids, now=clock.now)
+        scheduler_tick(now=clock.now)
+        messages_send_due(now=clock.now)
         clock.set(clock.now + step)
 
 

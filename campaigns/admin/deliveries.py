@@ -180,7 +180,7 @@ class MessageLogInline(ReadOnlyInline):
     fields = ["at", "state", "reason", "detail"]
     show_change_link = False
     verbose_name = "history entry"
-    verbose_name_plural = "History (every change of state, with its reason)"
+    verbose_name_plural = "Deviations (deferrals, skips, retries, failures, with their reasons)"
 
 
 class MessageEventInline(ReadOnlyInline):
@@ -203,8 +203,8 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [MessageLogInline, MessageEventInline]
     fieldsets = [
         (None, {"fields": ["customer_link", "campaign", "step", "enrollment_link", "story"]}),
-        ("State", {"fields": ["state", "reason", "attempts", "deferrals", "priority",
-                              "counts_toward_cap"]}),
+        ("State", {"fields": ["state", "reason", "ground_detail", "attempts", "deferrals",
+                              "priority", "counts_toward_cap"]}),
         ("Timing", {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
                                "claimed_until", "sent_at", "lag"]}),
         ("Handed to the provider", {"fields": ["message_id", "provider_message_id", "subject",
@@ -236,7 +236,9 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Where it stands")
     def story(self, obj):
-        return message_summary(obj, customer_zone(obj.customer.time_zone))
+        zone = customer_zone(obj.customer.time_zone)
+        lines = format_html_join("", "<li>{}</li>", ((line,) for line in history_lines(obj, zone)))
+        return format_html("{}.<ul>{}</ul>", message_summary(obj, zone), lines)
 
 
 @admin.register(Enrollment)
@@ -298,13 +300,24 @@ class DeliverabilityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/campaigns/deliverability.html", context)
 
 
+def history_lines(message: Message, zone: ZoneInfo) -> list[str]:
+    """A message's whole history in plain words: the normal path from its own row (planned,
+    sent and on what legal ground), the deviations from its log, in time order."""
+    lines = [(message.created_at, f"{local_time(message.created_at, zone)} — planned, due "
+                                  f"{local_time(message.first_due_at, zone)}")]
+    lines += [(entry.at, log_line(entry, zone)) for entry in message.log.all()]
+    if message.sent_at is not None and message.state in (Message.State.SENT, Message.State.SENDING):
+        ground = REASON_WORDS.get(message.reason, message.reason.replace("_", " "))
+        detail = f" ({message.ground_detail})" if message.ground_detail else ""
+        lines.append((message.sent_at, f"{local_time(message.sent_at, zone)} — {ground}{detail}"))
+    return [text for _, text in sorted(lines, key=lambda line: line[0])]
+
+
 def message_history_html(messages, zone: ZoneInfo) -> str:
-    """Each message with where it stands and its logged history, for the customer page."""
+    """Each message with where it stands and its history, for the customer page."""
     blocks = []
     for message in messages:
-        lines = format_html_join(
-            "", "<li>{}</li>", ((log_line(entry, zone),) for entry in message.log.all())
-        )
+        lines = format_html_join("", "<li>{}</li>", ((line,) for line in history_lines(message, zone)))
         blocks.append(format_html(
             '<div style="margin-bottom:12px"><strong>{}</strong> — step {}: {}.<ul>{}</ul></div>',
             message.campaign.name, message.step.position, message_summary(message, zone), lines,

@@ -53,7 +53,7 @@ class Enrollment(models.Model):
 class Message(models.Model):
     """The outbox row and, once handed over, the delivery record. Source of truth for sends.
 
-    pending -> claimed -> sending -> sent; or deferred back to pending with a later due time,
+    pending -> sending -> sent (claimed and decided in one transaction); or deferred back to pending with a later due time,
     skipped / expired (with a reason), failed, or unknown (the worker died while sending).
     """
 
@@ -83,7 +83,10 @@ class Message(models.Model):
     priority = models.PositiveSmallIntegerField(default=50)
     counts_toward_cap = models.BooleanField(default=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # Why it is where it is: for a sent (or sending) row its legal ground (consent,
+    # existing_customer, transactional), with the ground's detail next to it.
     reason = models.CharField(max_length=64, blank=True)
+    ground_detail = models.CharField(max_length=300, blank=True)
     first_due_at = models.DateTimeField()
     due_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -121,6 +124,10 @@ class Message(models.Model):
             models.Index(fields=["state", "due_at"]),
             models.Index(fields=["customer", "sent_at"]),
             models.Index(fields=["state", "claimed_until"]),
+            # The sender's claim: one campaign's due rows, oldest first, pending rows only,
+            # so a claim reads the rows it takes and stops (however many wait behind).
+            models.Index(fields=["campaign", "due_at", "id"], condition=models.Q(state="pending"),
+                         name="message_due_queue"),
             # Provider events name the message by the provider's id.
             models.Index(fields=["provider_message_id"]),
             # Sends by day (dashboard, snapshots); only sent rows, so the outbox's state

@@ -8,12 +8,14 @@ import calendar
 import datetime as dt
 import hashlib
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils.dateparse import parse_datetime
 
-from campaigns.models import Campaign, Customer, Enrollment, Event, Order, SegmentMembership
+from campaigns.models import (
+    Campaign, Customer, Enrollment, Event, JourneyStep, Order, SegmentMembership,
+)
 
 PLAN_BATCH = 5000
 
@@ -67,25 +69,49 @@ def _without_cooldown_repeats(campaign: Campaign, rows: list[dict]) -> list[dict
     return kept
 
 
+def _opening_send(campaign: Campaign) -> JourneyStep | None:
+    """The journey's first step when it is a send step (a welcome, an offer)."""
+    first = (JourneyStep.objects.filter(campaign=campaign).select_related("template")
+             .prefetch_related("variants").order_by("position").first())
+    return first if first is not None and first.kind == JourneyStep.Kind.SEND else None
+
+
 def _enrollments_insert(campaign: Campaign, rows: list[dict], *, now: dt.datetime) -> int:
     """Insert enrollments for rows of customer_id, entry_key, triggered_at, trigger_event_id.
 
-    Returns how many were new; conflicts (another tick's work) are ignored.
+    Returns how many were new; conflicts (another tick's work) are ignored. A journey that
+    opens with a send step starts at it: the enrollment is inserted standing there and its
+    message is made in the same transaction, so no advance has to move it (one row write
+    fewer per email).
     """
     rows = _without_cooldown_repeats(campaign, rows)
     if not rows:
         return 0
     holdout = [holdout_draw(campaign_id=campaign.pk, customer_id=r["customer_id"],
                             percent=campaign.holdout_percent) for r in rows]
-    if connection.vendor == "postgresql":
-        return _enrollments_insert_postgresql(campaign, rows, holdout, now=now)
-    mine = Enrollment.objects.filter(
-        campaign=campaign,
-        customer_id__in={r["customer_id"] for r in rows},
-        entry_key__in={r["entry_key"] for r in rows},
-    )
-    # The backend does not say which rows were new, so count around the insert.
-    before = mine.count()
+    opening = _opening_send(campaign)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            new = _enrollments_insert_postgresql(campaign, rows, holdout, now=now, opening=opening)
+        else:
+            new = _enrollments_insert_orm(campaign, rows, holdout, now=now, opening=opening)
+        if opening is not None and new:
+            # Imported here: the scheduling module imports this one.
+            from campaigns.services.scheduling import journeys_open
+
+            journeys_open(enrollments=[
+                Enrollment(pk=pk, campaign=campaign, customer_id=customer_id,
+                           triggered_at=triggered_at, is_holdout=is_holdout,
+                           step_position=opening.position)
+                for pk, customer_id, triggered_at, is_holdout in new
+            ], step=opening, now=now)
+    return len(new)
+
+
+def _enrollments_insert_orm(campaign, rows, holdout, *, now, opening) -> list[tuple]:
+    # The backend does not say which rows were new; the embedded SQLite's IMMEDIATE
+    # transaction serialises writers, so the rows past the highest id before are ours.
+    floor = Enrollment.objects.aggregate(top=Max("id"))["top"] or 0
     Enrollment.objects.bulk_create(
         [
             Enrollment(
@@ -96,17 +122,19 @@ def _enrollments_insert(campaign: Campaign, rows: list[dict], *, now: dt.datetim
                 triggered_at=row["triggered_at"],
                 enrolled_at=now,
                 # The first step is due at the trigger's moment: a late event keeps its clock.
-                next_action_at=row["triggered_at"],
+                next_action_at=None if opening else row["triggered_at"],
+                step_position=opening.position if opening else 0,
                 is_holdout=is_holdout,
             )
             for row, is_holdout in zip(rows, holdout)
         ],
         ignore_conflicts=True,
     )
-    return mine.count() - before
+    return list(Enrollment.objects.filter(campaign=campaign, id__gt=floor).values_list(
+        "id", "customer_id", "triggered_at", "is_holdout"))
 
 
-def _enrollments_insert_postgresql(campaign, rows, holdout, *, now) -> int:
+def _enrollments_insert_postgresql(campaign, rows, holdout, *, now, opening) -> list[tuple]:
     """The same as the ORM path in one INSERT … SELECT FROM unnest(arrays): a fraction of
     the cost per row, and RETURNING counts exactly the new rows."""
     table = Enrollment._meta.db_table
@@ -116,18 +144,19 @@ def _enrollments_insert_postgresql(campaign, rows, holdout, *, now) -> int:
                     triggered_at, enrolled_at, state, step_position, next_action_at,
                     is_holdout, exit_reason)
                 SELECT %s, customer_id, entry_key, trigger_event_id, triggered_at, %s,
-                    %s, 0, triggered_at, is_holdout, ''
+                    %s, %s, CASE WHEN %s THEN NULL ELSE triggered_at END, is_holdout, ''
                 FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::timestamptz[],
                             %s::boolean[])
                     AS new(customer_id, entry_key, trigger_event_id, triggered_at, is_holdout)
                 ON CONFLICT DO NOTHING
-                RETURNING 1""",
-            [campaign.pk, now, Enrollment.State.ACTIVE,
+                RETURNING id, customer_id, triggered_at, is_holdout""",
+            [campaign.pk, now, Enrollment.State.ACTIVE, opening.position if opening else 0,
+             opening is not None,
              [r["customer_id"] for r in rows], [r["entry_key"] for r in rows],
              [r.get("trigger_event_id") for r in rows], [r["triggered_at"] for r in rows],
              holdout],
         )
-        return len(cursor.fetchall())
+        return cursor.fetchall()
 
 
 def _event_entry_key(campaign: Campaign, row: dict) -> str:

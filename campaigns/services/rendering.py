@@ -23,17 +23,29 @@ def message_template(message: Message):
     return message.variant.template if message.variant_id else message.step.template
 
 
-def message_context(*, message: Message, unsubscribe_url: str) -> dict:
+def _survey_block(message_id: int) -> dict:
+    site = settings.SITE_URL
+    survey = survey_token(message_id=message_id)
+    return {
+        "nps_links": [{"score": n, "url": f"{site}/s/{survey}/{n}"} for n in range(11)],
+        "followup_url": f"{site}/s/{survey}/more",
+        "csat_links": [{"score": n, "url": f"{site}/s/{survey}/csat/{n}"} for n in range(1, 6)],
+        "ces_links": [{"score": n, "url": f"{site}/s/{survey}/ces/{n}"} for n in range(1, 8)],
+    }
+
+
+def message_context(*, message: Message, unsubscribe_url: str, names=None) -> dict:
     """The plain data a template sees: no model instances, no querysets.
 
     `order` is there when the journey began with an order, `expiring` when it began
     with a points.expiring event, `reward` when it granted
     points or issued a coupon (so no email can speak of a reward that was not granted),
-    `survey` and `loyalty` (balance, tier, next tier) always.
+    `survey` and `loyalty` (balance, tier, next tier) always — or, given `names` (what
+    the template reads, templating.template_names), `survey` only when it is read: its
+    23 signed links are the dearest part to build.
     """
     customer = message.customer
     site = settings.SITE_URL
-    survey = survey_token(message_id=message.pk)
     context = {
         "customer": {
             "first_name": customer.first_name,
@@ -53,13 +65,9 @@ def message_context(*, message: Message, unsubscribe_url: str) -> dict:
             balance=customer.points_balance, tier=customer.tier,
             tier_points=customer.tier_points, tiers=_tiers(message),
         ),
-        "survey": {
-            "nps_links": [{"score": n, "url": f"{site}/s/{survey}/{n}"} for n in range(11)],
-            "followup_url": f"{site}/s/{survey}/more",
-            "csat_links": [{"score": n, "url": f"{site}/s/{survey}/csat/{n}"} for n in range(1, 6)],
-            "ces_links": [{"score": n, "url": f"{site}/s/{survey}/ces/{n}"} for n in range(1, 8)],
-        },
     }
+    if names is None or "survey" in names:
+        context["survey"] = _survey_block(message.pk)
     trigger = message.enrollment.trigger_event
     if trigger is not None and trigger.order is not None:
         order = trigger.order
@@ -107,12 +115,12 @@ def message_render(*, message: Message) -> tuple[dict, str, str | None]:
     # answer) speak it whatever the browser says, without looking the customer up.
     language = translation.locale.split("-")[0].lower()
     unsubscribe_url = f"{settings.SITE_URL}/u/{token}?lang={language}" if marketing else None
-    context = message_context(message=message, unsubscribe_url=unsubscribe_url or "")
-    rendered = templating.template_render(
-        cache_key=(translation.pk, translation.version),
-        subject=translation.subject, html_body=translation.html_body,
-        text_body=translation.text_body, context=context,
-    )
+    sources = {"cache_key": (translation.pk, translation.version),
+               "subject": translation.subject, "html_body": translation.html_body,
+               "text_body": translation.text_body}
+    context = message_context(message=message, unsubscribe_url=unsubscribe_url or "",
+                              names=templating.template_names(**sources))
+    rendered = templating.template_render(**sources, context=context)
     if marketing:
         footer = templating.footer_render(
             locale=translation.locale, context=context,

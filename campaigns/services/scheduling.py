@@ -1,4 +1,4 @@
-"""The scheduler's tick: plan enrollments, advance journeys, claim due messages.
+"""The scheduler's tick: plan enrollments, advance journeys, count the due messages.
 
 Planning (triggers and exits) lives in services.planning; this module moves journeys on.
 
@@ -34,7 +34,7 @@ class TickReport:
     messages_created: int = 0
     released: int = 0
     unknown: int = 0
-    batches: list[list[int]] = dataclasses.field(default_factory=list)
+    due: int = 0  # pending messages due now, for the senders
 
 
 def _next_local_time(after: dt.datetime, at: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -148,20 +148,7 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
     new_messages = [message for _, _, message, _ in plans if message is not None]
     # Rows first: if the enrollment update below never happens, the next tick finds the
     # existing row instead of making a second one.
-    inserted = {
-        (enrollment_id, step_id): pk
-        for pk, enrollment_id, step_id in instances_insert(
-            new_messages, returning=("id", "enrollment", "step"), skip_conflicts=True)
-    }
-    mine, clashed = [], []
-    for message in new_messages:
-        message.pk = inserted.get((message.enrollment_id, message.step_id))
-        (mine if message.pk is not None else clashed).append(message)
-    rows_insert(MessageLog, [
-        {"message_id": m.pk, "at": now, "state": m.state, "reason": m.reason or "planned",
-         "detail": getattr(m, "_detail", "")}
-        for m in mine
-    ])
+    mine, clashed = messages_insert(new_messages, now=now)
     # One UPDATE per distinct move (most enrollments of a chunk make the same one). The
     # chunk's rows are locked, and the old position in the filter keeps a stale move out.
     moves: dict[tuple, list[int]] = {}
@@ -187,6 +174,45 @@ def _advance_chunk(due: list[Enrollment], *, now) -> tuple[int, int]:
     for message in settled:
         enrollment_continue(message=message, now=now)
     return advanced, len(mine)
+
+
+def messages_insert(new_messages: list[Message], *, now) -> tuple[list[Message], list[Message]]:
+    """Insert message rows, skipping conflicts: (the rows made now, those that existed).
+
+    The log keeps deviations only: a message made already settled (holdout, too late)
+    gets its log line (its caller lets the journey go on); a pending one is explained by
+    its own row (created_at, first_due_at).
+    """
+    inserted = {
+        (enrollment_id, step_id): pk
+        for pk, enrollment_id, step_id in instances_insert(
+            new_messages, returning=("id", "enrollment", "step"), skip_conflicts=True)
+    }
+    mine, clashed = [], []
+    for message in new_messages:
+        message.pk = inserted.get((message.enrollment_id, message.step_id))
+        (mine if message.pk is not None else clashed).append(message)
+    settled = [m for m in mine if m.state != Message.State.PENDING]
+    rows_insert(MessageLog, [
+        {"message_id": m.pk, "at": now, "state": m.state, "reason": m.reason,
+         "detail": getattr(m, "_detail", "")}
+        for m in settled
+    ])
+    return mine, clashed
+
+
+def journeys_open(*, enrollments: list[Enrollment], step: JourneyStep, now: dt.datetime) -> int:
+    """The messages of enrollments that begin at a send step, due at their trigger's moment.
+
+    Planning inserts such enrollments already standing at that step (no advance needed,
+    one write fewer per email) and calls this in the same transaction.
+    """
+    mine, _ = messages_insert(
+        [_message_for_step(e, step, due_at=e.triggered_at, now=now) for e in enrollments], now=now)
+    for message in mine:
+        if message.state in Message.FINAL_STATES:  # holdout, or too late already
+            enrollment_continue(message=message, now=now)
+    return len(mine)
 
 
 def _message_for_step(enrollment: Enrollment, step: JourneyStep, *, due_at, now) -> Message:
@@ -231,17 +257,6 @@ def enrollment_continue(*, message: Message, now: dt.datetime, end: bool = False
     ).update(**changes)
 
 
-def enrollments_continue(*, messages: list[Message], now: dt.datetime) -> None:
-    """`enrollment_continue` for many settled messages: one UPDATE per step position."""
-    by_position: dict[int, list[int]] = {}
-    for message in messages:
-        by_position.setdefault(message.step.position, []).append(message.enrollment_id)
-    for position, enrollment_ids in by_position.items():
-        Enrollment.objects.filter(
-            pk__in=enrollment_ids, state=Enrollment.State.ACTIVE, step_position=position
-        ).update(next_action_at=now, step_position=position + 1)
-
-
 def messages_recover(*, now: dt.datetime) -> tuple[int, int]:
     """Take back expired claims; a send whose worker vanished becomes `unknown`.
 
@@ -269,29 +284,12 @@ def messages_recover(*, now: dt.datetime) -> tuple[int, int]:
     return released, unknown
 
 
-def messages_claim_due(*, now: dt.datetime, batch_size: int, limit: int) -> list[list[int]]:
-    """Claim due messages (highest priority, then oldest due first) for the senders.
+def scheduler_tick(*, now: dt.datetime) -> TickReport:
+    """One tick: recover, plan, exit, advance, and count what is due to send.
 
-    On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent ticks claim disjoint rows; on
-    SQLite the IMMEDIATE transaction serialises them. Claimed rows carry a lease.
+    Sending is the caller's next step: the senders claim their own groups of due rows
+    (services.sending), so the tick writes nothing on the messages it counts.
     """
-    lease = dt.timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
-    with transaction.atomic():
-        ids = list(
-            Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(state=Message.State.PENDING, due_at__lte=now,
-                    campaign__status=Campaign.Status.ACTIVE)
-            .order_by("-priority", "due_at", "id")
-            .values_list("id", flat=True)[:limit]
-        )
-        Message.objects.filter(id__in=ids, state=Message.State.PENDING).update(
-            state=Message.State.CLAIMED, claimed_until=now + lease, attempts=F("attempts") + 1
-        )
-    return [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
-
-
-def scheduler_tick(*, now: dt.datetime, claim_limit: int = 10000) -> TickReport:
-    """One tick: recover, plan, exit, advance, claim. Sending is the caller's next step."""
     report = TickReport()
     report.released, report.unknown = messages_recover(now=now)
     report.enrolled = enrollments_plan(now=now)
@@ -302,9 +300,9 @@ def scheduler_tick(*, now: dt.datetime, claim_limit: int = 10000) -> TickReport:
         report.messages_created += created
         if advanced < ADVANCE_BATCH:
             break
-    report.batches = messages_claim_due(
-        now=now, batch_size=settings.SEND_BATCH_SIZE, limit=claim_limit
-    )
+    report.due = Message.objects.filter(
+        state=Message.State.PENDING, due_at__lte=now, campaign__status=Campaign.Status.ACTIVE
+    ).count()
     heartbeat_record(name=Heartbeat.TICK, at=now)
     return report
 

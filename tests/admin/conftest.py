@@ -13,13 +13,12 @@ from campaigns.services.consent import suppression_add
 from campaigns.services.demo import demo_load
 from campaigns.services.scheduling import points_grant, scheduler_tick
 from campaigns.services.surveys import survey_answer
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 
 
 def tick_and_send(now: dt.datetime) -> None:
-    report = scheduler_tick(now=now)
-    for ids in report.batches:
-        messages_send(message_ids=ids, now=now)
+    scheduler_tick(now=now)
+    messages_send_due(now=now)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.test import override_settings
 from campaigns.models import ConsentEvent, Message, MessageEvent, Suppression
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.scheduling import scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from campaigns.tasks import message_events_sweep
 from tests.factories import (
     CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory, TemplateTranslationFactory,
@@ -83,8 +83,8 @@ def sent(frozen_clock, welcome, policy):
     customer = CustomerFactory(email=ADDRESS)
     consent_record(customer=customer, granted=True, source="api")
     EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
-    for ids in scheduler_tick(now=frozen_clock.now).batches:
-        messages_send(message_ids=ids, now=frozen_clock.now)
+    scheduler_tick(now=frozen_clock.now)
+    messages_send_due(now=frozen_clock.now)
     message = Message.objects.get(customer=customer)
     assert message.state == Message.State.SENT and len(mail.outbox) == 1
     return message
@@ -98,8 +98,8 @@ def next_marketing_message(customer, clock):
     JourneyStepFactory(campaign=campaign, position=0, template=translation.template)
     clock.advance(days=1)
     EventFactory(customer=customer, type="purchase", occurred_at=clock.now)
-    for ids in scheduler_tick(now=clock.now).batches:
-        messages_send(message_ids=ids, now=clock.now)
+    scheduler_tick(now=clock.now)
+    messages_send_due(now=clock.now)
     return Message.objects.get(customer=customer, campaign=campaign)
 
 

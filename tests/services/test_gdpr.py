@@ -16,7 +16,7 @@ from campaigns.services import gdpr
 from campaigns.services.consent import email_hash, suppression_lift
 from campaigns.services.customers import customer_upsert
 from campaigns.services.scheduling import scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from tests.factories import CustomerFactory, EventFactory
 from tests.privacy_data import EMAIL, customer_with_everything
 
@@ -137,27 +137,25 @@ class TestErase:
                                                                   policy):
         customer = CustomerFactory(email=EMAIL)
         EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
-        batches = scheduler_tick(now=frozen_clock.now).batches  # claimed, queued
+        assert scheduler_tick(now=frozen_clock.now).due == 1  # queued for the senders
 
         gdpr.customer_erase(customer=customer, actor="command")
-        for ids in batches:
-            messages_send(message_ids=ids, now=frozen_clock.now)
+        messages_send_due(now=frozen_clock.now)
 
         message = Message.objects.get(customer=customer)
         assert (message.state, message.reason) == ("skipped", "erased")
         assert Enrollment.objects.get().exit_reason == "erased"
         assert mail.outbox == []
 
-    def test_the_sender_skips_a_claimed_message_of_an_erased_customer(self, frozen_clock,
+    def test_the_sender_skips_a_queued_message_of_an_erased_customer(self, frozen_clock,
                                                                       welcome, policy):
         customer = CustomerFactory(email=EMAIL, marketing_consent=True)
         EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
-        batches = scheduler_tick(now=frozen_clock.now).batches
-        # Erased behind the outbox's back (the service itself also cancels the claim).
+        scheduler_tick(now=frozen_clock.now)
+        # Erased behind the outbox's back (the service itself also cancels pending rows).
         Customer.objects.filter(pk=customer.pk).update(email="", erased_at=frozen_clock.now)
 
-        for ids in batches:
-            messages_send(message_ids=ids, now=frozen_clock.now)
+        messages_send_due(now=frozen_clock.now)
 
         assert Message.objects.get(customer=customer).reason == "erased"
         assert mail.outbox == []
@@ -183,8 +181,8 @@ class TestTheSamePersonComingBack:
             "external_id": "shop-astrid", "email": EMAIL.upper(), "first_name": "Astrid",
             "consent": {"marketing": True}}, source="import")
         EventFactory(customer=new, type="signup", occurred_at=frozen_clock.now)
-        for ids in scheduler_tick(now=frozen_clock.now).batches:
-            messages_send(message_ids=ids, now=frozen_clock.now)
+        scheduler_tick(now=frozen_clock.now)
+        messages_send_due(now=frozen_clock.now)
 
         old.refresh_from_db()
         assert created and new.pk != old.pk
@@ -213,8 +211,8 @@ class TestTheSamePersonComingBack:
                             rejects=RejectsWriter(tmp_path / "rejects.csv"))
         new = Customer.objects.get(external_id="shop-astrid")
         EventFactory(customer=new, type="signup", occurred_at=frozen_clock.now)
-        for ids in scheduler_tick(now=frozen_clock.now).batches:
-            messages_send(message_ids=ids, now=frozen_clock.now)
+        scheduler_tick(now=frozen_clock.now)
+        messages_send_due(now=frozen_clock.now)
 
         old.refresh_from_db()
         assert report.created == 1 and new.pk != old.pk and old.email == ""

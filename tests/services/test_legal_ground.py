@@ -11,7 +11,7 @@ from campaigns.services.consent import (
     consent_opt_out_offered, consent_record, country_policies_current, legal_ground,
 )
 from campaigns.services.scheduling import scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from tests.factories import CustomerFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,13 +136,14 @@ def test_the_sender_uses_the_exception_and_records_it(frozen_clock, welcome, pol
     for customer in (sweden, norway):
         EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
 
-    for ids in scheduler_tick(now=frozen_clock.now).batches:
-        messages_send(message_ids=ids, now=frozen_clock.now)
+    scheduler_tick(now=frozen_clock.now)
+
+    messages_send_due(now=frozen_clock.now)
 
     sent = Message.objects.get(customer=sweden)
     skipped = Message.objects.get(customer=norway)
     assert (sent.state, sent.reason) == ("sent", "existing_customer")
-    assert sent.log.get(state="sent").detail == "existing-customer exception (SE)"
+    assert sent.ground_detail == "existing-customer exception (SE)"
     assert (skipped.state, skipped.reason) == ("skipped", "no_consent")
     assert "active customer relationship" in skipped.log.get(state="skipped").detail
     assert [m.to for m in mail.outbox] == [[sweden.email]]

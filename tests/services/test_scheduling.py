@@ -7,7 +7,7 @@ from django.core import mail
 from campaigns.models import Campaign, Enrollment, Message
 from campaigns.services.planning import enrollments_plan
 from campaigns.services.scheduling import messages_recover, scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from tests.helpers import consenting_customer, run_tick
 from tests.factories import EventFactory
 
@@ -104,13 +104,13 @@ def test_a_paused_campaign_sends_nothing_and_resuming_after_the_deadline_sends_n
 ):
     customer = consenting_customer()
     EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
-    scheduler_tick(now=frozen_clock.now)  # planned and claimed, not yet sent
+    scheduler_tick(now=frozen_clock.now)  # planned, due, not yet sent
     Campaign.objects.filter(pk=welcome.pk).update(status=Campaign.Status.PAUSED)
 
-    batches = scheduler_tick(now=frozen_clock.advance(minutes=30)).batches
-    messages_send(message_ids=[m.pk for m in Message.objects.all()], now=frozen_clock.now)
+    due = scheduler_tick(now=frozen_clock.advance(minutes=30)).due
+    report = messages_send_due(now=frozen_clock.now, message_ids=[m.pk for m in Message.objects.all()])
 
-    assert batches == [] and mail.outbox == []
+    assert due == 0 and report.claimed == 0 and mail.outbox == []
     assert Message.objects.get(customer=customer).state == "pending"  # never marked finished
 
     Campaign.objects.filter(pk=welcome.pk).update(status=Campaign.Status.ACTIVE)

@@ -7,7 +7,7 @@ from django.core import mail
 from campaigns.models import ConsentEvent, Message, MessageLog, Suppression
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.scheduling import scheduler_tick
-from campaigns.services.sending import messages_send
+from campaigns.services.sending import messages_send_due
 from tests.helpers import consenting_customer, run_tick
 from tests.factories import (
     CampaignFactory, CustomerFactory, EventFactory, JourneyStepFactory, TemplateTranslationFactory,
@@ -35,11 +35,10 @@ def test_a_customer_without_consent_is_skipped_with_the_reason(frozen_clock, wel
 def test_an_unsubscribe_after_the_message_was_queued_still_stops_it(frozen_clock, welcome, policy):
     customer = consenting_customer()
     signup(customer, frozen_clock.now)
-    batches = scheduler_tick(now=frozen_clock.now).batches  # claimed and queued
+    assert scheduler_tick(now=frozen_clock.now).due == 1  # queued for the senders
 
     consent_record(customer=customer, granted=False, source="unsubscribe_link")
-    for ids in batches:
-        messages_send(message_ids=ids, now=frozen_clock.now)
+    messages_send_due(now=frozen_clock.now)
 
     assert Message.objects.get(customer=customer).reason == "no_consent"
     assert mail.outbox == []
