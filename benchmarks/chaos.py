@@ -19,8 +19,9 @@ When everything has settled it proves, from the sink and the database (exit code
 any of these fails):
 
 * no recipient received the same journey step twice;
-* every message is `sent`, `failed` with a reason, or `unknown` (nothing left in
-  pending/claimed/sending, no signup without its message); skipped/expired are listed;
+* every message is `sent`, `failed` with a reason, or `unknown`: none left claimed, sending
+  or pending and due, no signup without its message (a retry the backoff put after the
+  deadline is listed, not counted; so are skipped and expired ones, with their reasons);
 * `unknown` messages are no more than what was really in flight at the kills plus the
   messages the sink hung on (and it says how many unknown ones the sink did receive);
 * no customer got more marketing mail in 24 h than the policy's max_per_day;
@@ -485,9 +486,14 @@ def results_collect(*, sink, faults, cluster, count, t0, settle) -> dict:
     from campaigns.models import Customer, Message
 
     connections.close_all()  # the server was restarted under this process
-    rows = {str(uuid): (pk, customer_id, step_id, state, reason)
-            for uuid, pk, customer_id, step_id, state, reason in Message.objects.values_list(
-                "message_id", "id", "customer_id", "step_id", "state", "reason")}
+    now = dt.datetime.now(UTC)
+    rows, waiting_retry = {}, 0
+    for uuid, pk, customer_id, step_id, state, reason, due_at in Message.objects.values_list(
+            "message_id", "id", "customer_id", "step_id", "state", "reason", "due_at"):
+        if state == "pending" and due_at > now:
+            # Deferred for a retry past the settle deadline: not lost, not yet decided.
+            state, waiting_retry = "pending (retry due later)", waiting_retry + 1
+        rows[str(uuid)] = (pk, customer_id, step_id, state, reason)
     by_state = collections.Counter((state, reason) for *_, state, reason in rows.values())
     arrivals = sorted(sink.arrivals, key=lambda a: a.at)
     arrived_ids = collections.Counter(a.message_id for a in arrivals)
@@ -511,7 +517,6 @@ def results_collect(*, sink, faults, cluster, count, t0, settle) -> dict:
                    if state in ("skipped", "expired")}
     unaccounted = {f"{state}/{reason or '-'}": n for (state, reason), n in by_state.items()
                    if state in ("pending", "claimed", "sending") or (state == "failed" and not reason)}
-    waiting_retry = sum(n for (state, _), n in by_state.items() if state == "pending")
     customers = Customer.objects.filter(external_id__startswith="chaos-")
     without_message = customers.exclude(messages__isnull=False).count()
 
@@ -538,6 +543,12 @@ def results_collect(*, sink, faults, cluster, count, t0, settle) -> dict:
     for fault in faults:
         after = next((t for t in times if t > fault["ended"]), None)
         fault["resumed_after_s"] = round(after - fault["ended"], 2) if after else None
+        # The longest silence at the sink from the fault's start to 60 s after its end
+        # (or to the last arrival of the run, when sending was over before that).
+        end = min(fault["ended"] + 60, times[-1]) if times else fault["started"]
+        window = [fault["started"], *(t for t in times if fault["started"] < t < end), end]
+        fault["longest_gap_s"] = round(max(
+            [0.0, *(b - a for a, b in zip(window, window[1:]))]), 2)
         fault["started"] = round(fault["started"] - t0, 2)
         fault["ended"] = round(fault["ended"] - t0, 2)
 
@@ -593,8 +604,8 @@ def report_print(results: dict) -> None:
     print(f"same step twice to a recipient: {r['duplicates']['count']} {r['duplicates']['examples'] or ''}")
     u = r["unaccounted"]
     print(f"neither sent, failed with a reason, nor unknown: {u['count']} {u['by_state'] or ''}"
-          f" (customers without a message: {u['customers_without_message']}; pending for a retry:"
-          f" {u['still_waiting_for_a_retry']})")
+          f" (customers without a message: {u['customers_without_message']}; not counted: pending"
+          f" for a retry due after the deadline {u['still_waiting_for_a_retry']})")
     print(f"other final states: {r['other_final'] or 'none'}")
     k = r["unknown"]
     print(f"unknown: {k['count']}; really in flight at the kills {k['in_flight_at_kills']} + hung by "
@@ -616,7 +627,8 @@ def report_print(results: dict) -> None:
         if "hung_messages" in f:
             extra = f", hung {f['hung_messages']}"
         print(f"  {f['fault']:<9} at {f['started']:7.1f} s, lasted {f['lasted_s']:4.1f} s, "
-              f"resumed after {f['resumed_after_s']} s{extra}")
+              f"resumed after {f['resumed_after_s']} s, longest silence {f['longest_gap_s']} s"
+              f"{extra}")
     if r["unexpected_exits"]:
         print(f"processes that exited by themselves: {r['unexpected_exits']}")
     t = r["timing"]
