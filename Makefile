@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test bench bench-import bench-dashboard setup venv migrate messages clean
+.PHONY: run test bench bench-import bench-dashboard chaos setup venv migrate messages clean
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,12 @@ BENCH_DASH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_dash
 bench-dashboard: venv
 	psql "$(dir $(BENCH_DASH_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench_dash" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_DASH_DATABASE_URL) $(BIN)/python benchmarks/dashboard_bench.py $(BENCH_ARGS)
+
+# The send path under faults with real processes: its own PostgreSQL, Redis and SMTP sink on
+# free ports, two workers and beat; kills, restarts and mail-server outages while 20,000
+# welcomes go out (CHAOS_ARGS="--messages 2000 --quick" for the CI size).
+chaos: venv
+	$(BIN)/python benchmarks/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf var
