@@ -15,7 +15,9 @@ shared provider rate limit granted a token for each message in it, so everything
 group per process `unknown`, never a message that was not handed over, and a database
 outage loses no outcome that came back (the record is retried).
 """
+import collections
 import datetime as dt
+import functools
 import logging
 import time
 
@@ -29,7 +31,7 @@ from campaigns.services.sending.decide import (
     CAP_LOOKBACK, Batch, SendReport, campaigns_due, cap_policy_current, group_decide,
     messages_due_count,
 )
-from campaigns.services.sending.handover import HandOver, email_prepare, site_domain
+from campaigns.services.sending.handover import TEMPLATE_ERROR, HandOver, email_prepare, site_domain
 from campaigns.services.sending.record import MAX_ATTEMPTS, outcomes_record
 
 __all__ = ["CAP_LOOKBACK", "MAX_ATTEMPTS", "SendReport", "cap_policy_current",
@@ -40,6 +42,12 @@ logger = logging.getLogger(__name__)
 # Longer than this without a token (a provider's Retry-After), a send call stops instead
 # of holding its worker.
 LONGEST_TOKEN_WAIT = 5.0
+# When the provider says 429 to this share of the last calls (or asks for a long wait),
+# it means the account as a whole: every worker pauses for its Retry-After. An isolated
+# 429 only holds back its own message (RL-8: never retried before its Retry-After), so
+# throttling here and there does not stop the whole send.
+RATE_LIMITED_WINDOW = 50
+RATE_LIMITED_SHARE = 0.2
 
 
 def _last_positions(campaign_ids) -> dict[int, int]:
@@ -81,6 +89,9 @@ def messages_send_due(
     domain = site_domain()
     last_positions = _last_positions(campaigns)
     handover = HandOver(in_flight=in_flight, backend=backend, now=moment)
+    record = functools.partial(
+        _outcomes_record, report=report, limiter=limiter, last_positions=last_positions,
+        limited=collections.deque(maxlen=RATE_LIMITED_WINDOW))  # recent calls: 429 or not
     smallest = max(1, min(group_size, handover.in_flight) // 2)
     try:
         while True:
@@ -91,8 +102,7 @@ def messages_send_due(
                 break
             # What came back is recorded before the next group is marked `sending`, so the
             # rows in `sending` are the calls in flight.
-            _outcomes_record(handover.collect(block=False), now=moment, report=report,
-                             limiter=limiter, last_positions=last_positions)
+            record(handover.collect(block=False), now=moment)
             token_wait = None  # None: no group was tried this round
             wanted = min(handover.free(), group_size,
                          limit - report.claimed if limit is not None else group_size)
@@ -106,13 +116,11 @@ def messages_send_due(
             # Wait for calls to come back when no group went out (no room, or no token).
             outcomes = handover.collect(block=token_wait != 0.0,
                                         timeout=min(max(token_wait or 0.0, 0.05), 1.0))
-            _outcomes_record(outcomes, now=moment, report=report, limiter=limiter,
-                             last_positions=last_positions)
+            record(outcomes, now=moment)
     finally:
         # Whatever stopped the loop (the end, an error, the database gone), the calls in
         # flight finish and what they say is recorded.
-        _outcomes_record(handover.close(), now=moment, report=report, limiter=limiter,
-                         last_positions=last_positions)
+        record(handover.close(), now=moment)
     return report
 
 
@@ -152,13 +160,15 @@ def _group_send(campaigns, wanted, *, now, batch, report, limiter, handover, dom
     return 0.0
 
 
-def _outcomes_record(outcomes, *, now, report, limiter, last_positions) -> None:
+def _outcomes_record(outcomes, *, now, report, limiter, last_positions, limited) -> None:
     if not outcomes:
         return
-    # A 429 or Retry-After slows every worker down, not only this message.
-    asked = [data.get("retry_after") for _, _, data in outcomes if data.get("retry_after")]
-    if asked:
-        limiter.pause(max(asked).total_seconds())
+    asked = [data["retry_after"].total_seconds() for _, _, data in outcomes if data.get("retry_after")]
+    limited.extend(data.get("reason") == "provider_rate_limited" for _, outcome, data in outcomes
+                   if outcome != TEMPLATE_ERROR)
+    if asked and (max(asked) > LONGEST_TOKEN_WAIT
+                  or sum(limited) >= RATE_LIMITED_SHARE * RATE_LIMITED_WINDOW):
+        limiter.pause(max(asked))
     started = time.perf_counter()
     outcomes_record(outcomes, now=now, report=report, last_positions=last_positions)
     report.timings["record"] += time.perf_counter() - started

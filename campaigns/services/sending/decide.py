@@ -153,7 +153,7 @@ class _Inputs:
     """Everything the gate reads for one group's customers, loaded in a few queries."""
     recent: dict
     subscriptions: dict
-    suppressed: set
+    suppressed: set  # customer ids whose address is on the suppression list
     rivals: dict
     pending: set
     had_marketing: set
@@ -171,9 +171,9 @@ def _inputs_load(customers: dict[int, Customer], message_ids, *, now) -> _Inputs
     for customer_id, topic, subscribed in Subscription.objects.filter(
         customer_id__in=customer_ids).values_list("customer_id", "topic", "subscribed"):
         subscriptions[customer_id][topic] = subscribed
-    suppressed = set(Suppression.objects.filter(
-        email_hash__in=[email_hash(c.email) for c in customers.values() if c.email]
-    ).values_list("email_hash", flat=True))
+    hashes = {pk: email_hash(c.email) for pk, c in customers.items() if c.email}
+    suppressed = {pk for pk, digest in hashes.items() if digest in set(
+        Suppression.objects.filter(email_hash__in=hashes.values()).values_list("email_hash", flat=True))}
     # Capped messages of these customers that are due but not in this group, by priority.
     rivals = dict(
         Message.objects.filter(
@@ -217,7 +217,7 @@ def _gate(message, *, now, batch: Batch, inputs: _Inputs, report) -> bool:
         report.skipped += 1
         settle(message, state=Message.State.SKIPPED, reason="erased", now=now)
         return False
-    if email_hash(customer.email) in inputs.suppressed:
+    if customer.pk in inputs.suppressed:
         report.skipped += 1
         settle(message, state=Message.State.SKIPPED, reason="suppressed", now=now)
         return False
