@@ -9,7 +9,7 @@ from .imports import ImportJob
 from .deliveries import Deliverability, Dashboard, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
 from .loyalty import Coupon, EarningRule, PointsEntry, Tier
-from .ops import Heartbeat
+from .ops import Heartbeat, RateLimitBucket
 from .privacy import PrivacyRequest
 from .segments import Segment, SegmentMembership
 from .snapshots import MetricSnapshot, MetricSnapshotState
@@ -20,7 +20,7 @@ __all__ = [
     "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
     "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message",
     "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
-    "Order", "PointsEntry", "PrivacyRequest", "Purpose",
+    "Order", "PointsEntry", "PrivacyRequest", "Purpose", "RateLimitBucket",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
     "Suppression", "SurveyQuestion", "SurveyResponse", "DetractorAnswer", "Dashboard",
     "TemplateTranslation", "Tier", "Topic",

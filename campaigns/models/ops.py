@@ -13,3 +13,18 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class RateLimitBucket(models.Model):
+    """One provider's send-rate token bucket (delivery/ratelimit.py) when there is no Redis:
+    every worker process takes its tokens from this row under a row lock."""
+
+    provider = models.CharField(max_length=200, unique=True)
+    tokens = models.FloatField()
+    # Wall-clock seconds since the epoch (time.time()), not the virtual clock: a rate limit
+    # is about real seconds. Ahead of now while a pause is in force.
+    refilled_at = models.FloatField()
+    paused_until = models.FloatField(default=0.0)
+
+    def __str__(self):
+        return f"{self.provider}: {self.tokens:.1f} tokens"

@@ -1,5 +1,6 @@
 """Settings: every value that differs between deployments is read from the environment."""
 import hashlib
+import math
 from pathlib import Path
 
 import environ
@@ -245,6 +246,24 @@ CELERY_BEAT_SCHEDULE = {
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=100)
 CLAIM_LEASE_SECONDS = env.int("CLAIM_LEASE_SECONDS", default=600)
 DEFAULT_LOCALE = env("DEFAULT_LOCALE", default="en")
+
+# --- Provider send rate (compliance RL-8; campaigns/delivery/ratelimit.py) --------------
+# Messages per second to the email provider, shared by every worker process (0 = unlimited).
+SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)
+# How many may go at once after a quiet spell (the bucket's capacity); default one second's.
+SEND_RATE_BURST = env.int("SEND_RATE_BURST", default=max(1, math.ceil(SEND_RATE_PER_SECOND)))
+# Per-provider overrides, "rate" or "rate:burst", keyed by the backend's dotted path or
+# one part of it, e.g. SEND_RATE_LIMITS=postmark=50,amazon_ses=14:28.
+SEND_RATE_LIMITS = env.dict("SEND_RATE_LIMITS", default={})
+# Where the shared buckets live: this Redis (default: the broker, when that is Redis), else
+# the database.
+RATE_LIMIT_REDIS_URL = env(
+    "RATE_LIMIT_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+# While that Redis is unreachable each process sends at the rate divided by this on its own;
+# set it to the number of sending processes to stay under the provider's rate even then.
+SEND_RATE_LOCAL_SHARE = env.int("SEND_RATE_LOCAL_SHARE", default=1)
 
 # --- Lifecycle stages (services/rfm.py) -------------------------------------------------
 # The one place the stage thresholds live, in days since the first / last order; the
