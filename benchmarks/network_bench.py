@@ -234,7 +234,7 @@ def main():
     parser.add_argument("--batch", type=int, default=100, help="SEND_BATCH_SIZE for the workers")
     parser.add_argument("--rate", type=float, help="SEND_RATE_PER_SECOND for the workers")
     parser.add_argument("--claim", type=int, default=100, help="due messages claimed per call")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per drain")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per drain")
     parser.add_argument("--port", type=int, default=18025)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--rate-limited", type=float, default=0.05)
