@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test bench bench-import bench-dashboard chaos setup venv migrate messages clean
+.PHONY: run test bench bench-import bench-dashboard bench-peers bench-network bench-workers \
+	chaos setup venv migrate messages clean
 
 venv: $(VENV)/.installed
 
@@ -41,6 +42,39 @@ BENCH_IMPORT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_impor
 bench-import: venv
 	psql "$(dir $(BENCH_IMPORT_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_IMPORT_DATABASE_URL))" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_IMPORT_DATABASE_URL) $(BIN)/python benchmarks/import_bench.py $(BENCH_ARGS)
+
+# Our send path against django-post-office 3.12.0, side by side (issue 12): 6 interleaved
+# pairs of 10,000 emails on the scratch databases lcrm_bench_peer_ours and lcrm_bench_peer_po
+# (created). post-office is installed for this benchmark only, in .venv-peers.
+# BENCH_ARGS="--pairs 2 --emails 2000" to shorten, "--json var/peers.json" to keep the figures.
+PEERS_VENV := .venv-peers
+BENCH_PEERS_SERVER ?= postgres://postgres@127.0.0.1:5432/
+$(PEERS_VENV)/.installed: requirements.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt \
+		django-post-office==3.12.0
+	touch $@
+
+bench-peers: venv $(PEERS_VENV)/.installed
+	for db in lcrm_bench_peer_ours lcrm_bench_peer_po; do \
+		psql "$(BENCH_PEERS_SERVER)postgres" -qc "CREATE DATABASE $$db" 2>/dev/null || true; done
+	BENCH_PEERS_DATABASE_URL=$(BENCH_PEERS_SERVER) $(BIN)/python benchmarks/peers_bench.py \
+		--peer-python $(PEERS_VENV)/bin/python $(BENCH_ARGS)
+
+# The send path against a fake Postmark on loopback (100 ms, 5 % answered 429), with 1 and
+# then 2 worker processes (scratch database lcrm_bench_net, created).
+# BENCH_ARGS="--emails 5000 --in-flight 64" once the send path has calls in flight.
+BENCH_NET_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_net
+bench-network: venv
+	psql "$(dir $(BENCH_NET_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_NET_DATABASE_URL))" 2>/dev/null || true
+	DATABASE_URL=$(BENCH_NET_DATABASE_URL) $(BIN)/python benchmarks/network_bench.py $(BENCH_ARGS)
+
+# 10,000 welcomes drained by 1 worker process, then by 2, on anymail's test backend
+# (CPU-bound; scratch database lcrm_bench_net_workers, created).
+BENCH_WORKERS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_net_workers
+bench-workers: venv
+	psql "$(dir $(BENCH_WORKERS_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_WORKERS_DATABASE_URL))" 2>/dev/null || true
+	DATABASE_URL=$(BENCH_WORKERS_DATABASE_URL) $(BIN)/python benchmarks/workers_bench.py $(BENCH_ARGS)
 
 # The public pages' Swedish and Norwegian texts: collect new strings into locale/*/django.po,
 # translate them there, and compile the .mo files that are committed with them.
