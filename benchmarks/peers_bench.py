@@ -153,7 +153,7 @@ def child_run(command: list[str], database_url: str, *, setup: bool = False) -> 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "DATABASE_URL": database_url})
+                          env={"SEND_IN_FLIGHT": "1", **os.environ, "DATABASE_URL": database_url})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")

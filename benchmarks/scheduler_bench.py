@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyaltycrm.settings.base")
 # anymail's test backend, its outbox kept short (outbox_trim.py says why).
-os.environ["EMAIL_BACKEND"] = "outbox_trim.EmailBackend"
+os.environ.setdefault("EMAIL_BACKEND", "outbox_trim.EmailBackend")
 
 import django  # noqa: E402
 

@@ -172,8 +172,9 @@ def _inputs_load(customers: dict[int, Customer], message_ids, *, now) -> _Inputs
         customer_id__in=customer_ids).values_list("customer_id", "topic", "subscribed"):
         subscriptions[customer_id][topic] = subscribed
     hashes = {pk: email_hash(c.email) for pk, c in customers.items() if c.email}
-    suppressed = {pk for pk, digest in hashes.items() if digest in set(
-        Suppression.objects.filter(email_hash__in=hashes.values()).values_list("email_hash", flat=True))}
+    listed = set(Suppression.objects.filter(email_hash__in=hashes.values())
+                 .values_list("email_hash", flat=True))
+    suppressed = {pk for pk, digest in hashes.items() if digest in listed}
     # Capped messages of these customers that are due but not in this group, by priority.
     rivals = dict(
         Message.objects.filter(

@@ -43,10 +43,14 @@ def _sent_update(rows: list[tuple]) -> None:
                 [Message.State.SENT, *map(list, zip(*rows)), list(_RECORDABLE)],
             )
         return
-    for pk, provider_id, subject, locale, lag in rows:
-        Message.objects.filter(pk=pk, state__in=_RECORDABLE).update(
-            state=Message.State.SENT, claimed_until=None, provider_message_id=provider_id,
-            subject=subject, locale=locale, lag_seconds=lag,
+    # SQLite has no unnest: one prepared statement run for each row, in one call.
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"""UPDATE {Message._meta.db_table} SET state = %s, claimed_until = NULL,
+                    provider_message_id = %s, subject = %s, locale = %s, lag_seconds = %s
+                WHERE id = %s AND state IN (%s, %s)""",
+            [(Message.State.SENT, provider_id, subject, locale, lag, pk, *_RECORDABLE)
+             for pk, provider_id, subject, locale, lag in rows],
         )
 
 
