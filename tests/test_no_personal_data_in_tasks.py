@@ -27,7 +27,7 @@ def campaign_tasks():
 
 def test_there_are_tasks_to_check():
     names = [name for name, _ in campaign_tasks()]
-    assert {"campaigns.send_batch", "campaigns.privacy_export_send",
+    assert {"campaigns.send_due", "campaigns.privacy_export_send",
             "campaigns.retention_purge"} <= set(names)
 
 
@@ -75,7 +75,7 @@ def test_the_main_flows_put_no_address_in_task_messages_or_logs(
     tasks.retention_purge.delay()
 
     names = {name for name, _ in published}
-    assert {"campaigns.tick", "campaigns.send_batch", "campaigns.privacy_export_send",
+    assert {"campaigns.tick", "campaigns.send_due", "campaigns.privacy_export_send",
             "campaigns.retention_purge"} <= names  # the flows really ran through Celery
     leaks = [(name, body) for name, body in published if "@" in body]
     assert leaks == []
