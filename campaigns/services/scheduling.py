@@ -8,6 +8,7 @@ The work a tick does is proportional to what is due, never to the number of cust
 """
 import dataclasses
 import datetime as dt
+import uuid
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -207,12 +208,43 @@ def journeys_open(*, enrollments: list[Enrollment], step: JourneyStep, now: dt.d
     Planning inserts such enrollments already standing at that step (no advance needed,
     one write fewer per email) and calls this in the same transaction.
     """
+    if not enrollments:
+        return 0
+    deadline = enrollments[0].campaign.deadline
+    plain, settled = [], []
+    for enrollment in enrollments:
+        late = deadline and enrollment.triggered_at + deadline <= now
+        (settled if enrollment.is_holdout or late else plain).append(enrollment)
+    made = 0
+    if plain and not step.variants.all():
+        # The common case, many at a time (a burst of lapsed customers): rows built from one
+        # template row, without a model instance each (a fifth of the cost).
+        made += _messages_insert_plain(plain, step, now=now)
+    else:
+        settled = enrollments
     mine, _ = messages_insert(
-        [_message_for_step(e, step, due_at=e.triggered_at, now=now) for e in enrollments], now=now)
+        [_message_for_step(e, step, due_at=e.triggered_at, now=now) for e in settled], now=now)
     for message in mine:
         if message.state in Message.FINAL_STATES:  # holdout, or too late already
             enrollment_continue(message=message, now=now)
-    return len(mine)
+    return made + len(mine)
+
+
+def _messages_insert_plain(enrollments: list[Enrollment], step: JourneyStep, *, now) -> int:
+    campaign = enrollments[0].campaign
+    template = _message_for_step(enrollments[0], step, due_at=now, now=now)
+    fields = [f.attname for f in Message._meta.concrete_fields if not f.primary_key]
+    base = {name: getattr(template, name) for name in fields}
+    rows = []
+    for enrollment in enrollments:
+        row = dict(base)
+        row.update(enrollment_id=enrollment.pk, customer_id=enrollment.customer_id,
+                   first_due_at=enrollment.triggered_at, due_at=enrollment.triggered_at,
+                   expires_at=(enrollment.triggered_at + campaign.deadline
+                               if campaign.deadline else None),
+                   message_id=uuid.uuid4())
+        rows.append(row)
+    return len(rows_insert(Message, rows, returning=("id",), skip_conflicts=True))
 
 
 def _message_for_step(enrollment: Enrollment, step: JourneyStep, *, due_at, now) -> Message:
