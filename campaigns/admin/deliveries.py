@@ -308,7 +308,9 @@ def history_lines(message: Message, zone: ZoneInfo) -> list[str]:
     lines += [(entry.at, log_line(entry, zone)) for entry in message.log.all()]
     if message.sent_at is not None and message.state in (Message.State.SENT, Message.State.SENDING):
         ground = REASON_WORDS.get(message.reason, message.reason.replace("_", " "))
-        detail = f" ({message.ground_detail})" if message.ground_detail else ""
+        # The detail adds what the words do not say (the country of an exception).
+        detail = (f" ({message.ground_detail})"
+                  if message.ground_detail and message.ground_detail not in ground else "")
         lines.append((message.sent_at, f"{local_time(message.sent_at, zone)} — {ground}{detail}"))
     return [text for _, text in sorted(lines, key=lambda line: line[0])]
 
