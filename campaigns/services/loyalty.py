@@ -17,7 +17,6 @@ from django.db.models.functions import Coalesce
 from campaigns.loyalty import EXPIRING_EVENT, months_before, points_for_amount
 from campaigns.models import Customer, EarningRule, Event, Order, PointsEntry, Tier
 from campaigns.services.bulk import filter_in, rows_insert, rows_update
-from campaigns.services.customers import customers_order_facts_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -54,59 +53,6 @@ def points_add(
     return entry
 
 
-def points_earn_order(*, order: Order, now: dt.datetime) -> PointsEntry | None:
-    """Points for a placed order by its currency's spend rule (none without a rule)."""
-    rule = EarningRule.objects.filter(
-        kind=EarningRule.Kind.SPEND, currency=order.currency, active=True).first()
-    if rule is None or order.status != Order.Status.PLACED:
-        return None
-    points = points_for_amount(amount=order.amount, points_per_unit=rule.points_per_unit)
-    if points <= 0:
-        return None
-    return points_add(customer_id=order.customer_id, delta=points, kind=Kind.ORDER,
-                      reason=f"order:{order.external_id}", now=now, order=order)
-
-
-def points_reverse_order(*, order: Order, now: dt.datetime) -> PointsEntry | None:
-    """Take back what an order earned (once), e.g. when it is refunded or cancelled."""
-    earned = PointsEntry.objects.filter(order=order, kind=Kind.ORDER).first()
-    if earned is None:
-        return None
-    return points_add(customer_id=order.customer_id, delta=-earned.delta, kind=Kind.REVERSAL,
-                      reason=f"reversal:{order.external_id}", now=now, order=order)
-
-
-def points_event_apply(*, event: Event, now: dt.datetime) -> PointsEntry | None:
-    """What a newly stored event does to the points.
-
-    A purchase earns on its order; a `refund` or `order_cancelled` naming an order of the
-    same customer (`properties.order`, the shop's order id) marks it so and reverses its
-    points; any other type earns its bonus rule's points, if there is one.
-    """
-    if event.type == "purchase" and event.order_id:
-        return points_earn_order(order=event.order, now=now)
-    if event.type in REVERSING_EVENTS:
-        order = Order.objects.filter(
-            customer_id=event.customer_id,
-            external_id=str((event.properties or {}).get("order") or ""),
-        ).first()
-        if order is None:
-            return None
-        status = REVERSING_EVENTS[event.type]
-        changed = Order.objects.filter(pk=order.pk, status=Order.Status.PLACED).update(status=status)
-        if changed and status == Order.Status.CANCELLED:
-            # A cancelled order never happened: the cached order facts (count, total,
-            # first / last order) leave it out, as a re-import of the orders would.
-            customers_order_facts_refresh(customer_ids=[order.customer_id])
-        return points_reverse_order(order=order, now=now)
-    rule = EarningRule.objects.filter(
-        kind=EarningRule.Kind.EVENT, event_type=event.type, active=True).first()
-    if rule is None:
-        return None
-    return points_add(customer_id=event.customer_id, delta=rule.points, kind=Kind.BONUS,
-                      reason=f"event:{event.type}", now=now, event=event)
-
-
 @dataclasses.dataclass(frozen=True)
 class StoredEvent:
     """A newly stored event as `points_events_apply` needs it; `order` for a purchase."""
@@ -135,7 +81,12 @@ class OrderRef:
 def points_events_apply(
     *, events: list[StoredEvent], customers: dict[int, Customer], now: dt.datetime
 ) -> set[int]:
-    """`points_event_apply` for a batch of new events, in their order, set-based.
+    """What a batch of newly stored events does to the points, in their order, set-based.
+
+    A purchase earns on its order by its currency's spend rule (once per order, only while
+    it is placed); a `refund` or `order_cancelled` naming an order of the same customer
+    (`properties.order`, the shop's order id) marks it so and reverses what it earned
+    (once); any other type earns its bonus rule's points, if there is one.
 
     The caller holds the row locks of every customer in `customers` (by id), whose
     `points_balance` is updated in place for the caller to write; the ledger entries,
