@@ -92,8 +92,8 @@ def _batch_store(events: list[dict], *, source: str) -> list[EventResult]:
         # Everything is read (the customers locked) before anything is written, and the
         # batch is refused with every problem listed or stored whole.
         customers, new = _customers_locked(items)
-        orders = _orders_stored(items)
-        items, errors = _events_check(items, customers, orders)
+        orders, owners = _orders_stored(items)
+        items, errors = _events_check(items, customers, owners)
         if errors:
             raise IngestRejected(errors)
         _items_store(items, customers, new, orders, source=source)
@@ -138,27 +138,30 @@ def _customers_locked(items) -> tuple[dict[str, Customer], set[str]]:
     return customers, new
 
 
-def _orders_stored(items) -> dict[str, OrderRef]:
-    """The stored orders among the batch's purchases, by external id."""
+def _orders_stored(items) -> tuple[dict[str, OrderRef], dict[str, str]]:
+    """The stored orders among the batch's purchases, and their customers' external ids,
+    by the orders' external ids."""
     wanted = sorted({data["order"]["external_id"] for _, data in items if data.get("order")})
     if not wanted:
-        return {}
-    return {
-        external_id: OrderRef(pk, customer_id, external_id, amount, currency, status)
-        for pk, customer_id, external_id, amount, currency, status in filter_in(
+        return {}, {}
+    orders, owners = {}, {}
+    for pk, customer_id, owner, external_id, amount, currency, status in filter_in(
             Order.objects, "external_id", wanted).values_list(
-            "pk", "customer_id", "external_id", "amount", "currency", "status")
-    }
+            "pk", "customer_id", "customer__external_id", "external_id", "amount",
+            "currency", "status"):
+        orders[external_id] = OrderRef(pk, customer_id, external_id, amount, currency, status)
+        owners[external_id] = owner
+    return orders, owners
 
 
-def _events_check(items, customers: dict[str, Customer], orders: dict[str, OrderRef]
+def _events_check(items, customers: dict[str, Customer], order_owners: dict[str, str]
                   ) -> tuple[list[tuple[int, dict]], list[dict]]:
     """The items with their attributes read as their type, and every reason to refuse
     them (a new customer without email, an order of another customer), with indexes."""
     keys = {key for _, data in items for key in data["customer"].get("attributes") or {}}
     types = attribute_types(keys=keys) if keys else {}
     known = {external_id for external_id, c in customers.items() if c.pk is not None}
-    order_owners = {external_id: ref.customer_id for external_id, ref in orders.items()}
+    order_owners = dict(order_owners)
     typed, errors = [], []
     for index, data in items:
         if data["customer"].get("attributes"):
@@ -176,9 +179,10 @@ def _events_check(items, customers: dict[str, Customer], orders: dict[str, Order
                 errors.append({"index": index, "field": "customer.email",
                                "message": "Required: no customer has this external_id yet."})
         if data.get("order"):
-            # A new customer has no id yet: its key stands in for it.
-            owner = customers[external_id].pk or external_id
-            if order_owners.setdefault(data["order"]["external_id"], owner) != owner:
+            # Owners compared by external id: each read sees what was committed when it
+            # ran, so a customer read as new may own an order a concurrent request stored
+            # just after; inserting that customer then starts the batch again.
+            if order_owners.setdefault(data["order"]["external_id"], external_id) != external_id:
                 errors.append({"index": index, "field": "order.external_id",
                                "message": "This order is recorded for another customer."})
     return typed, errors
@@ -201,15 +205,19 @@ def _items_store(items: list[tuple[int, dict]], customers: dict[str, Customer],
             # The first moment is kept (services.consent.consent_opt_out_offered).
             customer.opt_out_offered_at = min(data["occurred_at"], now)
             dirty[external_id].add("opt_out_offered_at")
+        order = data.get("order")
+        if order and order["external_id"] not in stored_orders:
+            # A new order, counted once (by its first item), before a new customer's row is
+            # inserted; if a concurrent request creates it first, the batch starts again.
+            stored_orders = {**stored_orders, order["external_id"]: None}
+            dirty[external_id].update(_order_count(
+                customer, Decimal(str(order["amount"])), data["occurred_at"]))
     _customers_insert([customers[external_id] for external_id in sorted(new)], now=now)
     for external_id in new:
         dirty[external_id] = set()  # Inserted as they are now.
     by_id = {customer.pk: customer for customer in customers.values()}
+    stored_orders = {key: ref for key, ref in stored_orders.items() if ref is not None}
     orders = _orders_record(items, customers, stored_orders, now=now)
-    for ref, placed_at in orders.values():
-        if placed_at is not None:
-            dirty[ref.customer_external_id].update(
-                _order_count(by_id[ref.customer_id], ref, placed_at))
     events = _events_insert(items, customers, orders, now=now)
     balances = {pk: customer.points_balance for pk, customer in by_id.items()}
     cancelled = points_events_apply(events=events, customers=by_id, now=now)
@@ -243,20 +251,19 @@ def _customers_insert(customers: list[Customer], *, now: dt.datetime) -> None:
 
 
 def _orders_record(items, customers: dict[str, Customer], stored: dict[str, OrderRef], *,
-                   now: dt.datetime) -> dict[str, tuple[OrderRef, dt.datetime | None]]:
-    """The batch's orders by external id, each with its placing time if this batch
-    created it (None for an order stored before). The first item naming an order
-    creates it; one created meanwhile by a concurrent request starts the batch again."""
+                   now: dt.datetime) -> dict[str, OrderRef]:
+    """The batch's orders by external id, stored or created now. The first item naming
+    an order creates it; one created meanwhile by a concurrent request starts the batch
+    again."""
     wanted: dict[str, dict] = {}
     for _, data in items:
         if data.get("order"):
             wanted.setdefault(data["order"]["external_id"], {
                 "customer": customers[data["customer"]["external_id"]],
                 "order": data["order"], "placed_at": data["occurred_at"]})
-    result = {}
-    for external_id, ref in stored.items():
-        ref.customer_external_id = wanted[external_id]["customer"].external_id
-        result[external_id] = (ref, None)
+    if any(ref.customer_id != wanted[key]["customer"].pk for key, ref in stored.items()):
+        raise _ConcurrentBatch  # Stored for this customer after it was read as new.
+    result = dict(stored)
     rows = [
         {"customer_id": w["customer"].pk, "external_id": external_id,
          "amount": w["order"]["amount"], "currency": w["order"]["currency"],
@@ -269,20 +276,18 @@ def _orders_record(items, customers: dict[str, Customer], stored: dict[str, Orde
         raise _ConcurrentBatch
     for pk, external_id in created:
         w = wanted[external_id]
-        result[external_id] = (
-            # Internal callers may give the amount as text; the API gives a Decimal.
-            OrderRef(pk, w["customer"].pk, external_id, Decimal(str(w["order"]["amount"])),
-                     w["order"]["currency"], Order.Status.PLACED, w["customer"].external_id,
-                     created=True),
-            w["placed_at"])
+        # Internal callers may give the amount as text; the API gives a Decimal.
+        result[external_id] = OrderRef(
+            pk, w["customer"].pk, external_id, Decimal(str(w["order"]["amount"])),
+            w["order"]["currency"], Order.Status.PLACED, created=True)
     return result
 
 
-def _order_count(customer: Customer, ref: OrderRef, placed_at: dt.datetime) -> set[str]:
+def _order_count(customer: Customer, amount: Decimal, placed_at: dt.datetime) -> set[str]:
     """Add a new order to its customer's lifecycle facts (the row is locked: adding in
     Python is safe); the fields changed."""
     customer.order_count += 1
-    customer.total_spent += ref.amount
+    customer.total_spent += amount
     customer.first_order_at = min(customer.first_order_at or placed_at, placed_at)
     customer.last_order_at = max(customer.last_order_at or placed_at, placed_at)
     return {"order_count", "total_spent", "first_order_at", "last_order_at"}
@@ -297,7 +302,7 @@ def _events_insert(items, customers: dict[str, Customer], orders, *, now: dt.dat
          "customer_id": customers[data["customer"]["external_id"]].pk,
          "type": data["type"], "occurred_at": data["occurred_at"], "received_at": now,
          "properties": data.get("properties") or {},
-         "order_id": orders[data["order"]["external_id"]][0].pk if data.get("order") else None}
+         "order_id": orders[data["order"]["external_id"]].pk if data.get("order") else None}
         for _, data in items
     ]
     returned = rows_insert(Event, rows, returning=("id", "event_id"), skip_conflicts=True)
@@ -310,7 +315,7 @@ def _events_insert(items, customers: dict[str, Customer], orders, *, now: dt.dat
         StoredEvent(
             pk=by_event_id[row["event_id"]] if row["event_id"] else next(anonymous),
             customer_id=row["customer_id"], type=row["type"], properties=row["properties"],
-            order=orders[data["order"]["external_id"]][0] if data.get("order") else None,
+            order=orders[data["order"]["external_id"]] if data.get("order") else None,
         )
         for row, (_, data) in zip(rows, items)
     ]

@@ -74,7 +74,6 @@ class OrderRef:
     amount: Decimal
     currency: str
     status: str
-    customer_external_id: str = ""
     created: bool = False  # by this batch: it has no ledger entries yet
 
 
