@@ -194,6 +194,7 @@ def _items_store(items: list[tuple[int, dict]], customers: dict[str, Customer],
     now = clock.now()
     # Each stored customer's changed fields, applied item by item as a row would be.
     dirty: dict[str, set[str]] = {external_id: set() for external_id in customers}
+    counted = set(stored_orders)
     for _, data in items:
         external_id = data["customer"]["external_id"]
         customer = customers[external_id]
@@ -206,17 +207,16 @@ def _items_store(items: list[tuple[int, dict]], customers: dict[str, Customer],
             customer.opt_out_offered_at = min(data["occurred_at"], now)
             dirty[external_id].add("opt_out_offered_at")
         order = data.get("order")
-        if order and order["external_id"] not in stored_orders:
+        if order and order["external_id"] not in counted:
             # A new order, counted once (by its first item), before a new customer's row is
             # inserted; if a concurrent request creates it first, the batch starts again.
-            stored_orders = {**stored_orders, order["external_id"]: None}
+            counted.add(order["external_id"])
             dirty[external_id].update(_order_count(
                 customer, Decimal(str(order["amount"])), data["occurred_at"]))
     _customers_insert([customers[external_id] for external_id in sorted(new)], now=now)
     for external_id in new:
         dirty[external_id] = set()  # Inserted as they are now.
     by_id = {customer.pk: customer for customer in customers.values()}
-    stored_orders = {key: ref for key, ref in stored_orders.items() if ref is not None}
     orders = _orders_record(items, customers, stored_orders, now=now)
     events = _events_insert(items, customers, orders, now=now)
     balances = {pk: customer.points_balance for pk, customer in by_id.items()}
