@@ -29,6 +29,17 @@ from campaigns import clock
 from campaigns.models import Topic
 
 BATCH_MAX_EVENTS = 1000
+
+# What campaigns.storable refuses, as a JSON Schema (and Python re) pattern: the OpenAPI
+# document says it, the body parser enforces it (before pydantic, which lets it through).
+STORABLE_TEXT = r"^[^\u0000\ud800-\udfff]*$"
+# Spaces around an id: Python's and Unicode's white space together, so that the server and
+# a client reading the pattern with either notion agree.
+_SPACE = r" \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_ID_CHAR = r"[^\u0000\ud800-\udfff]"
+_ID_EDGE = rf"[^{_SPACE}\u0000\ud800-\udfff]"
+EXTERNAL_ID_PATTERN = rf"^{_ID_EDGE}({_ID_CHAR}*{_ID_EDGE})?$"
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z]{2})?$"
 # How far ahead of the clock an occurred_at may lie: room for skewed clocks only.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 
@@ -74,16 +85,18 @@ def _known_time_zone(value: str | None) -> str | None:
     return value
 
 
-def _normalise_locale(value: Any) -> Any:
+def _normalise_locale(value: str) -> str:
     # Shops send sv_SE, sv-se or SV; all mean sv-SE.
-    if isinstance(value, str):
-        language, _, region = value.strip().replace("_", "-").partition("-")
-        return f"{language.lower()}-{region.upper()}" if region else language.lower()
+    language, _, region = value.replace("_", "-").partition("-")
+    return f"{language.lower()}-{region.upper()}" if region else language.lower()
+
+
+def _external_id_trimmed(value: str) -> str:
+    if re.fullmatch(EXTERNAL_ID_PATTERN, value) is None:
+        raise PydanticCustomError(
+            "external_id_space", "Remove the spaces at the start or end of the id."
+        )
     return value
-
-
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
 
 
 def _scalars_only(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -105,6 +118,14 @@ def _scalars_only(value: dict[str, Any] | None) -> dict[str, Any] | None:
 # email-validator accepts unchanged) and a domain of ASCII letters, digits, dots and hyphens.
 _EVERYDAY_EMAIL = re.compile(r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)@([A-Za-z0-9.\-]+)")
 _EMAIL_MAX_BYTES = 254  # email-validator's limit on each form of the whole address
+
+
+# Sending to such an address needs SMTPUTF8 end to end; see docs/architecture.md.
+EMAIL_LOCAL_NOT_ASCII = (
+    "The part before @ has characters outside ASCII (such as å): most mail servers cannot "
+    "deliver to it, so it is not accepted. Ask the customer for an address without them; "
+    "the domain may have them (e.g. anna@exämple.se)."
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -137,7 +158,8 @@ def email_normalised(value: str) -> str:
     address parser: their local part is returned unchanged by it, so the result is the
     local part, "@" and the domain's cached normal form. Every other address (quoted,
     internationalised local part, display name, role mailboxes that get lower-cased,
-    bad domain, too long) goes through pydantic's own check, errors included.
+    bad domain, too long) goes through pydantic's own check, errors included; a local
+    part that is not ASCII is then refused too (no SMTPUTF8 here).
     """
     match = _EVERYDAY_EMAIL.fullmatch(value)
     if match is not None:
@@ -151,7 +173,10 @@ def email_normalised(value: str) -> str:
             <= _EMAIL_MAX_BYTES
         ):
             return f"{local}@{checked[0]}"
-    return _email_validate_fully(value)[1]
+    address = _email_validate_fully(value)[1]
+    if not address.rpartition("@")[0].isascii():
+        raise PydanticCustomError("email_local_part_not_ascii", EMAIL_LOCAL_NOT_ASCII)
+    return address
 
 
 # Same validation, errors and JSON schema as pydantic's EmailStr, faster (see above).
@@ -167,8 +192,45 @@ AwareDateTime = Annotated[
     AfterValidator(_aware_and_not_far_ahead),
 ]
 ExternalId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    AfterValidator(_external_id_trimmed),
+    Field(json_schema_extra={"pattern": EXTERNAL_ID_PATTERN}),
 ]
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 (reads as a type)
+    """Free text of at most `max_length` characters that the database can store."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length),
+        Field(json_schema_extra={"pattern": STORABLE_TEXT}),
+    ]
+
+
+_ATTRIBUTES_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": STORABLE_TEXT},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "pattern": STORABLE_TEXT},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    },
+}
+_PROPERTIES_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"pattern": STORABLE_TEXT},
+    "description": "Free-form details of the event: any JSON object. Its text, keys "
+    "included and at any depth, must not contain NUL or unpaired surrogates.",
+}
+
+
+def _no_default_shown(schema: dict) -> None:
+    # The default (null) is how pydantic tells "left out"; sending null is refused.
+    schema.pop("default", None)
 
 ConsentIn = create_model(
     "ConsentIn",
@@ -209,32 +271,45 @@ class CustomerIn(Schema):
     external_id: ExternalId = Field(
         description="The shop's id of the customer (1-100 chars)."
     )
-    email: Email | None = Field(
+    email: Email = Field(
         default=None,
-        description="Required when the customer is new. Checked for syntax, not "
-        "delivery.",
+        description="Required when the customer is new; cannot be cleared (null is "
+        "refused). Checked for syntax, not delivery. The part before @ must be ASCII "
+        "(see the API description); the domain may be internationalised.",
+        json_schema_extra=_no_default_shown,
     )
-    first_name: Annotated[str, StringConstraints(max_length=100)] | None = None
-    last_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    first_name: Text(100) | None = None
+    last_name: Text(100) | None = None
     locale: (
         Annotated[
             str,
-            StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$"),
-            BeforeValidator(_normalise_locale),
+            StringConstraints(pattern=LOCALE_PATTERN),
+            AfterValidator(_normalise_locale),
         ]
         | None
     ) = Field(
-        default=None, description="Language, optionally with region: sv, nb, en, sv-SE."
+        default=None,
+        description="Language, optionally with region: sv, nb, en, sv-SE. Any case, "
+        "with - or _ (sv_se, SV); stored as sv-SE.",
     )
-    time_zone: Annotated[str, AfterValidator(_known_time_zone)] | None = Field(
-        default=None, description="IANA time zone name, e.g. Europe/Stockholm."
-    )
-    country: (
+    time_zone: (
         Annotated[
-            str, StringConstraints(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper)
+            str,
+            AfterValidator(_known_time_zone),
+            WithJsonSchema({"type": "string", "enum": sorted(_time_zone_names())}),
         ]
         | None
-    ) = Field(default=None, description="ISO 3166-1 alpha-2 code, e.g. SE.")
+    ) = Field(default=None, description="IANA time zone name, e.g. Europe/Stockholm.")
+    country: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[A-Za-z]{2}$"),
+            AfterValidator(str.upper),
+        ]
+        | None
+    ) = Field(
+        default=None, description="ISO 3166-1 alpha-2 code, e.g. SE (any case)."
+    )
     signed_up_at: AwareDateTime | None = Field(
         default=None, description="ISO 8601 with a time zone."
     )
@@ -253,18 +328,25 @@ class CustomerIn(Schema):
         "opt-out offered that the customer did not take (the existing-customer "
         "exception's condition; never consent by itself).",
     )
-    wording_version: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+    wording_version: Text(64) | None = Field(
         default=None, description="Version of the consent text the customer saw."
     )
-    attributes: Annotated[dict[str, Any], AfterValidator(_scalars_only)] | None = Field(
+    attributes: (
+        Annotated[
+            dict[str, Any],
+            AfterValidator(_scalars_only),
+            WithJsonSchema(_ATTRIBUTES_SCHEMA),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="Extra facts as an object of scalars, merged into the stored ones; "
         "a null value removes that attribute.",
     )
 
-    @field_validator("email")
+    @field_validator("email", mode="before")
     @classmethod
-    def _email_not_null(cls, value: str | None) -> str:
+    def _email_not_null(cls, value: Any) -> Any:
         if value is None:
             raise PydanticCustomError(
                 "email_null",
@@ -300,11 +382,15 @@ class EventIn(Schema):
                 "occurred_at": "2026-03-02T09:45:00Z",
                 "customer": {"external_id": "c-42"},
                 "order": {"external_id": "o-9", "amount": "499.00", "currency": "SEK"},
-            }
+            },
+            # `order` is required on purchases and must be absent or null on the others.
+            "if": {"properties": {"type": {"const": "purchase"}}},
+            "then": {"required": ["order"], "properties": {"order": {"type": "object"}}},
+            "else": {"properties": {"order": {"type": "null"}}},
         },
     )
 
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
+    event_id: Text(200, min_length=1) | None = (
         Field(
             default=None,
             description="Your idempotency key (recommended): an event_id already "
@@ -324,8 +410,8 @@ class EventIn(Schema):
         validate_default=True,
         description="Required on purchase events and accepted only there.",
     )
-    properties: dict[str, Any] = Field(
-        default_factory=dict, description="Free-form details of the event."
+    properties: Annotated[dict[str, Any], WithJsonSchema(_PROPERTIES_SCHEMA)] = Field(
+        default_factory=dict
     )
 
     @field_validator("order")
@@ -434,7 +520,7 @@ class CouponRedeemIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+    code: Text(32, min_length=1) = Field(
         description="The code as printed, e.g. K7QX-M2PA-9T (case-insensitive)."
     )
     customer_external_id: ExternalId = Field(description="The shop's id of the customer.")
