@@ -355,13 +355,27 @@ class CustomerIn(Schema):
         return value
 
 
+# What Decimal(max_digits=12, decimal_places=2, gt=0) takes: a string or a number.
+_AMOUNT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^(?=.*[1-9])\d{1,10}(\.\d{1,2})?$"},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 9999999999.99,
+         "multipleOf": 0.01},
+    ]
+}
+
+
 class OrderIn(Schema):
     """The order of a purchase, matched by `external_id`; recorded once."""
 
     model_config = ConfigDict(extra="forbid")
 
     external_id: ExternalId = Field(description="The shop's order id (1-100 chars).")
-    amount: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)] = Field(
+    amount: Annotated[
+        Decimal,
+        Field(gt=0, max_digits=12, decimal_places=2),
+        WithJsonSchema(_AMOUNT_SCHEMA),
+    ] = Field(
         description="Greater than 0, at most 2 decimals; send it as a string, "
         'e.g. "499.00".'
     )
