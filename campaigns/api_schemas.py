@@ -73,7 +73,13 @@ def _aware_and_not_far_ahead(value: dt.datetime) -> dt.datetime:
             "The date-time is more than 1 day in the future; check the sender's clock "
             "and time zone.",
         )
-    return value.astimezone(dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        # 0001-01-01T00:00:01+00:01 lies before the first representable UTC time.
+        raise PydanticCustomError(
+            "datetime_out_of_range", "The date-time is out of range: give year 1 to 9999 in UTC."
+        ) from None
 
 
 def _known_time_zone(value: str | None) -> str | None:
