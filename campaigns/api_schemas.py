@@ -22,7 +22,7 @@ from pydantic import (
     create_model,
     field_validator,
 )
-from pydantic.networks import validate_email as _email_validate_fully
+from pydantic.networks import MAX_EMAIL_LENGTH, pretty_email_regex
 from pydantic_core import PydanticCustomError
 
 from campaigns import clock
@@ -30,14 +30,19 @@ from campaigns.models import Topic
 
 BATCH_MAX_EVENTS = 1000
 
-# What campaigns.storable refuses, as a JSON Schema (and Python re) pattern: the OpenAPI
-# document says it, the body parser enforces it (before pydantic, which lets it through).
-STORABLE_TEXT = r"^[^\u0000\ud800-\udfff]*$"
+# What campaigns.storable refuses, as a pattern every JSON Schema tool can use: NUL. The
+# body parser enforces it (before pydantic, which lets it through). Lone surrogates are
+# refused too, but no pattern can say so portably: Rust's and Go's regex engines (which
+# validators such as jsonschema-rs use) have no surrogates, and Python's re no \p{Cs}; a
+# pattern naming them is dropped as unusable (schemathesis then ignores the whole pattern).
+# A lone surrogate is not a character, so no client sends one in text; the API description
+# says it is refused.
+STORABLE_TEXT = r"^[^\u0000]*$"
 # Spaces around an id: Python's and Unicode's white space together, so that the server and
 # a client reading the pattern with either notion agree.
 _SPACE = r" \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_ID_CHAR = r"[^\u0000\ud800-\udfff]"
-_ID_EDGE = rf"[^{_SPACE}\u0000\ud800-\udfff]"
+_ID_CHAR = r"[^\u0000]"
+_ID_EDGE = rf"[^{_SPACE}\u0000]"
 EXTERNAL_ID_PATTERN = rf"^{_ID_EDGE}({_ID_CHAR}*{_ID_EDGE})?$"
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z]{2})?$"
 # How far ahead of the clock an occurred_at may lie: room for skewed clocks only.
@@ -144,10 +149,40 @@ def _email_domain_checked(domain: str) -> tuple[str, str] | None:
     import email_validator
 
     try:
-        checked = email_validator.validate_email(f"a@{domain}", check_deliverability=False)
+        checked = email_validator.validate_email(
+            f"a@{domain}", check_deliverability=False, test_environment=True
+        )
     except email_validator.EmailNotValidError:
         return None
     return checked.domain, checked.ascii_domain
+
+
+def _email_validate_fully(value: str) -> str:
+    """pydantic's `validate_email` (EmailStr's check and normal form), with one difference:
+    addresses under the special-use name `.test` (RFC 6761) are taken, as email-validator
+    does in its test environment, so a shop's test customers (`qa@shop.test`, like
+    `anna@example.com`) come in as the shop sends them. The names that cannot be a mail
+    domain anywhere (`.invalid`, `.localhost`, `.local`, `.onion`, `.arpa`) stay refused.
+    """
+    import email_validator
+
+    reason = None
+    if len(value) > MAX_EMAIL_LENGTH:
+        reason = f"Length must not exceed {MAX_EMAIL_LENGTH} characters"
+    elif "\r" in value or "\n" in value:
+        reason = "Carriage return and line feed characters are not allowed"
+    else:
+        pretty = pretty_email_regex.fullmatch(value)
+        try:
+            return email_validator.validate_email(
+                (pretty.group(3) if pretty else value).strip(),
+                check_deliverability=False, test_environment=True,
+            ).normalized
+        except email_validator.EmailNotValidError as exc:
+            reason = str(exc.args[0])
+    raise PydanticCustomError(
+        "value_error", "value is not a valid email address: {reason}", {"reason": reason}
+    )
 
 
 @functools.cache
@@ -158,7 +193,8 @@ def _case_insensitive_mailboxes() -> frozenset[str]:
 
 
 def email_normalised(value: str) -> str:
-    """The API's email rule: pydantic's EmailStr verdict and normalised address.
+    """The API's email rule: pydantic's EmailStr verdict and normalised address, but for
+    `.test` domains (taken) and non-ASCII local parts (refused).
 
     Everyday addresses (see `_EVERYDAY_EMAIL`) on a domain already checked skip the
     address parser: their local part is returned unchanged by it, so the result is the
@@ -179,17 +215,31 @@ def email_normalised(value: str) -> str:
             <= _EMAIL_MAX_BYTES
         ):
             return f"{local}@{checked[0]}"
-    address = _email_validate_fully(value)[1]
+    address = _email_validate_fully(value)
     if not address.rpartition("@")[0].isascii():
         raise PydanticCustomError("email_local_part_not_ascii", EMAIL_LOCAL_NOT_ASCII)
     return address
 
 
-# Same validation, errors and JSON schema as pydantic's EmailStr, faster (see above).
+def _any_case(word: str) -> str:
+    # ECMA-262 patterns have no case-insensitive flag inside the pattern.
+    return "".join(f"[{c}{c.upper()}]" for c in word)
+
+
+# email-validator's special-use names (its SPECIAL_USE_DOMAIN_NAMES) but `test`, which is
+# taken: addresses that cannot exist anywhere. A test holds the two lists together.
+EMAIL_RESERVED_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion")
+_EMAIL_RESERVED_PATTERN = (
+    f"[.@]({'|'.join(_any_case(name) for name in EMAIL_RESERVED_DOMAINS)})$"
+)
+
+# Same validation, errors and normal form as pydantic's EmailStr (but for the two
+# differences above), faster; the schema says format email and the reserved domains.
 Email = Annotated[
     str,
     AfterValidator(email_normalised),
-    WithJsonSchema({"type": "string", "format": "email"}),
+    WithJsonSchema({"type": "string", "format": "email",
+                    "not": {"pattern": _EMAIL_RESERVED_PATTERN}}),
 ]
 
 AwareDateTime = Annotated[
@@ -281,7 +331,9 @@ class CustomerIn(Schema):
         default=None,
         description="Required when the customer is new; cannot be cleared (null is "
         "refused). Checked for syntax, not delivery. The part before @ must be ASCII "
-        "(see the API description); the domain may be internationalised.",
+        "(see the API description); the domain may be internationalised. Test domains "
+        "(.test, example.com) are taken; names that cannot receive mail anywhere "
+        "(.invalid, .localhost, .local, .onion, .arpa) are refused.",
         json_schema_extra=_no_default_shown,
     )
     first_name: Text(100) | None = None
