@@ -14,6 +14,7 @@ from campaigns.services.gdpr import privacy_export_request
 from campaigns.selectors.health import scheduler_health
 from campaigns.selectors.surveys import survey_locale, survey_question_text
 from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer, survey_comment_add
+from campaigns.storable import text_storable
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
 from campaigns.views_consent import client_ip, page_render, preferences_page
 
@@ -128,6 +129,8 @@ def survey(request, token, kind="nps", score=None):
                **survey_question_text(kind=kind, locale=locale)}
     if request.method == "POST":
         try:
+            if not text_storable(request.POST.get("comment", "")):
+                raise SurveyAnswerInvalid("The comment has a character that cannot be stored.")
             if "score" in request.POST:
                 response = survey_answer(message=message, kind=kind,
                                          score=int(request.POST["score"]),
