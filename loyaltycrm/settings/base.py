@@ -261,6 +261,14 @@ SEND_GROUP_SIZE = env.int("SEND_GROUP_SIZE", default=50)
 CLAIM_LEASE_SECONDS = env.int("CLAIM_LEASE_SECONDS", default=90)
 DEFAULT_LOCALE = env("DEFAULT_LOCALE", default="en")
 
+# --- Template bounds (campaigns/templating.py; STYLE 7.18) -------------------------------
+# One message (subject, HTML and text together) that takes longer than this to render, or
+# comes to more bytes, fails with reason template_too_slow / template_too_large and the
+# rest of its batch goes on; the admin refuses such a template when it is saved. A usual
+# email renders in under a millisecond and weighs 10–100 KB (Gmail clips HTML past 102 KB).
+TEMPLATE_RENDER_SECONDS = env.float("TEMPLATE_RENDER_SECONDS", default=0.5)
+TEMPLATE_OUTPUT_BYTES = env.int("TEMPLATE_OUTPUT_BYTES", default=1_000_000)
+
 # --- Provider send rate (compliance RL-8; campaigns/delivery/ratelimit.py) --------------
 # Messages per second to the email provider, shared by every worker process (0 = unlimited).
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)

@@ -40,7 +40,8 @@ def email_prepare(message: Message, *, now, domain: str):
     try:
         rendered, locale, unsubscribe_url = message_render(message=message)
     except TemplateRenderError as exc:
-        return None, (message, TEMPLATE_ERROR, {"detail": str(exc)})
+        # The reason says which: an error, too slow or too large (exceptions.py).
+        return None, (message, TEMPLATE_ERROR, {"detail": str(exc), "reason": exc.reason})
     email = email_build(
         rendered=rendered, to=message.customer.email,
         from_email=settings.DEFAULT_FROM_EMAIL, sent_at=now,
