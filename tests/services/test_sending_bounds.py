@@ -1,9 +1,15 @@
 """A template too slow or too large for one customer fails that message; its batch goes on."""
+from collections import Counter
+
 import pytest
+from anymail.backends.test import EmailBackend as AnymailTestBackend
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
 
 from campaigns.admin.deliveries import REASON_WORDS
 from campaigns.models import Message
+from campaigns.services.scheduling import scheduler_tick
+from campaigns.services.sending import messages_send_due
 from tests.factories import EventFactory
 from tests.helpers import consenting_customer, run_tick
 
@@ -53,3 +59,43 @@ def test_the_admin_names_both_reasons_in_plain_words():
     assert "too long" in REASON_WORDS["template_too_slow"]
     assert "too large" in REASON_WORDS["template_too_large"]
 
+
+class InterruptingBackend(AnymailTestBackend):
+    """The test backend, but the Celery soft time limit strikes during the `stop_at`th call
+    (billiard raises it on the worker's main thread, which is where a call runs when one
+    is in flight)."""
+
+    calls = 0
+    stop_at = 3
+
+    def send_messages(self, email_messages):
+        type(self).calls += 1
+        if type(self).calls == self.stop_at:
+            raise SoftTimeLimitExceeded()
+        return super().send_messages(email_messages)
+
+
+def test_a_soft_time_limit_in_the_middle_of_a_group_loses_no_message(frozen_clock, welcome, policy):
+    customers = [consenting_customer(locale="en") for _ in range(5)]
+    for customer in customers:
+        EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
+    scheduler_tick(now=frozen_clock.now)
+    InterruptingBackend.calls = 0
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        messages_send_due(now=frozen_clock.now, in_flight=1, group_size=5,
+                          backend=f"{__name__}.InterruptingBackend")
+
+    # The two that went out are recorded, the one being handed over stays `sending` (it may
+    # be at the provider), the two not handed over are back to pending for another try.
+    states = Counter(Message.objects.values_list("state", "reason"))
+    assert states[("sent", "consent")] == 2
+    assert states[("sending", "consent")] == 1
+    assert states[("pending", "interrupted")] == 2
+    assert len(mail.outbox) == 2
+
+    run_tick(frozen_clock.advance(minutes=10))  # past the claim lease and the retry delay
+
+    states = Counter(Message.objects.values_list("state", flat=True))
+    assert states == {"sent": 4, "unknown": 1}
+    assert len(mail.outbox) == 4

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db.models import Max
 
 from campaigns import clock
+from campaigns.delivery import failures
 from campaigns.delivery.ratelimit import RateLimiter, UnlimitedRateLimiter, rate_limiter_for
 from campaigns.models import JourneyStep
 from campaigns.services.sending.decide import (
@@ -147,17 +148,33 @@ def _group_send(campaigns, wanted, *, now, batch, report, limiter, handover, dom
         campaigns.pop(0)  # this campaign has nothing more due (or it is locked by others)
     if granted > len(to_send):
         limiter.give_back(granted - len(to_send))
-    for message in to_send:
-        started = time.perf_counter()
-        email, failed = email_prepare(message, now=now, domain=domain)
-        report.timings["render"] += time.perf_counter() - started
-        if failed:
-            handover.outcome_add(failed)
-            continue
-        started = time.perf_counter()
-        handover.submit(message, email)
-        report.timings["handover"] += time.perf_counter() - started
+    for index, message in enumerate(to_send):
+        try:
+            started = time.perf_counter()
+            email, failed = email_prepare(message, now=now, domain=domain)
+            report.timings["render"] += time.perf_counter() - started
+            if failed:
+                handover.outcome_add(failed)
+                continue
+            started = time.perf_counter()
+            handover.submit(message, email)
+            report.timings["handover"] += time.perf_counter() - started
+        except BaseException:
+            _not_handed_over(to_send[index + 1:], handover=handover)
+            raise
     return 0.0
+
+
+def _not_handed_over(messages, *, handover) -> None:
+    """The group was marked `sending` and the call stopped before these went out (a
+    Celery soft time limit, a shutdown): they were never handed over, so the record that
+    follows (`messages_send_due`'s finally) puts them back to pending for another try,
+    instead of leaving them to turn `unknown`. The one being handed over when it stopped
+    stays `sending` (it may be at the provider) until the tick settles it."""
+    for message in messages:
+        handover.outcome_add((message, failures.RETRY, {
+            "reason": "interrupted", "retry_after": None,
+            "detail": "the send task stopped before handing it over"}))
 
 
 def _outcomes_record(outcomes, *, now, report, limiter, last_positions, limited) -> None:

@@ -14,6 +14,7 @@ import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 
@@ -142,6 +143,11 @@ class HandOver:
         try:
             email.connection = self._connection()
             email.send()
+        except SoftTimeLimitExceeded:
+            # The task's time is up (on the caller's thread): not a provider failure. The
+            # row stays `sending`; it may be at the provider, so the tick settles it.
+            self._connection_drop()
+            raise
         except Exception as exc:  # classified: retry, unknown or failed (delivery/failures.py)
             self._connection_drop()
             failure = send_failure(exc, now=self.now)
