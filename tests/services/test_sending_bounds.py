@@ -87,14 +87,17 @@ def test_a_soft_time_limit_in_the_middle_of_a_group_loses_no_message(frozen_cloc
                           backend=f"{__name__}.InterruptingBackend")
 
     # The two that went out are recorded, the one being handed over stays `sending` (it may
-    # be at the provider), the two not handed over are back to pending for another try.
+    # be at the provider), the two not handed over are back to pending, due as they were,
+    # their attempt given back.
     states = Counter(Message.objects.values_list("state", "reason"))
     assert states[("sent", "consent")] == 2
     assert states[("sending", "consent")] == 1
     assert states[("pending", "interrupted")] == 2
+    released = Message.objects.filter(state="pending")
+    assert {(m.attempts, m.due_at, m.sent_at) for m in released} == {(0, frozen_clock.now, None)}
     assert len(mail.outbox) == 2
 
-    run_tick(frozen_clock.advance(minutes=10))  # past the claim lease and the retry delay
+    run_tick(frozen_clock.advance(minutes=2))  # past the claim lease (90 s)
 
     states = Counter(Message.objects.values_list("state", flat=True))
     assert states == {"sent": 4, "unknown": 1}

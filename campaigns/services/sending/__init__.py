@@ -25,14 +25,15 @@ from django.conf import settings
 from django.db.models import Max
 
 from campaigns import clock
-from campaigns.delivery import failures
 from campaigns.delivery.ratelimit import RateLimiter, UnlimitedRateLimiter, rate_limiter_for
 from campaigns.models import JourneyStep
 from campaigns.services.sending.decide import (
     CAP_LOOKBACK, Batch, SendReport, campaigns_due, cap_policy_current, group_decide,
     messages_due_count,
 )
-from campaigns.services.sending.handover import TEMPLATE_ERROR, HandOver, email_prepare, site_domain
+from campaigns.services.sending.handover import (
+    RELEASED, TEMPLATE_ERROR, HandOver, email_prepare, site_domain,
+)
 from campaigns.services.sending.record import MAX_ATTEMPTS, outcomes_record
 
 __all__ = ["CAP_LOOKBACK", "MAX_ATTEMPTS", "SendReport", "cap_policy_current",
@@ -172,9 +173,8 @@ def _not_handed_over(messages, *, handover) -> None:
     instead of leaving them to turn `unknown`. The one being handed over when it stopped
     stays `sending` (it may be at the provider) until the tick settles it."""
     for message in messages:
-        handover.outcome_add((message, failures.RETRY, {
-            "reason": "interrupted", "retry_after": None,
-            "detail": "the send task stopped before handing it over"}))
+        handover.outcome_add((message, RELEASED, {
+            "reason": "interrupted", "detail": "the send task stopped before handing it over"}))
 
 
 def _outcomes_record(outcomes, *, now, report, limiter, last_positions, limited) -> None:
@@ -182,7 +182,7 @@ def _outcomes_record(outcomes, *, now, report, limiter, last_positions, limited)
         return
     asked = [data["retry_after"].total_seconds() for _, _, data in outcomes if data.get("retry_after")]
     limited.extend(data.get("reason") == "provider_rate_limited" for _, outcome, data in outcomes
-                   if outcome != TEMPLATE_ERROR)
+                   if outcome not in (TEMPLATE_ERROR, RELEASED))
     if asked and (max(asked) > LONGEST_TOKEN_WAIT
                   or sum(limited) >= RATE_LIMITED_SHARE * RATE_LIMITED_WINDOW):
         limiter.pause(max(asked))

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 SENT = "sent"
 TEMPLATE_ERROR = "template_error"
+# Marked `sending` but never handed over (the send call was stopped): back to pending.
+RELEASED = "released"
 GATHER_SECONDS = 0.02
 
 
