@@ -36,7 +36,7 @@ class RenderLimits:
 
 
 DEFAULT_LIMITS = RenderLimits()
-# The timer is read once per this many loop iterations, calls or output chunks.
+# The timer is read once per this many steps: loop items, calls, filters, operators.
 _STEPS = 256
 # Larger integers than this (in bits) are refused: they print as over 4,000 digits, which
 # Python refuses anyway, and making them can take minutes (9**9**9).
@@ -222,6 +222,7 @@ _BOUNDED_FILTERS = {
     "format": _sized(jinja_filters.do_format, _format_filter_estimate),
     "join": _sync_join,
 }
+
 
 def _loop_counted(iterable):
     budget = _budget.get()

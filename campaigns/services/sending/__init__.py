@@ -169,7 +169,7 @@ def _group_send(campaigns, wanted, *, now, batch, report, limiter, handover, dom
 def _not_handed_over(messages, *, handover) -> None:
     """The group was marked `sending` and the call stopped before these went out (a
     Celery soft time limit, a shutdown): they were never handed over, so the record that
-    follows (`messages_send_due`'s finally) puts them back to pending for another try,
+    follows (`messages_send_due`'s finally) puts them back to pending, due as they were,
     instead of leaving them to turn `unknown`. The one being handed over when it stopped
     stays `sending` (it may be at the provider) until the tick settles it."""
     for message in messages:
