@@ -62,6 +62,9 @@ REASON_WORDS = {
     "provider_error": "the email provider refused the message",
     "rejected": "the email provider refused the address",
     "template_error": "the template could not be rendered",
+    "template_too_slow": "the template took too long to render for this customer",
+    "template_too_large": "the template made too large an email for this customer",
+    "interrupted": "the send task stopped before handing it over, will try again",
     "worker_lost": "the worker stopped while sending",
 }
 # A moment with an explicit zone inside a log detail, e.g. "2026-03-03 08:00 UTC".

@@ -211,6 +211,38 @@ METRIC_SNAPSHOTS_MINUTE = env.int("METRIC_SNAPSHOTS_MINUTE", default=0)
 # e.g. RETENTION_DAYS=message_events=90,events=730 ("none" keeps forever).
 RETENTION_DAYS = env.dict("RETENTION_DAYS", default={})
 CELERY_TIMEZONE = TIME_ZONE
+
+# --- Celery task time limits (seconds) ---------------------------------------------------
+# Past its soft limit a task gets SoftTimeLimitExceeded and ends its work consistently (the
+# send task records what came back and puts what it had not handed over back to pending);
+# past the hard limit the worker process is killed and replaced (prefork pool, the
+# default; the solo and threads pools do not enforce limits). Every task has the global
+# pair; the ones known to run long have their own below.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 60)
+# The send task claims for 90 % of a tick, then waits for its calls in flight and records
+# them, retrying through a database outage for up to 300 s (services/sending/record.py).
+SEND_TASK_SOFT_TIME_LIMIT = env.int("SEND_TASK_SOFT_TIME_LIMIT",
+                                    default=int(TICK_SECONDS * 0.9) + 300 + 60)
+# Imports (a million rows take about 4 minutes), segment refreshes, privacy exports and the
+# nightly jobs (a first RFM scoring of a million customers about 2 minutes).
+LONG_TASK_SOFT_TIME_LIMIT = env.int("LONG_TASK_SOFT_TIME_LIMIT", default=2 * 3600)
+_LONG_TASKS = ("campaigns.import_job", "campaigns.segments_refresh", "campaigns.privacy_export_send",
+               "campaigns.score_customers", "campaigns.loyalty_nightly",
+               "campaigns.retention_purge", "campaigns.metric_snapshots")
+_TASK_LIMITS = {
+    "campaigns.send_due": SEND_TASK_SOFT_TIME_LIMIT,
+    "campaigns.send_batch": SEND_TASK_SOFT_TIME_LIMIT,
+    **dict.fromkeys(_LONG_TASKS, LONG_TASK_SOFT_TIME_LIMIT),
+}
+CELERY_TASK_ANNOTATIONS = {name: {"soft_time_limit": soft, "time_limit": soft + 60}
+                           for name, soft in _TASK_LIMITS.items()}
+# Any task's pair, "soft:hard" (or "soft", the hard limit a minute later), e.g.
+# CELERY_TASK_TIME_LIMITS=campaigns.import_job=14400:14700.
+for _name, _limits in env.dict("CELERY_TASK_TIME_LIMITS", default={}).items():
+    _soft, _, _hard = _limits.partition(":")
+    CELERY_TASK_ANNOTATIONS[_name] = {"soft_time_limit": int(_soft),
+                                      "time_limit": int(_hard or int(_soft) + 60)}
 CELERY_BEAT_SCHEDULE = {
     # Plan, advance, dispatch and send whatever is due: the heart of the scheduler.
     "tick": {"task": "campaigns.tick", "schedule": float(TICK_SECONDS)},
@@ -260,6 +292,14 @@ SEND_GROUP_SIZE = env.int("SEND_GROUP_SIZE", default=50)
 # provider call can take (EMAIL_TIMEOUT, anymail's REQUESTS_TIMEOUT).
 CLAIM_LEASE_SECONDS = env.int("CLAIM_LEASE_SECONDS", default=90)
 DEFAULT_LOCALE = env("DEFAULT_LOCALE", default="en")
+
+# --- Template bounds (campaigns/templating.py; STYLE 7.18) -------------------------------
+# One message (subject, HTML and text together) that takes longer than this to render, or
+# comes to more bytes, fails with reason template_too_slow / template_too_large and the
+# rest of its batch goes on; the admin refuses such a template when it is saved. A usual
+# email renders in under a millisecond and weighs 10–100 KB (Gmail clips HTML past 102 KB).
+TEMPLATE_RENDER_SECONDS = env.float("TEMPLATE_RENDER_SECONDS", default=0.5)
+TEMPLATE_OUTPUT_BYTES = env.int("TEMPLATE_OUTPUT_BYTES", default=1_000_000)
 
 # --- Provider send rate (compliance RL-8; campaigns/delivery/ratelimit.py) --------------
 # Messages per second to the email provider, shared by every worker process (0 = unlimited).
