@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state of the embedded setup: SQLite file, broker folders, outbox, beat schedule.
@@ -12,15 +13,48 @@ VAR_DIR = Path(environ.Env().str("LOYALTYCRM_VAR_DIR", default=str(BASE_DIR / "v
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env(
-    DEBUG=(bool, True),
     ALLOWED_HOSTS=(list, ["127.0.0.1", "localhost"]),
 )
 
-DEBUG = env("DEBUG")
-# Outside DEBUG a missing SECRET_KEY must stop the start-up, so there is no default then.
-SECRET_KEY = env("SECRET_KEY") if not DEBUG else env(
-    "SECRET_KEY", default="dev-only-insecure-key-change-me-0123456789abcdef"
+# --- Safe by default: DEBUG, the secret key, HTTPS (README "Production") ----------------
+# DEBUG shows tracebacks and settings to anyone: only when asked for (`make run` asks).
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _local_secret_key(path: Path) -> str:
+    """A random key made on the first local start and kept in var/ (never committed), so
+    no two checkouts share one and no fixed, public key can sign links."""
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(50) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# It signs unsubscribe, preference, survey and export links. Outside DEBUG a missing
+# SECRET_KEY stops the start-up; in DEBUG the local key in var/ stands in.
+SECRET_KEY = env("SECRET_KEY", default="") or (
+    _local_secret_key(VAR_DIR / "secret-key.txt") if DEBUG else ""
 )
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Production: set it to a long random secret (e.g. "
+        "`openssl rand -base64 48`). Local development: `make run`, or DEBUG=true, which "
+        "keeps a random key in var/secret-key.txt."
+    )
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+# (the header the proxy sets and the value that means https; only if the proxy always sets
+# or strips it).
+SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER", default=[])) or None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# The health checks answer over plain http too (load balancers probe without TLS).
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 # The key of the suppression list's address hashes (HMAC-SHA256), kept outside the
 # database. Outside DEBUG it is required (system check campaigns.E101); in DEBUG a key
 # derived from SECRET_KEY stands in. Changing it orphans every suppression: set it once.
