@@ -313,6 +313,23 @@ RATE_LIMIT_REDIS_URL = env(
 # set it to the number of sending processes to stay under the provider's rate even then.
 SEND_RATE_LOCAL_SHARE = env.int("SEND_RATE_LOCAL_SHARE", default=1)
 
+# --- Public pages' rate limits, shared by every web process (campaigns/throttle.py) ------
+# Django's cache holds the counters: this Redis (default: the one the send rate uses), else
+# the database (table django_cache, made by `migrate`).
+CACHE_REDIS_URL = env("CACHE_REDIS_URL", default=RATE_LIMIT_REDIS_URL)
+if CACHE_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CACHE_REDIS_URL, "KEY_PREFIX": "lcrm"}}
+else:
+    # Room for one counter per visitor and token in an hour before culling starts.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                          "LOCATION": "django_cache", "OPTIONS": {"MAX_ENTRIES": 200_000}}}
+# Requests an hour to the public pages (unsubscribe, preferences, subscribe, confirmation,
+# surveys, privacy export, erasure) from one client address, and with one link's token;
+# over either the visitor gets a 429 with Retry-After and nothing is stored. 0 = no limit.
+PUBLIC_RATE_PER_ADDRESS_PER_HOUR = env.int("PUBLIC_RATE_PER_ADDRESS_PER_HOUR", default=300)
+PUBLIC_RATE_PER_TOKEN_PER_HOUR = env.int("PUBLIC_RATE_PER_TOKEN_PER_HOUR", default=30)
+
 # --- Lifecycle stages (services/rfm.py) -------------------------------------------------
 # The one place the stage thresholds live, in days since the first / last order; the
 # README's "RFM scores and lifecycle stages" section gives the exact definitions.
