@@ -264,6 +264,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every 5 minutes: provider events whose processing task was lost are queued again.
     "message-events-sweep": {"task": "campaigns.message_events_sweep", "schedule": 300.0},
+    # Every minute: subscription confirmations and privacy exports whose task never reached
+    # the broker (it was down when the visitor asked) are queued from the database.
+    "public-requests-sweep": {"task": "campaigns.public_requests_sweep", "schedule": 60.0},
     # Every night at 03:45 (TIME_ZONE): delete or anonymise whatever is past its retention
     # period (campaigns/retention.py; README "Retention").
     "retention-purge": {
