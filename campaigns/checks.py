@@ -16,13 +16,26 @@ def site_url_check(app_configs, **kwargs):
     return problems
 
 
+# Backends that deliver nothing (files, memory, the console, tests): no provider posts back.
+LOCAL_EMAIL_BACKENDS = {
+    "campaigns.delivery.outbox.EmlFileBackend",
+    "anymail.backends.test.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+
+
 @register()
 def webhook_secret_check(app_configs, **kwargs):
     """Without basic auth anyone can post fake bounces and complaints to the webhooks, and
     anymail would only warn and accept them: outside DEBUG this refuses to start (an
-    error stops `migrate`, `runserver` and `check --deploy`)."""
-    backend = settings.EMAIL_BACKEND
-    if settings.DEBUG or not backend.startswith("anymail.backends.") or backend.endswith(".test.EmailBackend"):
+    error stops `migrate`, `runserver` and `check --deploy`). Every backend that really
+    sends counts, SMTP and backends not known here included: a provider's SMTP relay has
+    webhooks too."""
+    if settings.DEBUG or (settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS
+                          and not settings.WEBHOOK_PROVIDERS):
         return []
     if settings.ANYMAIL.get("WEBHOOK_SECRET"):
         return []

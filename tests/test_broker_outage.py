@@ -18,23 +18,38 @@ pytestmark = pytest.mark.django_db
 UNREACHABLE = "redis://127.0.0.1:1/0"
 
 
+def broker_set(url: str, *, eager: bool = False, options: dict | None = None) -> tuple:
+    """Point the Celery app at `url` (settings may have set a separate write URL too);
+    returns what to give back to it."""
+    conf = app.conf
+    saved = (conf.broker_url, conf.broker_write_url, conf.task_always_eager,
+             conf.broker_transport_options)
+    app.close()  # drop a pool that points at the old broker
+    conf.broker_url, conf.broker_write_url, conf.task_always_eager = url, url, eager
+    conf.broker_transport_options = options or {}
+    return saved
+
+
+def broker_restore(saved: tuple) -> None:
+    app.close()
+    conf = app.conf
+    (conf.broker_url, conf.broker_write_url, conf.task_always_eager,
+     conf.broker_transport_options) = saved
+
+
 @pytest.fixture
 def broker_down():
     """Tasks really go to a broker, and that broker cannot be reached; `.back()` restores
     the test setting (tasks run at once, as a worker would take them)."""
-    conf = app.conf
-    saved = conf.task_always_eager, conf.broker_url
+    saved = broker_set(UNREACHABLE)
 
     class Broker:
         @staticmethod
         def back():
-            app.close()  # drop the pool that points at the dead broker
-            conf.task_always_eager, conf.broker_url = saved
+            broker_restore(saved)
 
-    app.close()
-    conf.task_always_eager, conf.broker_url = False, UNREACHABLE
     yield Broker
-    Broker.back()
+    broker_restore(saved)
 
 
 def test_a_subscription_during_a_broker_outage_is_answered_and_confirmed_later(
@@ -83,20 +98,16 @@ def test_an_export_asked_for_during_a_broker_outage_is_emailed_once_the_broker_i
 
 
 def test_with_a_real_broker_up_the_request_is_queued_at_once(tmp_path, django_capture_on_commit_callbacks):
-    conf = app.conf
-    saved = conf.task_always_eager, conf.broker_url, conf.broker_transport_options
     folder = tmp_path / "queue"
     folder.mkdir()
-    app.close()
-    conf.task_always_eager, conf.broker_url = False, "filesystem://"
-    conf.broker_transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-                                     "control_folder": str(tmp_path / "control")}
+    saved = broker_set("filesystem://", options={
+        "data_folder_in": str(folder), "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control")})
     try:
         with django_capture_on_commit_callbacks(execute=True):
             response = Client().post("/subscribe", {"email": "up@example.se", "agree": "on"})
     finally:
-        app.close()
-        conf.task_always_eager, conf.broker_url, conf.broker_transport_options = saved
+        broker_restore(saved)
 
     assert response.status_code == 200
     [queued] = list(folder.iterdir())

@@ -187,6 +187,14 @@ ANYMAIL = {
 # Webhook basic auth, "user:password"; several, comma-separated, while rotating it.
 if "," in ANYMAIL.get("WEBHOOK_SECRET", ""):
     ANYMAIL["WEBHOOK_SECRET"] = [v.strip() for v in ANYMAIL["WEBHOOK_SECRET"].split(",") if v.strip()]
+# --- Provider webhooks (campaigns/urls.py; check campaigns.E103) -----------------------
+# The providers whose webhooks (/anymail/<provider>/…) answer; any other is a 404. Default:
+# the provider of an anymail EMAIL_BACKEND. A site sending through a provider's SMTP relay
+# names it, e.g. WEBHOOK_PROVIDERS=mailgun.
+_ANYMAIL_PROVIDER = EMAIL_BACKEND.split(".")[2] if (
+    EMAIL_BACKEND.startswith("anymail.backends.") and EMAIL_BACKEND.count(".") == 3) else ""
+WEBHOOK_PROVIDERS = env.list(
+    "WEBHOOK_PROVIDERS", default=[_ANYMAIL_PROVIDER] if _ANYMAIL_PROVIDER not in ("", "test") else [])
 # Open and click tracking: off unless the site switches them on (EU guidance treats
 # tracking pixels like cookies). Every message says so explicitly to the provider, so an
 # account-level default there cannot switch them on behind the site's back.
