@@ -93,15 +93,18 @@ def _too_many(request, retry_after: int, template="campaigns/too_many_requests.h
 
 
 def public_rate_limit(view):
-    """Count every request of a public page per client address and per token (the URL's
-    `token`), in the cache all web processes share. Over either limit the visitor gets a
-    429 page in their language with Retry-After, and the view does not run: nothing is
-    stored. The limits: PUBLIC_RATE_PER_ADDRESS_PER_HOUR, PUBLIC_RATE_PER_TOKEN_PER_HOUR."""
+    """Count every request of a public page per client address, and every POST per token
+    (the URL's `token`), in the cache all web processes share. Over either limit the visitor
+    gets a 429 page in their language with Retry-After, and the view does not run: nothing
+    is stored. A link's GETs do not count for its token: mail scanners open every link of
+    a message (eleven survey scores share one token), and that must not use up the
+    customer's own click. The limits: PUBLIC_RATE_PER_ADDRESS_PER_HOUR,
+    PUBLIC_RATE_PER_TOKEN_PER_HOUR."""
 
     @functools.wraps(view)
     def limited(request, *args, **kwargs):
         limits = [("address", client_ip(request) or "-", settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR)]
-        if kwargs.get("token"):
+        if kwargs.get("token") and request.method == "POST":
             limits.append(("token", kwargs["token"], settings.PUBLIC_RATE_PER_TOKEN_PER_HOUR))
         verdict = public_rate_check(limits=limits)
         if not verdict.allowed:

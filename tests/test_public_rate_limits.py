@@ -99,18 +99,29 @@ def test_every_public_page_is_limited_per_address(page, customer, settings, froz
 
 def test_a_refused_survey_answer_and_export_request_store_nothing(customer, settings,
                                                                   frozen_clock):
-    settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR = 0
     settings.PUBLIC_RATE_PER_TOKEN_PER_HOUR = 1
     pages = _pages(customer)
     survey_path = pages["survey"][0]
-    assert Client().get(survey_path).status_code == 200  # the click counts for the token
+    assert post(survey_path, {"score": "9"}, address="192.0.2.1").status_code == 200
 
-    assert post(survey_path, {"score": "9"}).status_code == 429
-    export_path = pages["export"][0]
-    assert Client().get(export_path).status_code == 200
-    assert post(export_path).status_code == 429
-    assert not SurveyResponse.objects.exists()
+    assert post(survey_path, {"score": "2"}, address="192.0.2.2").status_code == 429
+    assert list(SurveyResponse.objects.values_list("score", flat=True)) == [9]
+    settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR = 1
+    assert post(pages["export"][0], address="192.0.2.1").status_code == 429
     assert not PrivacyRequest.objects.exists()
+
+
+def test_mail_scanners_opening_every_link_do_not_use_up_the_customers_click(
+        customer, settings, frozen_clock):
+    settings.PUBLIC_RATE_PER_TOKEN_PER_HOUR = 2
+    survey_path = _pages(customer)["survey"][0]
+    base = survey_path.rsplit("/", 1)[0]
+    for scan in range(3):  # three scanners, each opening all eleven scores
+        for score in range(11):
+            assert Client().get(f"{base}/{score}", REMOTE_ADDR=f"198.51.100.{scan}").status_code == 200
+
+    assert post(survey_path, {"score": "9"}).status_code == 200
+    assert SurveyResponse.objects.get().score == 9
 
 
 def _shared_caches(kind, settings):
