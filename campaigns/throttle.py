@@ -4,6 +4,7 @@ cache so that every web process counts together (Redis when configured, else the
 Fixed windows of one hour on the one clock: a counter per (scope, window start), created
 with `add` and raised with `incr`. Keys hold keyed hashes, never an address or a token.
 """
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import router, transaction
 
 from campaigns import clock
 
@@ -32,14 +35,17 @@ def _key(scope: str, value: str, window: int) -> str:
 
 
 def _count(cache: BaseCache, key: str) -> int:
-    # `add` then `incr`: atomic on Redis (SET NX, INCR); on the database cache two requests
-    # in the same instant may count once, which a limit of tens per hour can afford.
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 60)
+    # `incr` first: after the window's first request the counter exists, and on the
+    # database cache that saves three of six statements. Atomic on Redis (INCR); on the
+    # database cache two requests in the same instant may count once, which a limit of
+    # tens or hundreds an hour can afford. Keys carry their window, so none is raised
+    # after it expires.
     try:
         return cache.incr(key)
-    except ValueError:  # expired between the two calls
-        cache.add(key, 1, timeout=WINDOW_SECONDS + 60)
-        return 1
+    except ValueError:  # the window's first request here
+        if cache.add(key, 1, timeout=WINDOW_SECONDS + 60):
+            return 1
+        return cache.incr(key)  # another process made it first
 
 
 def public_rate_check(
@@ -56,16 +62,16 @@ def public_rate_check(
     cache = cache or caches["default"]
     now = clock.now().timestamp()
     window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
-    retry_after = max(1, int(window + WINDOW_SECONDS - now))
-    allowed = True
-    for scope, value, limit in limits:
-        if limit <= 0:
-            continue
-        try:
-            count = _count(cache, _key(scope, value, window))
-        except Exception as error:  # noqa: BLE001 - Redis down: fail open, said in the log
-            logger.warning("public rate limit not counted (%s): %s", scope, type(error).__name__)
-            continue
-        if count > limit:
-            allowed = False
-    return Verdict(allowed=allowed, retry_after=0 if allowed else retry_after)
+    counted = [(limit, _key(scope, value, window)) for scope, value, limit in limits if limit > 0]
+    try:
+        # On the database cache, one transaction: one commit (one disk flush on PostgreSQL)
+        # for the request's counters instead of one per statement, 14 ms -> a few ms.
+        with (transaction.atomic(using=router.db_for_write(cache.cache_model_class)) if isinstance(cache, DatabaseCache)
+              else contextlib.nullcontext()):
+            over = [_count(cache, key) > limit for limit, key in counted]
+    except Exception as error:  # noqa: BLE001 - Redis down: fail open, said in the log
+        logger.warning("public rate limit not counted: %s", type(error).__name__)
+        return Verdict(allowed=True)
+    if not any(over):
+        return Verdict(allowed=True)
+    return Verdict(allowed=False, retry_after=max(1, int(window + WINDOW_SECONDS - now)))
