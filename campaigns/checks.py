@@ -48,6 +48,25 @@ def webhook_secret_check(app_configs, **kwargs):
     )]
 
 
+# Providers whose webhook posts anymail can only verify with a key of their own.
+WEBHOOK_SIGNING_KEYS = {"mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY"}
+
+
+@register()
+def webhook_signing_key_check(app_configs, **kwargs):
+    """A provider in WEBHOOK_PROVIDERS whose signing key is missing refuses every post
+    (403): its bounces and complaints would never arrive. Outside DEBUG that stops start-up."""
+    if settings.DEBUG:
+        return []
+    return [Error(
+        f"{provider} webhooks are on (WEBHOOK_PROVIDERS) but ANYMAIL_{key} is not set: "
+        "every post from it is refused, so its bounces and complaints are lost.",
+        hint=f"Set ANYMAIL_{key} to the key in the provider's webhook settings.",
+        id="campaigns.E104",
+    ) for provider, key in WEBHOOK_SIGNING_KEYS.items()
+        if provider in settings.WEBHOOK_PROVIDERS and not settings.ANYMAIL.get(key)]
+
+
 @register()
 def suppression_hash_key_check(app_configs, **kwargs):
     if settings.DEBUG or getattr(settings, "SUPPRESSION_HASH_KEY", ""):

@@ -8,7 +8,7 @@ from anymail import urls as anymail_urls
 from django.core import checks
 from django.test import Client
 
-from campaigns.checks import webhook_secret_check
+from campaigns.checks import webhook_secret_check, webhook_signing_key_check
 from campaigns.models import MessageEvent
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +113,12 @@ def test_a_backend_that_delivers_nothing_needs_no_webhook_secret(settings):
     settings.WEBHOOK_PROVIDERS = []
 
     assert webhook_secret_check(None) == []
+
+
+def test_mailgun_webhooks_without_the_signing_key_stop_the_start_up(settings):
+    settings.DEBUG, settings.WEBHOOK_PROVIDERS = False, ["mailgun"]
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+
+    assert [p.id for p in webhook_signing_key_check(None)] == ["campaigns.E104"]
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": "key"}
+    assert webhook_signing_key_check(None) == []
