@@ -1,8 +1,10 @@
 """The public pages' rate limits: per client address and per token, in the shared cache;
 over a limit a 429 in the visitor's language with Retry-After, and nothing stored."""
 import datetime as dt
+import os
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.test import Client
@@ -154,3 +156,46 @@ def test_an_unreachable_redis_lets_the_visitor_through(settings, frozen_clock):
     verdicts = [public_rate_check(limits=limits, cache=closed).allowed for _ in range(3)]
 
     assert verdicts == [True, True, True]
+
+
+_OTHER_PROCESS = """
+import django, sys
+django.setup()
+from django.core.cache.backends.db import DatabaseCache
+from campaigns.throttle import public_rate_check
+cache = DatabaseCache("django_cache", {})
+print(public_rate_check(limits=[("address", sys.argv[1], 3)], cache=cache).allowed)
+"""
+
+
+def _hour(moment: float) -> int:
+    return int(moment // 3600)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_web_process_counts_in_the_same_database_cache(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from tests.integration.test_celery_worker import ROOT, database_url
+
+    here = DatabaseCache("django_cache", {})
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "loyaltycrm.settings.base",
+           "DATABASE_URL": database_url(), "LOYALTYCRM_VAR_DIR": str(tmp_path),
+           "SECRET_KEY": django_settings.SECRET_KEY, "CACHE_REDIS_URL": "",
+           "RATE_LIMIT_REDIS_URL": "", "CELERY_BROKER_URL": "filesystem://"}
+    for attempt in range(2):  # both processes read the real clock: a new hour starts over
+        started, address = time.time(), f"203.0.113.{60 + attempt}"
+        limits = [("address", address, 3)]
+        first = [public_rate_check(limits=limits, cache=here).allowed for _ in range(2)]
+        other = subprocess.run([sys.executable, "-c", _OTHER_PROCESS, address], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120, env=env)
+        fourth = public_rate_check(limits=limits, cache=here).allowed
+        if _hour(started) == _hour(time.time()):
+            break
+
+    assert other.stdout.strip() == "True", other.stderr
+    # Two here and one there: the fourth is over the limit of three.
+    assert first + [fourth] == [True, True, False]
+    here.clear()
