@@ -1,8 +1,9 @@
 """Who may see personal data in the admin: staff allowed to see customers (view_customer).
 
 Pages about campaigns, segments and templates show counts; anything that names or
-describes a person (a message, a consent event, a survey answer, a coupon's holder, an
-import's rejected rows, the customers a segment picks) needs view_customer as well.
+describes a person (a message, an order, an event, a consent event, a survey answer, a
+coupon's holder, an import's rejected rows, the customers a segment picks) needs
+view_customer as well.
 """
 CUSTOMER_PERMISSION = "campaigns.view_customer"
 

@@ -17,7 +17,7 @@ RULE = {"field": "country", "op": "is", "value": "SE"}
 # The admins whose rows are about one person, with the model permission that opens them.
 PERSONAL = ["message", "enrollment", "messageevent", "consentevent", "subscriptionrequest",
             "erasurerequest", "detractoranswer", "pointsentry", "surveyresponse", "coupon",
-            "importjob", "privacyrequest"]
+            "importjob", "privacyrequest", "order", "event"]
 
 
 def staff(*codenames: str) -> Client:
