@@ -25,10 +25,21 @@ def _local_secret_key(path: Path) -> str:
     """A random key made on the first local start and kept in var/ (never committed), so
     no two checkouts share one and no fixed, public key can sign links."""
     if not path.exists():
+        import os
         import secrets
+        import tempfile
 
-        path.write_text(secrets.token_urlsafe(50) + "\n")
-        path.chmod(0o600)
+        # Written whole under another name (mode 0600), then linked: processes starting
+        # together (web, worker, beat) all end up with the one key that was linked first.
+        handle, temporary = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(handle, "w") as file:
+            file.write(secrets.token_urlsafe(50) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
