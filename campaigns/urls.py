@@ -9,7 +9,6 @@ from campaigns.api import api
 from campaigns.delivery.webhooks import MailgunTrackingWebhookView, webhook_guarded
 
 
-
 def _provider(pattern: URLPattern) -> str:
     # "mailgun/tracking/", "^mailgun/inbound(_mime)?/$": the provider comes first.
     return re.match(r"\^?(\w+)", str(pattern.pattern)).group(1)

@@ -28,7 +28,7 @@ def _customer_for(token: str) -> Customer | None:
 
 @csrf_exempt  # Mail providers POST here with no cookie and no CSRF token (RFC 8058).
 @require_http_methods(["GET", "POST"])
-@public_rate_limit
+@public_rate_limit(posts_per_address=False)
 def unsubscribe(request, token):
     """GET shows the preference centre and changes nothing (link scanners follow GETs).
 

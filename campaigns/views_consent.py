@@ -92,19 +92,26 @@ def _too_many(request, retry_after: int, template="campaigns/too_many_requests.h
     return response
 
 
-def public_rate_limit(view):
+def public_rate_limit(view=None, *, posts_per_address: bool = True):
     """Count every request of a public page per client address, and every POST per token
     (the URL's `token`), in the cache all web processes share. Over either limit the visitor
     gets a 429 page in their language with Retry-After, and the view does not run: nothing
     is stored. A link's GETs do not count for its token: mail scanners open every link of
     a message (eleven survey scores share one token), and that must not use up the
-    customer's own click. The limits: PUBLIC_RATE_PER_ADDRESS_PER_HOUR,
-    PUBLIC_RATE_PER_TOKEN_PER_HOUR."""
+    customer's own click. `posts_per_address=False` leaves POSTs out of the address count:
+    one-click unsubscribes (RFC 8058) come from the mailbox provider's few servers for all
+    its users. The limits: PUBLIC_RATE_PER_ADDRESS_PER_HOUR, PUBLIC_RATE_PER_TOKEN_PER_HOUR."""
+    if view is None:
+        return functools.partial(public_rate_limit, posts_per_address=posts_per_address)
 
     @functools.wraps(view)
     def limited(request, *args, **kwargs):
-        limits = [("address", client_ip(request) or "-", settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR)]
-        if kwargs.get("token") and request.method == "POST":
+        post = request.method == "POST"
+        limits = []
+        if posts_per_address or not post:
+            limits.append(("address", client_ip(request) or "-",
+                           settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR))
+        if kwargs.get("token") and post:
             limits.append(("token", kwargs["token"], settings.PUBLIC_RATE_PER_TOKEN_PER_HOUR))
         verdict = public_rate_check(limits=limits)
         if not verdict.allowed:

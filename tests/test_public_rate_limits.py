@@ -9,7 +9,7 @@ from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
-from campaigns.models import ConsentEvent, PrivacyRequest, SurveyResponse
+from campaigns.models import ConsentEvent, Customer, PrivacyRequest, SurveyResponse
 from campaigns.throttle import public_rate_check
 from campaigns.tokens import survey_token, unsubscribe_token
 from tests.factories import CustomerFactory, SentMessageFactory
@@ -27,17 +27,18 @@ def post(path, data=None, address="203.0.113.7", **extra):
     return Client().post(path, data or {}, REMOTE_ADDR=address, **extra)
 
 
-def test_over_the_address_limit_a_one_click_unsubscribe_is_refused_and_changes_nothing(
+def test_over_the_address_limit_a_preference_change_is_refused_and_changes_nothing(
         customer, settings, frozen_clock):
     settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR = 2
     frozen_clock.set(dt.datetime(2026, 3, 2, 9, 40, tzinfo=UTC))
+    withdraw = {"shown_marketing": "1"}  # the box was ticked and is now cleared
     others = [unsubscribe_token(customer_id=CustomerFactory().pk) for _ in range(2)]
     for token in others:
-        assert post(f"/u/{token}", {"List-Unsubscribe": "One-Click"}).status_code == 200
+        assert post(f"/u/{token}/preferences", withdraw).status_code == 200
     events_before = ConsentEvent.objects.count()
 
-    response = post(f"/u/{unsubscribe_token(customer_id=customer.pk)}",
-                    {"List-Unsubscribe": "One-Click"}, HTTP_ACCEPT_LANGUAGE="sv")
+    response = post(f"/u/{unsubscribe_token(customer_id=customer.pk)}/preferences", withdraw,
+                    HTTP_ACCEPT_LANGUAGE="sv")
 
     assert response.status_code == 429
     # Until the hour's window ends: 20 minutes.
@@ -49,15 +50,29 @@ def test_over_the_address_limit_a_one_click_unsubscribe_is_refused_and_changes_n
     assert customer.marketing_consent is True
 
 
+def test_one_click_unsubscribes_from_a_mailbox_providers_server_are_never_held_back(
+        settings, frozen_clock):
+    settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR = 2
+    customers = [CustomerFactory(marketing_consent=True) for _ in range(5)]
+
+    codes = [post(f"/u/{unsubscribe_token(customer_id=c.pk)}", {"List-Unsubscribe": "One-Click"},
+                  address="209.85.220.41").status_code for c in customers]
+
+    assert codes == [200] * 5
+    assert not any(Customer.objects.filter(pk__in=[c.pk for c in customers])
+                   .values_list("marketing_consent", flat=True))
+
+
 def test_another_address_is_not_held_back_and_the_next_hour_counts_afresh(
         customer, settings, frozen_clock):
     settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR = 1
     token = unsubscribe_token(customer_id=customer.pk)
 
-    codes = [post(f"/u/{token}").status_code, post(f"/u/{token}").status_code,
-             post(f"/u/{token}", address="198.51.100.9").status_code]
+    path = f"/u/{token}/erasure"
+    codes = [post(path).status_code, post(path).status_code,
+             post(path, address="198.51.100.9").status_code]
     frozen_clock.advance(hours=1)
-    codes.append(post(f"/u/{token}").status_code)
+    codes.append(post(path).status_code)
 
     assert codes == [200, 429, 200, 200]
 
@@ -91,9 +106,12 @@ def _pages(customer):
 def test_every_public_page_is_limited_per_address(page, customer, settings, frozen_clock):
     settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR = 1
     path, data = _pages(customer)[page]
-    assert post(path, data).status_code != 429
+    # The one-click unsubscribe POST counts per token only (see above); its page does not.
+    send = ((lambda: Client().get(path, REMOTE_ADDR="203.0.113.7")) if page == "unsubscribe"
+            else (lambda: post(path, data)))
+    assert send().status_code != 429
 
-    response = post(path, data)
+    response = send()
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
