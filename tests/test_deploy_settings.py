@@ -87,3 +87,12 @@ def test_local_development_makes_a_random_key_once_and_keeps_it(tmp_path):
     key_file = tmp_path / "var" / "secret-key.txt"
     assert key_file.read_text().strip() == key
     assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_proxy_header_without_its_value_stops_the_start_up_naming_the_variable(tmp_path):
+    env = {**readme_production_env(), "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO"}
+
+    result = manage(["check"], env, tmp_path)
+
+    assert result.returncode != 0
+    assert "SECURE_PROXY_SSL_HEADER must be a header and its https value" in result.stderr

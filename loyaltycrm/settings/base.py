@@ -58,6 +58,11 @@ if not SECRET_KEY:
 # (the header the proxy sets and the value that means https; only if the proxy always sets
 # or strips it).
 SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER", default=[])) or None
+if SECURE_PROXY_SSL_HEADER and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must be a header and its https value, e.g. "
+        f"HTTP_X_FORWARDED_PROTO,https (it is {','.join(SECURE_PROXY_SSL_HEADER)!r})."
+    )
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
