@@ -14,6 +14,9 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
+# Local development, explicitly: DEBUG on (settings are safe by default, DEBUG off), and a
+# random SECRET_KEY made once and kept in var/secret-key.txt (like the admin password).
+setup run: export DEBUG := true
 setup: venv
 	mkdir -p var/outbox
 	$(MANAGE) migrate --noinput
