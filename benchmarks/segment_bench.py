@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyaltycrm.settings.base")
+# A local run, as before DEBUG became opt-in (the key is made once in var/).
+os.environ.setdefault("DEBUG", "true")
 
 import django  # noqa: E402
 

@@ -1,10 +1,13 @@
 """The shop's ingestion API (JSON over HTTP): events and customers in, nothing else."""
 
+import json
 import logging
+import math
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Body, NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from campaigns.api_schemas import (
@@ -25,6 +28,7 @@ from campaigns import clock
 from campaigns.services.coupons import CouponNotFound, CouponRejected, coupon_redeem
 from campaigns.services.customers import IngestRejected, customer_upsert
 from campaigns.services.events import CREATED, events_ingest
+from campaigns.storable import Unstorable, unstorable_find
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,11 @@ gets `401` with a `WWW-Authenticate: Bearer` header.
 "…"}]}`, with `"index"` added for an item of a batch. `field` is the dotted path of the
 bad value, empty when the request as a whole is wrong. Status codes: `400` invalid data
 (including a body that is not JSON), `401` no valid key, `413` body over 1 MB.
+
+**Text** anywhere in a body, object keys and `properties` at any depth included, must
+not contain NUL (`\\u0000`) or an unpaired surrogate (`\\ud800`-`\\udfff`): the
+database cannot store either, and the answer is `400` naming the field. Numbers must be
+finite (`NaN`, `Infinity` and numbers beyond a double's range are refused).
 
 **Times** are ISO 8601 with a time zone (`2026-03-02T09:30:00Z`); times without one are
 rejected.
@@ -75,11 +84,64 @@ new. Consent answers are recorded with source `api`; a topic left out keeps its 
 `201` when the customer was created, `200` when an existing one was updated.
 """
 
+class BodyRefused(ValueError):
+    """A body that is JSON but cannot be taken as it is; `errors` in the API's format."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__(errors[0]["message"])
+        self.errors = errors
+
+
+def _finite_number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BodyRefused([{"field": "", "message": "A number in the body is beyond the "
+                            "range of a double (about 1.8e308); send a smaller one."}])
+    return value
+
+
+def _not_a_json_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _unstorable_errors(document, problems: list[Unstorable]) -> list[dict]:
+    errors = []
+    for problem in problems:
+        path = list(problem.path)
+        error = {}
+        # An item of a posted list (a batch) is named by its index, as validation does.
+        if isinstance(document, list) and path:
+            error["index"] = path.pop(0)
+        error.update(field=".".join(str(part) for part in path), message=problem.message)
+        errors.append(error)
+    return errors
+
+
+class StorableJsonParser(Parser):
+    """JSON as the standard says (no NaN or Infinity) and only text the database can store.
+
+    Checked before validation, for every body of every operation: pydantic passes NUL and
+    lone surrogates through, and `properties` and `attributes` are free-form.
+    """
+
+    def parse_body(self, request: HttpRequest):
+        body = request.body
+        document = json.loads(body, parse_float=_finite_number,
+                              parse_constant=_not_a_json_constant)
+        # In UTF-8 JSON a NUL or a lone surrogate can only be written as a \u escape (raw,
+        # one is a syntax error and the other not UTF-8), so most bodies skip the walk.
+        if b"\\u" in body or json.detect_encoding(body) != "utf-8":
+            if problems := unstorable_find(document):
+                raise BodyRefused(_unstorable_errors(document, problems))
+        return document
+
+
 api = NinjaAPI(
     title="Loyalty CRM API",
     version="1",
     urls_namespace="api",
     description=API_DESCRIPTION,
+    parser=StorableJsonParser(),
 )
 
 ERROR_RESPONSES = {400: ErrorsOut, 401: ErrorsOut, 413: ErrorsOut}
@@ -150,6 +212,8 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     message = exc.message
+    if exc.status_code == 400 and isinstance(exc.__cause__, BodyRefused):
+        return _errors(request, exc.__cause__.errors, status=400)
     # ninja wraps the JSON decoder's complaint; the cause says where the syntax breaks.
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         message = f"The body is not valid JSON: {exc.__cause__}"

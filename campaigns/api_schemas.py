@@ -23,13 +23,29 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.networks import validate_email as _email_validate_fully
+from pydantic.networks import MAX_EMAIL_LENGTH, pretty_email_regex
 from pydantic_core import PydanticCustomError
 
 from campaigns import clock
 from campaigns.models import Topic
 
 BATCH_MAX_EVENTS = 1000
+
+# What campaigns.storable refuses, as a pattern every JSON Schema tool can use: NUL. The
+# body parser enforces it (before pydantic, which lets it through). Lone surrogates are
+# refused too, but no pattern can say so portably: Rust's and Go's regex engines (which
+# validators such as jsonschema-rs use) have no surrogates, and Python's re no \p{Cs}; a
+# pattern naming them is dropped as unusable (schemathesis then ignores the whole pattern).
+# A lone surrogate is not a character, so no client sends one in text; the API description
+# says it is refused.
+STORABLE_TEXT = r"^[^\u0000]*$"
+# Spaces around an id: Python's and Unicode's white space together, so that the server and
+# a client reading the pattern with either notion agree.
+_SPACE = r" \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_ID_CHAR = r"[^\u0000]"
+_ID_EDGE = rf"[^{_SPACE}\u0000]"
+EXTERNAL_ID_PATTERN = rf"^{_ID_EDGE}({_ID_CHAR}*{_ID_EDGE})?$"
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z]{2})?$"
 # How far ahead of the clock an occurred_at may lie: room for skewed clocks only.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 
@@ -63,7 +79,13 @@ def _aware_and_not_far_ahead(value: dt.datetime) -> dt.datetime:
             "The date-time is more than 1 day in the future; check the sender's clock "
             "and time zone.",
         )
-    return value.astimezone(dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        # 0001-01-01T00:00:01+00:01 lies before the first representable UTC time.
+        raise PydanticCustomError(
+            "datetime_out_of_range", "The date-time is out of range: give year 1 to 9999 in UTC."
+        ) from None
 
 
 def _known_time_zone(value: str | None) -> str | None:
@@ -75,16 +97,18 @@ def _known_time_zone(value: str | None) -> str | None:
     return value
 
 
-def _normalise_locale(value: Any) -> Any:
+def _normalise_locale(value: str) -> str:
     # Shops send sv_SE, sv-se or SV; all mean sv-SE.
-    if isinstance(value, str):
-        language, _, region = value.strip().replace("_", "-").partition("-")
-        return f"{language.lower()}-{region.upper()}" if region else language.lower()
+    language, _, region = value.replace("_", "-").partition("-")
+    return f"{language.lower()}-{region.upper()}" if region else language.lower()
+
+
+def _external_id_trimmed(value: str) -> str:
+    if re.fullmatch(EXTERNAL_ID_PATTERN, value) is None:
+        raise PydanticCustomError(
+            "external_id_space", "Remove the spaces at the start or end of the id."
+        )
     return value
-
-
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
 
 
 def _scalars_only(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -108,6 +132,14 @@ _EVERYDAY_EMAIL = re.compile(r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)@([A-Za-
 _EMAIL_MAX_BYTES = 254  # email-validator's limit on each form of the whole address
 
 
+# Sending to such an address needs SMTPUTF8 end to end; see docs/architecture.md.
+EMAIL_LOCAL_NOT_ASCII = (
+    "The part before @ has characters outside ASCII (such as å): most mail servers cannot "
+    "deliver to it, so it is not accepted. Ask the customer for an address without them; "
+    "the domain may have them (e.g. anna@exämple.se)."
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _email_domain_checked(domain: str) -> tuple[str, str] | None:
     """(normalised, IDNA ASCII) form of a domain email-validator accepts, else None.
@@ -118,10 +150,40 @@ def _email_domain_checked(domain: str) -> tuple[str, str] | None:
     import email_validator
 
     try:
-        checked = email_validator.validate_email(f"a@{domain}", check_deliverability=False)
+        checked = email_validator.validate_email(
+            f"a@{domain}", check_deliverability=False, test_environment=True
+        )
     except email_validator.EmailNotValidError:
         return None
     return checked.domain, checked.ascii_domain
+
+
+def _email_validate_fully(value: str) -> str:
+    """pydantic's `validate_email` (EmailStr's check and normal form), with one difference:
+    addresses under the special-use name `.test` (RFC 6761) are taken, as email-validator
+    does in its test environment, so a shop's test customers (`qa@shop.test`, like
+    `anna@example.com`) come in as the shop sends them. The names that cannot be a mail
+    domain anywhere (`.invalid`, `.localhost`, `.local`, `.onion`, `.arpa`) stay refused.
+    """
+    import email_validator
+
+    reason = None
+    if len(value) > MAX_EMAIL_LENGTH:
+        reason = f"Length must not exceed {MAX_EMAIL_LENGTH} characters"
+    elif "\r" in value or "\n" in value:
+        reason = "Carriage return and line feed characters are not allowed"
+    else:
+        pretty = pretty_email_regex.fullmatch(value)
+        try:
+            return email_validator.validate_email(
+                (pretty.group(3) if pretty else value).strip(),
+                check_deliverability=False, test_environment=True,
+            ).normalized
+        except email_validator.EmailNotValidError as exc:
+            reason = str(exc.args[0])
+    raise PydanticCustomError(
+        "value_error", "value is not a valid email address: {reason}", {"reason": reason}
+    )
 
 
 @functools.cache
@@ -132,13 +194,15 @@ def _case_insensitive_mailboxes() -> frozenset[str]:
 
 
 def email_normalised(value: str) -> str:
-    """The API's email rule: pydantic's EmailStr verdict and normalised address.
+    """The API's email rule: pydantic's EmailStr verdict and normalised address, but for
+    `.test` domains (taken) and non-ASCII local parts (refused).
 
     Everyday addresses (see `_EVERYDAY_EMAIL`) on a domain already checked skip the
     address parser: their local part is returned unchanged by it, so the result is the
     local part, "@" and the domain's cached normal form. Every other address (quoted,
     internationalised local part, display name, role mailboxes that get lower-cased,
-    bad domain, too long) goes through pydantic's own check, errors included.
+    bad domain, too long) goes through pydantic's own check, errors included; a local
+    part that is not ASCII is then refused too (no SMTPUTF8 here).
     """
     match = _EVERYDAY_EMAIL.fullmatch(value)
     if match is not None:
@@ -152,14 +216,31 @@ def email_normalised(value: str) -> str:
             <= _EMAIL_MAX_BYTES
         ):
             return f"{local}@{checked[0]}"
-    return _email_validate_fully(value)[1]
+    address = _email_validate_fully(value)
+    if not address.rpartition("@")[0].isascii():
+        raise PydanticCustomError("email_local_part_not_ascii", EMAIL_LOCAL_NOT_ASCII)
+    return address
 
 
-# Same validation, errors and JSON schema as pydantic's EmailStr, faster (see above).
+def _any_case(word: str) -> str:
+    # ECMA-262 patterns have no case-insensitive flag inside the pattern.
+    return "".join(f"[{c}{c.upper()}]" for c in word)
+
+
+# email-validator's special-use names (its SPECIAL_USE_DOMAIN_NAMES) but `test`, which is
+# taken: addresses that cannot exist anywhere. A test holds the two lists together.
+EMAIL_RESERVED_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion")
+_EMAIL_RESERVED_PATTERN = (
+    f"[.@]({'|'.join(_any_case(name) for name in EMAIL_RESERVED_DOMAINS)})$"
+)
+
+# Same validation, errors and normal form as pydantic's EmailStr (but for the two
+# differences above), faster; the schema says format email and the reserved domains.
 Email = Annotated[
     str,
     AfterValidator(email_normalised),
-    WithJsonSchema({"type": "string", "format": "email"}),
+    WithJsonSchema({"type": "string", "format": "email",
+                    "not": {"pattern": _EMAIL_RESERVED_PATTERN}}),
 ]
 
 AwareDateTime = Annotated[
@@ -168,8 +249,45 @@ AwareDateTime = Annotated[
     AfterValidator(_aware_and_not_far_ahead),
 ]
 ExternalId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    AfterValidator(_external_id_trimmed),
+    Field(json_schema_extra={"pattern": EXTERNAL_ID_PATTERN}),
 ]
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 (reads as a type)
+    """Free text of at most `max_length` characters that the database can store."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length),
+        Field(json_schema_extra={"pattern": STORABLE_TEXT}),
+    ]
+
+
+_ATTRIBUTES_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": STORABLE_TEXT},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "pattern": STORABLE_TEXT},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    },
+}
+_PROPERTIES_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"pattern": STORABLE_TEXT},
+    "description": "Free-form details of the event: any JSON object. Its text, keys "
+    "included and at any depth, must not contain NUL or unpaired surrogates.",
+}
+
+
+def _no_default_shown(schema: dict) -> None:
+    # The default (null) is how pydantic tells "left out"; sending null is refused.
+    schema.pop("default", None)
 
 ConsentIn = create_model(
     "ConsentIn",
@@ -225,32 +343,47 @@ class CustomerIn(InputSchema):
     external_id: ExternalId = Field(
         description="The shop's id of the customer (1-100 chars)."
     )
-    email: Email | None = Field(
+    email: Email = Field(
         default=None,
-        description="Required when the customer is new. Checked for syntax, not "
-        "delivery.",
+        description="Required when the customer is new; cannot be cleared (null is "
+        "refused). Checked for syntax, not delivery. The part before @ must be ASCII "
+        "(see the API description); the domain may be internationalised. Test domains "
+        "(.test, example.com) are taken; names that cannot receive mail anywhere "
+        "(.invalid, .localhost, .local, .onion, .arpa) are refused.",
+        json_schema_extra=_no_default_shown,
     )
-    first_name: Annotated[str, StringConstraints(max_length=100)] | None = None
-    last_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    first_name: Text(100) | None = None
+    last_name: Text(100) | None = None
     locale: (
         Annotated[
             str,
-            StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$"),
-            BeforeValidator(_normalise_locale),
+            StringConstraints(pattern=LOCALE_PATTERN),
+            AfterValidator(_normalise_locale),
         ]
         | None
     ) = Field(
-        default=None, description="Language, optionally with region: sv, nb, en, sv-SE."
+        default=None,
+        description="Language, optionally with region: sv, nb, en, sv-SE. Any case, "
+        "with - or _ (sv_se, SV); stored as sv-SE.",
     )
-    time_zone: Annotated[str, AfterValidator(_known_time_zone)] | None = Field(
-        default=None, description="IANA time zone name, e.g. Europe/Stockholm."
-    )
-    country: (
+    time_zone: (
         Annotated[
-            str, StringConstraints(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper)
+            str,
+            AfterValidator(_known_time_zone),
+            WithJsonSchema({"type": "string", "enum": sorted(_time_zone_names())}),
         ]
         | None
-    ) = Field(default=None, description="ISO 3166-1 alpha-2 code, e.g. SE.")
+    ) = Field(default=None, description="IANA time zone name, e.g. Europe/Stockholm.")
+    country: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[A-Za-z]{2}$"),
+            AfterValidator(str.upper),
+        ]
+        | None
+    ) = Field(
+        default=None, description="ISO 3166-1 alpha-2 code, e.g. SE (any case)."
+    )
     signed_up_at: AwareDateTime | None = Field(
         default=None, description="ISO 8601 with a time zone."
     )
@@ -269,18 +402,25 @@ class CustomerIn(InputSchema):
         "opt-out offered that the customer did not take (the existing-customer "
         "exception's condition; never consent by itself).",
     )
-    wording_version: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+    wording_version: Text(64) | None = Field(
         default=None, description="Version of the consent text the customer saw."
     )
-    attributes: Annotated[dict[str, Any], AfterValidator(_scalars_only)] | None = Field(
+    attributes: (
+        Annotated[
+            dict[str, Any],
+            AfterValidator(_scalars_only),
+            WithJsonSchema(_ATTRIBUTES_SCHEMA),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="Extra facts as an object of scalars, merged into the stored ones; "
         "a null value removes that attribute.",
     )
 
-    @field_validator("email")
+    @field_validator("email", mode="before")
     @classmethod
-    def _email_not_null(cls, value: str | None) -> str:
+    def _email_not_null(cls, value: Any) -> Any:
         if value is None:
             raise PydanticCustomError(
                 "email_null",
@@ -289,13 +429,27 @@ class CustomerIn(InputSchema):
         return value
 
 
+# What Decimal(max_digits=12, decimal_places=2, gt=0) takes: a string or a number.
+_AMOUNT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^(?=.*[1-9])\d{1,10}(\.\d{1,2})?$"},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 9999999999.99,
+         "multipleOf": 0.01},
+    ]
+}
+
+
 class OrderIn(InputSchema):
     """The order of a purchase, matched by `external_id`; recorded once."""
 
     model_config = ConfigDict(extra="forbid")
 
     external_id: ExternalId = Field(description="The shop's order id (1-100 chars).")
-    amount: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)] = Field(
+    amount: Annotated[
+        Decimal,
+        Field(gt=0, max_digits=12, decimal_places=2),
+        WithJsonSchema(_AMOUNT_SCHEMA),
+    ] = Field(
         description="Greater than 0, at most 2 decimals; send it as a string, "
         'e.g. "499.00".'
     )
@@ -316,11 +470,15 @@ class EventIn(InputSchema):
                 "occurred_at": "2026-03-02T09:45:00Z",
                 "customer": {"external_id": "c-42"},
                 "order": {"external_id": "o-9", "amount": "499.00", "currency": "SEK"},
-            }
+            },
+            # `order` is required on purchases and must be absent or null on the others.
+            "if": {"properties": {"type": {"const": "purchase"}}},
+            "then": {"required": ["order"], "properties": {"order": {"type": "object"}}},
+            "else": {"properties": {"order": {"type": "null"}}},
         },
     )
 
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
+    event_id: Text(200, min_length=1) | None = (
         Field(
             default=None,
             description="Your idempotency key (recommended): an event_id already "
@@ -340,8 +498,8 @@ class EventIn(InputSchema):
         validate_default=True,
         description="Required on purchase events and accepted only there.",
     )
-    properties: dict[str, Any] = Field(
-        default_factory=dict, description="Free-form details of the event."
+    properties: Annotated[dict[str, Any], WithJsonSchema(_PROPERTIES_SCHEMA)] = Field(
+        default_factory=dict
     )
 
     @field_validator("order")
@@ -450,7 +608,7 @@ class CouponRedeemIn(InputSchema):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+    code: Text(32, min_length=1) = Field(
         description="The code as printed, e.g. K7QX-M2PA-9T (case-insensitive)."
     )
     customer_external_id: ExternalId = Field(description="The shop's id of the customer.")

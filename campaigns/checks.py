@@ -16,13 +16,26 @@ def site_url_check(app_configs, **kwargs):
     return problems
 
 
+# Backends that deliver nothing (files, memory, the console, tests): no provider posts back.
+LOCAL_EMAIL_BACKENDS = {
+    "campaigns.delivery.outbox.EmlFileBackend",
+    "anymail.backends.test.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+
+
 @register()
 def webhook_secret_check(app_configs, **kwargs):
     """Without basic auth anyone can post fake bounces and complaints to the webhooks, and
     anymail would only warn and accept them: outside DEBUG this refuses to start (an
-    error stops `migrate`, `runserver` and `check --deploy`)."""
-    backend = settings.EMAIL_BACKEND
-    if settings.DEBUG or not backend.startswith("anymail.backends.") or backend.endswith(".test.EmailBackend"):
+    error stops `migrate`, `runserver` and `check --deploy`). Every backend that really
+    sends counts, SMTP and backends not known here included: a provider's SMTP relay has
+    webhooks too."""
+    if settings.DEBUG or (settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS
+                          and not settings.WEBHOOK_PROVIDERS):
         return []
     if settings.ANYMAIL.get("WEBHOOK_SECRET"):
         return []
@@ -33,6 +46,25 @@ def webhook_secret_check(app_configs, **kwargs):
              "in the webhook URL at the provider: https://user:password@host/anymail/….",
         id="campaigns.E103",
     )]
+
+
+# Providers whose webhook posts anymail can only verify with a key of their own.
+WEBHOOK_SIGNING_KEYS = {"mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY"}
+
+
+@register()
+def webhook_signing_key_check(app_configs, **kwargs):
+    """A provider in WEBHOOK_PROVIDERS whose signing key is missing refuses every post
+    (403): its bounces and complaints would never arrive. Outside DEBUG that stops start-up."""
+    if settings.DEBUG:
+        return []
+    return [Error(
+        f"{provider} webhooks are on (WEBHOOK_PROVIDERS) but ANYMAIL_{key} is not set: "
+        "every post from it is refused, so its bounces and complaints are lost.",
+        hint=f"Set ANYMAIL_{key} to the key in the provider's webhook settings.",
+        id="campaigns.E104",
+    ) for provider, key in WEBHOOK_SIGNING_KEYS.items()
+        if provider in settings.WEBHOOK_PROVIDERS and not settings.ANYMAIL.get(key)]
 
 
 @register()

@@ -6,10 +6,25 @@ class CampaignsError(Exception):
 
 
 class TemplateRenderError(CampaignsError):
+    # The failure reason a message row records (admin.deliveries.REASON_WORDS).
+    reason = "template_error"
+
     def __init__(self, message: str, *, template: str = "", locale: str = ""):
         super().__init__(message)
         self.template = template
         self.locale = locale
+
+
+class TemplateTooSlowError(TemplateRenderError):
+    """Rendering went past its time limit (TEMPLATE_RENDER_SECONDS)."""
+
+    reason = "template_too_slow"
+
+
+class TemplateTooLargeError(TemplateRenderError):
+    """Rendering made a value or an output past its size limit (TEMPLATE_OUTPUT_BYTES)."""
+
+    reason = "template_too_large"
 
 
 class InvalidTokenError(CampaignsError):

@@ -5,13 +5,14 @@ import math
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
+from django.db import OperationalError, transaction
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from campaigns import clock
 from campaigns.services.deliverability import (
     message_event_fail, message_event_process as message_event_apply, message_events_unprocessed,
 )
-from campaigns.services.gdpr import privacy_export_email
+from campaigns.services.gdpr import privacy_export_email, privacy_exports_unsent
 from campaigns.services.import_jobs import import_job_run
 from campaigns.services.loyalty import loyalty_nightly as loyalty_nightly_run
 from campaigns.services.retention import retention_purge as retention_purge_run
@@ -20,9 +21,32 @@ from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.segments import segments_refresh_all
 from campaigns.services.snapshots import metric_snapshots_build
 from campaigns.services.sending import messages_send_due
-from campaigns.services.subscriptions import subscription_confirmation_send as confirmation_send
+from campaigns.services.subscriptions import (
+    subscription_confirmation_send as confirmation_send, subscription_confirmations_unsent,
+)
 
 logger = logging.getLogger(__name__)
+
+
+def queue_on_commit(task, *args) -> None:
+    """Queue `task(*args)` once the current transaction commits, for work whose row is its
+    own outbox: with the broker down nothing is raised (the visitor still gets their
+    answer), and `public_requests_sweep` queues it again from the database later. One try
+    only: kombu's connection and publish retries would hold the request for seconds."""
+
+    def publish():
+        try:
+            if task.app.conf.task_always_eager:
+                task.apply_async(args)
+                return
+            with task.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=0)
+                task.apply_async(args, connection=connection, retry=False)
+        except (BrokerUnreachable, OSError) as error:
+            logger.warning("%s not queued (%s); the sweep will queue it",
+                           task.name, type(error).__name__)
+
+    transaction.on_commit(publish)
 
 
 @shared_task(name="campaigns.tick", ignore_result=True)
@@ -117,6 +141,23 @@ def message_events_sweep() -> int:
     if ids:
         logger.info("message_events_sweep queued %s events again", len(ids))
     return len(ids)
+
+
+@shared_task(name="campaigns.public_requests_sweep", ignore_result=True)
+def public_requests_sweep() -> dict:
+    """Queue again the confirmation emails and privacy exports asked for on the public pages
+    whose task never reached the broker (or was lost): the request rows are the outbox."""
+    now = clock.now()
+    confirmations = subscription_confirmations_unsent(now=now)
+    exports = privacy_exports_unsent(now=now)
+    for request_id in confirmations:
+        subscription_confirmation_send.delay(request_id)
+    for request_id in exports:
+        privacy_export_send.delay(request_id)
+    summary = {"confirmations": len(confirmations), "exports": len(exports)}
+    if confirmations or exports:
+        logger.info("public_requests_sweep queued %s", summary)
+    return summary
 
 
 @shared_task(

@@ -1,9 +1,32 @@
 """Public pages (unsubscribe), the ingestion API and the email provider's webhooks."""
-from django.urls import include, path
+import re
+
+from anymail import urls as anymail_urls
+from django.urls import URLPattern, include, path
 
 from campaigns import views, views_consent
 from campaigns.api import api
-from campaigns.delivery.webhooks import MailgunTrackingWebhookView
+from campaigns.delivery.webhooks import MailgunTrackingWebhookView, webhook_guarded
+
+
+def _provider(pattern: URLPattern) -> str:
+    # "mailgun/tracking/", "^mailgun/inbound(_mime)?/$": the provider comes first.
+    return re.match(r"\^?(\w+)", str(pattern.pattern)).group(1)
+
+
+def webhook_patterns() -> list[URLPattern]:
+    """anymail's webhooks, e.g. /anymail/postmark/tracking/, each open only for a provider
+    in WEBHOOK_PROVIDERS (the first part of its path) and never a 5xx for a bad post;
+    Mailgun's tracking with the signed timestamp's age checked too (before anymail's own)."""
+    mailgun = path("mailgun/tracking/", MailgunTrackingWebhookView.as_view(),
+                   name="mailgun-tracking-webhook")
+    return [
+        URLPattern(pattern.pattern, webhook_guarded(pattern.callback,
+                                                    provider=_provider(pattern)),
+                   pattern.default_args, pattern.name)
+        for pattern in [mailgun, *anymail_urls.urlpatterns]
+    ]
+
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -20,9 +43,5 @@ urlpatterns = [
     path("s/<str:token>/more", views.survey, {"kind": "csat"}, name="survey-more"),
     path("s/<str:token>/<slug:kind>", views.survey, name="survey-kind"),
     path("s/<str:token>/<slug:kind>/<int:score>", views.survey, name="survey-score"),
-    # anymail's tracking webhooks, e.g. /anymail/postmark/tracking/; Mailgun's with the
-    # signed timestamp's age checked too (it must come before anymail's own).
-    path("anymail/mailgun/tracking/", MailgunTrackingWebhookView.as_view(),
-         name="mailgun-tracking-webhook"),
-    path("anymail/", include("anymail.urls")),
+    path("anymail/", include(webhook_patterns())),
 ]

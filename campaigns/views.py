@@ -14,8 +14,9 @@ from campaigns.services.gdpr import privacy_export_request
 from campaigns.selectors.health import scheduler_health
 from campaigns.selectors.surveys import survey_locale, survey_question_text
 from campaigns.services.surveys import SurveyAnswerInvalid, survey_answer, survey_comment_add
+from campaigns.storable import text_storable
 from campaigns.tokens import survey_token_read, unsubscribe_token_read
-from campaigns.views_consent import client_ip, page_render, preferences_page
+from campaigns.views_consent import client_ip, page_render, preferences_page, public_rate_limit
 
 
 def _customer_for(token: str) -> Customer | None:
@@ -28,6 +29,7 @@ def _customer_for(token: str) -> Customer | None:
 
 @csrf_exempt  # Mail providers POST here with no cookie and no CSRF token (RFC 8058).
 @require_http_methods(["GET", "POST"])
+@public_rate_limit(posts_per_address=False)
 def unsubscribe(request, token):
     """GET shows the preference centre and changes nothing (link scanners follow GETs).
 
@@ -53,6 +55,7 @@ def unsubscribe(request, token):
 
 @csrf_exempt  # The signed token in the URL is the credential; no session is involved.
 @require_http_methods(["GET", "POST"])
+@public_rate_limit
 def privacy_export(request, token):
     """GET shows a button and changes nothing (mail scanners follow links). POST queues an
     email of the customer's data to the address on file and answers the same neutral
@@ -110,6 +113,7 @@ def _survey_message(token: str):
 
 @csrf_exempt  # Reached from an email, with no session: the signed token is the credential.
 @require_http_methods(["GET", "POST"])
+@public_rate_limit
 def survey(request, token, kind="nps", score=None):
     """GET: the question with `score` pre-selected; records nothing. POST with a score:
     records (or updates) the answer, then offers the comment box. POST with only a
@@ -128,6 +132,8 @@ def survey(request, token, kind="nps", score=None):
                **survey_question_text(kind=kind, locale=locale)}
     if request.method == "POST":
         try:
+            if not text_storable(request.POST.get("comment", "")):
+                raise SurveyAnswerInvalid("The comment has a character that cannot be stored.")
             if "score" in request.POST:
                 response = survey_answer(message=message, kind=kind,
                                          score=int(request.POST["score"]),

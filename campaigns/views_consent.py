@@ -5,11 +5,11 @@ A GET never changes anything (mail scanners and link prefetchers follow links). 
 never tell whether an address or a token belongs to anyone.
 """
 import datetime as dt
+import functools
 import ipaddress
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
@@ -26,6 +26,7 @@ from campaigns.services.consent import (
 )
 from campaigns.services.scheduling import customer_zone
 from campaigns.services.subscriptions import subscription_confirm, subscription_request_create
+from campaigns.throttle import public_rate_check
 from campaigns.tokens import subscription_token_read, unsubscribe_token_read
 
 PREFERENCE_WORDING = "preference-centre-2026-1"
@@ -84,6 +85,42 @@ def client_ip(request) -> str | None:
         return None
 
 
+def _too_many(request, retry_after: int, template="campaigns/too_many_requests.html",
+              context=None, locale=""):
+    response = page_render(request, template, context, status=429, locale=locale)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def public_rate_limit(view=None, *, posts_per_address: bool = True):
+    """Count every request of a public page per client address, and every POST per token
+    (the URL's `token`), in the cache all web processes share. Over either limit the visitor
+    gets a 429 page in their language with Retry-After, and the view does not run: nothing
+    is stored. A link's GETs do not count for its token: mail scanners open every link of
+    a message (eleven survey scores share one token), and that must not use up the
+    customer's own click. `posts_per_address=False` leaves POSTs out of the address count:
+    one-click unsubscribes (RFC 8058) come from the mailbox provider's few servers for all
+    its users. The limits: PUBLIC_RATE_PER_ADDRESS_PER_HOUR, PUBLIC_RATE_PER_TOKEN_PER_HOUR."""
+    if view is None:
+        return functools.partial(public_rate_limit, posts_per_address=posts_per_address)
+
+    @functools.wraps(view)
+    def limited(request, *args, **kwargs):
+        post = request.method == "POST"
+        limits = []
+        if posts_per_address or not post:
+            limits.append(("address", client_ip(request) or "-",
+                           settings.PUBLIC_RATE_PER_ADDRESS_PER_HOUR))
+        if kwargs.get("token") and post:
+            limits.append(("token", kwargs["token"], settings.PUBLIC_RATE_PER_TOKEN_PER_HOUR))
+        verdict = public_rate_check(limits=limits)
+        if not verdict.allowed:
+            return _too_many(request, verdict.retry_after)
+        return view(request, *args, **kwargs)
+
+    return limited
+
+
 def _proof(request) -> dict:
     return {"ip_address": client_ip(request),
             "user_agent": request.META.get("HTTP_USER_AGENT", "")}
@@ -130,6 +167,7 @@ def _saved(request, status=200):
 
 
 @require_POST
+@public_rate_limit
 def preferences_save(request, token):
     """Per-topic switches. Only a box the person changed from what the page showed counts,
     so saving an untouched page records nothing. One click either way (GD-6)."""
@@ -154,6 +192,7 @@ def preferences_save(request, token):
 
 
 @require_POST
+@public_rate_limit
 def preferences_pause(request, token):
     """Pause all marketing until a date in the customer's zone (at most a year), or resume."""
     customer = customer_for_token(token)
@@ -182,6 +221,7 @@ def preferences_pause(request, token):
 
 
 @require_POST
+@public_rate_limit
 def erasure_request(request, token):
     """Record a deletion request for the shop's staff (admin: Erasure requests)."""
     customer = customer_for_token(token)
@@ -198,17 +238,8 @@ class SubscribeForm(forms.Form):
     locale = forms.CharField(max_length=16, required=False)
 
 
-def _rate_limited(request) -> bool:
-    key = f"subscribe-rate:{client_ip(request) or ''}"
-    cache.add(key, 0, timeout=3600)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        count = 1
-    return count > settings.SUBSCRIBE_RATE_PER_HOUR
-
-
 @require_http_methods(["GET", "POST"])
+@public_rate_limit
 def subscribe(request):
     """The public subscription page. A POST always answers "check your inbox": it never
     tells whether the address is known, suppressed or was asked for already."""
@@ -217,9 +248,12 @@ def subscribe(request):
         form = SubscribeForm(initial={"locale": lang})
         return page_render(request, "campaigns/subscribe.html", {"form": form}, locale=lang)
     lang = request.POST.get("locale", "")[:16]
-    if _rate_limited(request):
-        return page_render(request, "campaigns/subscribe.html", {"form": SubscribeForm(), "too_many": True},
-                      status=429, locale=lang)
+    # Each address may also only ask for a few confirmation emails an hour.
+    verdict = public_rate_check(limits=[
+        ("subscribe", client_ip(request) or "-", settings.SUBSCRIBE_RATE_PER_HOUR)])
+    if not verdict.allowed:
+        return _too_many(request, verdict.retry_after, "campaigns/subscribe.html",
+                         {"form": SubscribeForm(), "too_many": True}, locale=lang)
     form = SubscribeForm(request.POST)
     if not form.is_valid():
         return page_render(request, "campaigns/subscribe.html", {"form": form}, status=400, locale=lang)
@@ -241,6 +275,7 @@ def _request_for(token: str) -> SubscriptionRequest | None:
 
 
 @require_http_methods(["GET", "POST"])
+@public_rate_limit
 def subscribe_confirm(request, token):
     """GET shows a Confirm button; the POST confirms. Forged, expired and cancelled links
     get one and the same answer."""

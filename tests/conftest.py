@@ -64,3 +64,12 @@ def welcome(db):
     campaign = CampaignFactory(name="Welcome", slug="welcome", priority=100)
     JourneyStepFactory(campaign=campaign, position=0, template=template)
     return campaign
+
+
+@pytest.fixture(autouse=True)
+def _public_rate_limits_fresh():
+    """The public pages' rate-limit counters start at zero in every test (the test cache
+    lives as long as the process)."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -94,11 +94,13 @@ def test_a_bad_token_gets_the_same_answer_and_nothing_happens(customer, client, 
     assert mail.outbox == [] and not PrivacyRequest.objects.exists()
 
 
-def test_the_task_carries_only_the_request_id(customer, client, monkeypatch):
+def test_the_task_carries_only_the_request_id(customer, client, monkeypatch,
+                                              django_capture_on_commit_callbacks):
     queued = []
-    monkeypatch.setattr("campaigns.tasks.privacy_export_send.delay_on_commit",
-                        lambda *args, **kwargs: queued.append((args, kwargs)))
+    monkeypatch.setattr("campaigns.tasks.privacy_export_send.apply_async",
+                        lambda args, **kwargs: queued.append(tuple(args)))
 
-    client.post(url(unsubscribe_token(customer_id=customer.pk)))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url(unsubscribe_token(customer_id=customer.pk)))
 
-    assert queued == [((PrivacyRequest.objects.get().pk,), {})]
+    assert queued == [(PrivacyRequest.objects.get().pk,)]

@@ -8,10 +8,11 @@ from campaigns.services.consent import email_hash, suppression_add
 
 from .deliveries import ReadOnlyAdminMixin, admin_link
 from .forms import SuppressionAddForm
+from .personal_data import PersonalDataAdminMixin
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentEventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Proof of every yes and no: never added, changed or deleted by hand."""
 
     list_display = ["occurred_at", "customer_link", "topic", "granted", "source",
@@ -110,7 +111,7 @@ class CountryPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubscriptionRequest)
-class SubscriptionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SubscriptionRequestAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Double opt-in requests: the proof of a "yes" until it is confirmed."""
 
     list_display = ["requested_at", "source", "customer_link", "sent_at", "confirmed_at",
@@ -127,7 +128,7 @@ class SubscriptionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ErasureRequest)
-class ErasureRequestAdmin(admin.ModelAdmin):
+class ErasureRequestAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     """Deletion requests made from the preference centre, for staff to handle."""
 
     list_display = ["requested_at", "customer_link", "handled_at"]

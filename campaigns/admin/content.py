@@ -6,6 +6,7 @@ from django.utils.html import escape, format_html, format_html_join
 
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import MessageTemplate, TemplateTranslation
+from campaigns.services.rendering import render_limits
 from campaigns.templating import template_preview
 
 from .forms import TemplateTranslationForm
@@ -35,7 +36,7 @@ TEMPLATE_HELP = format_html(
 def preview_html(translation: TemplateTranslation) -> str:
     """Subject, HTML (in a sandboxed iframe) and text, rendered with the sample customer."""
     try:
-        rendered = template_preview(translation=translation)
+        rendered = template_preview(translation=translation, limits=render_limits())
     except TemplateRenderError as error:
         return format_html('<p class="errornote">{}</p>', str(error))
     return format_html(

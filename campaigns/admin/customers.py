@@ -23,6 +23,7 @@ from campaigns.services.scheduling import customer_zone
 
 from . import customer_page as page
 from .deliveries import ReadOnlyAdminMixin, admin_link, local_time, message_history_html
+from .personal_data import PersonalDataAdminMixin
 
 # Messages shown on the customer page, newest first (the Messages list has them all).
 MESSAGE_LIMIT = 50
@@ -328,7 +329,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "customer_link", "placed_at", "amount", "currency", "status"]
     list_filter = ["status", "currency"]
     list_select_related = ["customer"]
@@ -345,7 +346,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["type", "customer_link", "occurred_at", "received_at", "event_id"]
     list_filter = ["type"]
     list_select_related = ["customer"]

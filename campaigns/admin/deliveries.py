@@ -22,6 +22,8 @@ from campaigns.selectors.deliverability import (
 from campaigns.selectors.health import scheduler_health
 from campaigns.services.scheduling import customer_zone
 
+from .personal_data import PersonalDataAdminMixin
+
 # What each logged state means to a marketer.
 STATE_WORDS = {
     "pending": "waiting",
@@ -62,6 +64,9 @@ REASON_WORDS = {
     "provider_error": "the email provider refused the message",
     "rejected": "the email provider refused the address",
     "template_error": "the template could not be rendered",
+    "template_too_slow": "the template took too long to render for this customer",
+    "template_too_large": "the template made too large an email for this customer",
+    "interrupted": "the send task stopped before handing it over, will try again",
     "worker_lost": "the worker stopped while sending",
 }
 # A moment with an explicit zone inside a log detail, e.g. "2026-03-03 08:00 UTC".
@@ -191,7 +196,7 @@ class MessageEventInline(ReadOnlyInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MessageAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "customer_link", "campaign", "state", "reason", "due_at", "sent_at",
                     "lag"]
     list_filter = ["state", "reason", "campaign"]
@@ -242,7 +247,7 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EnrollmentAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "customer_link", "campaign", "state", "step_position",
                     "next_action_at", "is_holdout", "triggered_at", "finished_at", "exit_reason"]
     list_filter = ["state", "is_holdout", "campaign"]
@@ -265,7 +270,7 @@ class EnrollmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MessageEvent)
-class MessageEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MessageEventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "event_type", "provider", "message", "outcome", "received_at"]
     list_filter = ["event_type", "provider", "outcome"]
     list_select_related = ["message"]

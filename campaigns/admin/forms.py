@@ -6,13 +6,15 @@ from django.utils.html import format_html, format_html_join
 
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import LifecycleStage, Suppression, TemplateTranslation
+from campaigns.services.rendering import render_limits
 from campaigns.templating import template_validate
 
 _PARTS = ("subject", "html_body", "text_body")
 
 
 class TemplateTranslationForm(forms.ModelForm):
-    """Refuses a translation that doesn't compile or render with a sample customer.
+    """Refuses a translation that doesn't compile or render with a sample customer, or
+    that takes too long or comes out too large doing it (the limits of a send).
 
     Saving a changed translation bumps its version, which retires compiled copies cached
     under the old one in every worker.
@@ -47,7 +49,7 @@ class TemplateTranslationForm(forms.ModelForm):
         if any(value is None for value in parts.values()):
             return cleaned  # a required part is missing; its own error says so
         try:
-            template_validate(**parts)
+            template_validate(**parts, limits=render_limits())
         except TemplateRenderError as error:
             self._add_template_errors(parts, error)
         return cleaned
@@ -59,7 +61,7 @@ class TemplateTranslationForm(forms.ModelForm):
             # The other parts blank: an empty template is always valid.
             alone = {other: (parts[name] if other == name else "") for other in _PARTS}
             try:
-                template_validate(**alone)
+                template_validate(**alone, limits=render_limits())
             except TemplateRenderError as part_error:
                 self.add_error(name, str(part_error))
                 found = True

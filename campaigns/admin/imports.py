@@ -9,6 +9,8 @@ from django.utils.html import format_html
 from campaigns.models import ImportJob
 from campaigns.tasks import import_job
 
+from .personal_data import PersonalDataAdminMixin
+
 DETAIL_FIELDS = ["kind", "file_name", "dry_run", "status", "progress", "rows_done", "created",
                  "updated", "unchanged", "rejected", "summary", "error", "rejects",
                  "created_at", "started_at", "finished_at"]
@@ -34,7 +36,7 @@ class ImportJobForm(forms.ModelForm):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     """Adding a job queues the import; the job page follows it until it is done."""
 
     form = ImportJobForm

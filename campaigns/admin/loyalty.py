@@ -5,6 +5,7 @@ from django.contrib import admin
 from campaigns.models import Coupon, EarningRule, PointsEntry, StepVariant, SurveyResponse, Tier
 
 from .deliveries import ReadOnlyAdminMixin, ReadOnlyInline
+from .personal_data import PersonalDataAdminMixin
 
 
 class PointsInline(ReadOnlyInline):
@@ -23,7 +24,7 @@ class SurveyResponseInline(ReadOnlyInline):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsEntryAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "customer", "kind", "delta", "balance_after", "reason"]
     list_filter = ["kind"]
     list_select_related = ["customer"]
@@ -48,7 +49,7 @@ class DetractorFilter(admin.SimpleListFilter):
 
 
 @admin.register(SurveyResponse)
-class SurveyResponseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SurveyResponseAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["answered_at", "customer", "kind", "score", "comment", "message"]
     list_filter = ["kind", DetractorFilter]
     list_select_related = ["customer", "message"]
@@ -92,7 +93,7 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CouponAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["code", "customer", "campaign", "issued_at", "expires_at", "redeemed_at",
                     "redeemed_order"]
     list_select_related = ["customer", "campaign"]

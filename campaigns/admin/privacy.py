@@ -4,10 +4,11 @@ from django.contrib import admin
 from campaigns.models import PrivacyRequest
 
 from .deliveries import ReadOnlyAdminMixin
+from .personal_data import PersonalDataAdminMixin
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PrivacyRequestAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["requested_at", "kind", "customer_id", "actor", "completed_at"]
     list_filter = ["kind"]
     search_fields = ["=customer_id", "actor"]

@@ -18,6 +18,8 @@ from campaigns.selectors.segments import (
 )
 from campaigns.services.segments import segment_members_refresh
 
+from .personal_data import customer_data_allowed
+
 SAMPLE_SIZE = 10
 MAX_PREVIEW_BYTES = 100_000
 
@@ -138,6 +140,9 @@ class SegmentAdmin(admin.ModelAdmin):
             sample = segment_sample(rule, limit=SAMPLE_SIZE)
         except RuleError as exc:  # e.g. an attribute deleted between the two reads
             return JsonResponse({"errors": exc.messages})
+        if not customer_data_allowed(request):
+            # The count only: names and addresses are for staff who may see customers.
+            return JsonResponse({"count": count, "sample": []})
         return JsonResponse({
             "count": count,
             "sample": [
@@ -149,7 +154,8 @@ class SegmentAdmin(admin.ModelAdmin):
         })
 
     def explain_view(self, request, segment_id: int, customer_id: int):
-        if not self.has_view_or_change_permission(request):
+        # The page names the customer and shows their data next to each condition.
+        if not (self.has_view_or_change_permission(request) and customer_data_allowed(request)):
             raise PermissionDenied
         segment = get_object_or_404(Segment, pk=segment_id)
         customer = Customer.objects.filter(pk=customer_id).first()

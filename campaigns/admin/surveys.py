@@ -6,6 +6,7 @@ from campaigns.models import DetractorAnswer, SurveyQuestion, SurveyResponse
 from campaigns.services.surveys import detractors_mark_handled
 
 from .deliveries import admin_link
+from .personal_data import PersonalDataAdminMixin
 
 
 @admin.register(SurveyQuestion)
@@ -39,7 +40,7 @@ class HandledFilter(admin.SimpleListFilter):
 
 
 @admin.register(DetractorAnswer)
-class DetractorAnswerAdmin(admin.ModelAdmin):
+class DetractorAnswerAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     """NPS 0-6 and CSAT 1-2 answers, newest first; "handled" records who followed up."""
 
     list_display = ["answered_at", "customer_link", "kind", "score", "comment", "campaign",

@@ -9,13 +9,16 @@ gone. A timestamp that is missing, not a number, or more than five minutes in th
 is refused with a 400.
 """
 import datetime as dt
+import functools
 import json
 import logging
 
 from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView as AnymailMailgunTracking
 from django.conf import settings
-from django.http import HttpResponse
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+from django.db import DatabaseError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 
 from campaigns import clock
 
@@ -74,3 +77,29 @@ class MailgunTrackingWebhookView(AnymailMailgunTracking):
         for event in self.parse_events(request):
             self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
         return HttpResponse()
+
+
+def webhook_guarded(view, *, provider: str):
+    """One of anymail's webhook views, open only for the providers this site uses
+    (settings.WEBHOOK_PROVIDERS; 404 for the others), and never answering 5xx to what a
+    post carries: a provider whose signing key is missing refuses every post (403), and a
+    post that cannot be parsed gets a 400. A database error still answers 500, so the
+    provider posts the event again later."""
+
+    @functools.wraps(view)
+    def guarded(request, *args, **kwargs):
+        if provider not in settings.WEBHOOK_PROVIDERS:
+            raise Http404("no such webhook")
+        try:
+            return view(request, *args, **kwargs)
+        except ImproperlyConfigured as error:
+            # E.g. Mailgun without MAILGUN_WEBHOOK_SIGNING_KEY: nothing can be verified.
+            logger.error("%s webhook refused: it is not configured (%s)", provider, error)
+            return HttpResponseForbidden("webhook not configured")
+        except (DatabaseError, SuspiciousOperation, Http404):
+            raise
+        except Exception as error:  # noqa: BLE001 - anything in a post is a client error
+            logger.warning("%s webhook post refused: %s", provider, type(error).__name__)
+            return HttpResponseBadRequest("malformed webhook post")
+
+    return guarded

@@ -272,12 +272,24 @@ def privacy_export_request(*, customer_id: int, actor: str) -> PrivacyRequest | 
     if PrivacyRequest.objects.filter(kind=PrivacyRequest.Kind.EXPORT, customer_id=customer_id,
                                      actor=actor, requested_at__gt=since).exists():
         return None
-    from campaigns.tasks import privacy_export_send
+    from campaigns.tasks import privacy_export_send, queue_on_commit
 
     record = privacy_request_record(kind=PrivacyRequest.Kind.EXPORT, customer_id=customer_id,
                                     actor=actor, completed=False)
-    privacy_export_send.delay_on_commit(record.pk)
+    # The row is the outbox: with the broker down the sweep sends it later.
+    queue_on_commit(privacy_export_send, record.pk)
     return record
+
+
+def privacy_exports_unsent(*, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Export requests not emailed a minute after they were made (their task never reached
+    the broker, or was lost), oldest first."""
+    return list(
+        PrivacyRequest.objects.filter(
+            kind=PrivacyRequest.Kind.EXPORT, completed_at__isnull=True,
+            requested_at__lt=now - dt.timedelta(minutes=1),
+        ).order_by("requested_at", "pk").values_list("pk", flat=True)[:limit]
+    )
 
 
 def privacy_export_email(*, request_id: int) -> bool:

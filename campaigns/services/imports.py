@@ -33,6 +33,7 @@ from campaigns.services.consent import (
     ConsentAnswer, consents_record_bulk, customers_create_with_consent,
 )
 from campaigns.services.customers import customers_order_facts_refresh, orders_create_counted
+from campaigns.storable import text_problem
 
 CHUNK_ROWS = 5000
 STRAY_QUOTE = "stray quote: a quoted field is not closed on this line"
@@ -443,6 +444,12 @@ def _values(record: Record, columns: list[str], records: CsvRecords,
         unclosed = record.lines[0][1].count(b'"') % 2
         importer.reject(record, STRAY_QUOTE if unclosed else
                         f"expected {len(columns)} columns, found {len(record.fields)}")
+        return None
+    # In UTF-8 (anything else was rejected above) only a NUL byte makes text the database
+    # cannot store, so the bytes are searched and the column looked for only then.
+    if any(b"\0" in raw for _, raw in record.lines):
+        column = next(c for c, value in values.items() if text_problem(value) is not None)
+        importer.reject(record, f"{column}: {text_problem(values[column])}")
         return None
     return values
 

@@ -103,8 +103,19 @@ def _tiers(message: Message) -> list[tuple[str, int]]:
     return tiers
 
 
+def render_limits() -> templating.RenderLimits:
+    """How long one message may take to render and how large it may be (settings
+    TEMPLATE_RENDER_SECONDS, TEMPLATE_OUTPUT_BYTES): the same at send and in the admin."""
+    return templating.RenderLimits(seconds=settings.TEMPLATE_RENDER_SECONDS,
+                                   output_bytes=settings.TEMPLATE_OUTPUT_BYTES)
+
+
 def message_render(*, message: Message) -> tuple[dict, str, str | None]:
-    """Render a message in the customer's locale: (parts, locale used, unsubscribe url)."""
+    """Render a message in the customer's locale: (parts, locale used, unsubscribe url).
+
+    Raises TemplateRenderError; TemplateTooSlowError or TemplateTooLargeError past
+    `render_limits()`.
+    """
     template = message_template(message)
     translation = _translation_for(template, message.customer.locale)
     if translation is None:
@@ -120,7 +131,7 @@ def message_render(*, message: Message) -> tuple[dict, str, str | None]:
                "text_body": translation.text_body}
     context = message_context(message=message, unsubscribe_url=unsubscribe_url or "",
                               names=templating.template_names(**sources))
-    rendered = templating.template_render(**sources, context=context)
+    rendered = templating.template_render(**sources, context=context, limits=render_limits())
     if marketing:
         footer = templating.footer_render(
             locale=translation.locale, context=context,

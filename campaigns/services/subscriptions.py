@@ -24,6 +24,8 @@ from campaigns.tokens import subscription_token
 
 logger = logging.getLogger(__name__)
 
+# How long a request's email may wait for its task before the sweep queues it again.
+OUTBOX_SWEEP_AFTER = dt.timedelta(minutes=1)
 # At most this many requests per address per day: the page cannot be used to mail-bomb.
 PER_ADDRESS_PER_DAY = 3
 # Addresses that must not even get a confirmation email: the provider refused them or
@@ -87,10 +89,22 @@ def subscription_request_create(
             user_agent=user_agent[:500], requested_at=now,
             expires_at=now + dt.timedelta(days=settings.DOUBLE_OPT_IN_DAYS),
         )
-        from campaigns.tasks import subscription_confirmation_send
+        from campaigns.tasks import queue_on_commit, subscription_confirmation_send
 
-        subscription_confirmation_send.delay_on_commit(request.pk)
+        # The row is the outbox: with the broker down the sweep sends it later.
+        queue_on_commit(subscription_confirmation_send, request.pk)
     return request
+
+
+def subscription_confirmations_unsent(*, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Pending requests whose confirmation email was not sent a minute after the request
+    (its task never reached the broker, or was lost), oldest first."""
+    return list(
+        SubscriptionRequest.objects.filter(
+            sent_at__isnull=True, confirmed_at__isnull=True, cancelled_at__isnull=True,
+            expires_at__gt=now, requested_at__lt=now - OUTBOX_SWEEP_AFTER,
+        ).order_by("requested_at", "pk").values_list("pk", flat=True)[:limit]
+    )
 
 
 _CONFIRMATION = {

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state of the embedded setup: SQLite file, broker folders, outbox, beat schedule.
@@ -12,15 +13,64 @@ VAR_DIR = Path(environ.Env().str("LOYALTYCRM_VAR_DIR", default=str(BASE_DIR / "v
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env(
-    DEBUG=(bool, True),
     ALLOWED_HOSTS=(list, ["127.0.0.1", "localhost"]),
 )
 
-DEBUG = env("DEBUG")
-# Outside DEBUG a missing SECRET_KEY must stop the start-up, so there is no default then.
-SECRET_KEY = env("SECRET_KEY") if not DEBUG else env(
-    "SECRET_KEY", default="dev-only-insecure-key-change-me-0123456789abcdef"
+# --- Safe by default: DEBUG, the secret key, HTTPS (README "Production") ----------------
+# DEBUG shows tracebacks and settings to anyone: only when asked for (`make run` asks).
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _local_secret_key(path: Path) -> str:
+    """A random key made on the first local start and kept in var/ (never committed), so
+    no two checkouts share one and no fixed, public key can sign links."""
+    if not path.exists():
+        import os
+        import secrets
+        import tempfile
+
+        # Written whole under another name (mode 0600), then linked: processes starting
+        # together (web, worker, beat) all end up with the one key that was linked first.
+        handle, temporary = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(handle, "w") as file:
+            file.write(secrets.token_urlsafe(50) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
+
+
+# It signs unsubscribe, preference, survey and export links. Outside DEBUG a missing
+# SECRET_KEY stops the start-up; in DEBUG the local key in var/ stands in.
+SECRET_KEY = env("SECRET_KEY", default="") or (
+    _local_secret_key(VAR_DIR / "secret-key.txt") if DEBUG else ""
 )
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Production: set it to a long random secret (e.g. "
+        "`openssl rand -base64 48`). Local development: `make run`, or DEBUG=true, which "
+        "keeps a random key in var/secret-key.txt."
+    )
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+# (the header the proxy sets and the value that means https; only if the proxy always sets
+# or strips it).
+SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER", default=[])) or None
+if SECURE_PROXY_SSL_HEADER and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must be a header and its https value, e.g. "
+        f"HTTP_X_FORWARDED_PROTO,https (it is {','.join(SECURE_PROXY_SSL_HEADER)!r})."
+    )
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# The health checks answer over plain http too (load balancers probe without TLS).
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 # The key of the suppression list's address hashes (HMAC-SHA256), kept outside the
 # database. Outside DEBUG it is required (system check campaigns.E101); in DEBUG a key
 # derived from SECRET_KEY stands in. Changing it orphans every suppression: set it once.
@@ -153,6 +203,14 @@ ANYMAIL = {
 # Webhook basic auth, "user:password"; several, comma-separated, while rotating it.
 if "," in ANYMAIL.get("WEBHOOK_SECRET", ""):
     ANYMAIL["WEBHOOK_SECRET"] = [v.strip() for v in ANYMAIL["WEBHOOK_SECRET"].split(",") if v.strip()]
+# --- Provider webhooks (campaigns/urls.py; check campaigns.E103) -----------------------
+# The providers whose webhooks (/anymail/<provider>/…) answer; any other is a 404. Default:
+# the provider of an anymail EMAIL_BACKEND. A site sending through a provider's SMTP relay
+# names it, e.g. WEBHOOK_PROVIDERS=mailgun.
+_ANYMAIL_PROVIDER = EMAIL_BACKEND.split(".")[2] if (
+    EMAIL_BACKEND.startswith("anymail.backends.") and EMAIL_BACKEND.count(".") == 3) else ""
+WEBHOOK_PROVIDERS = env.list(
+    "WEBHOOK_PROVIDERS", default=[_ANYMAIL_PROVIDER] if _ANYMAIL_PROVIDER not in ("", "test") else [])
 # Open and click tracking: off unless the site switches them on (EU guidance treats
 # tracking pixels like cookies). Every message says so explicitly to the provider, so an
 # account-level default there cannot switch them on behind the site's back.
@@ -211,6 +269,38 @@ METRIC_SNAPSHOTS_MINUTE = env.int("METRIC_SNAPSHOTS_MINUTE", default=0)
 # e.g. RETENTION_DAYS=message_events=90,events=730 ("none" keeps forever).
 RETENTION_DAYS = env.dict("RETENTION_DAYS", default={})
 CELERY_TIMEZONE = TIME_ZONE
+
+# --- Celery task time limits (seconds) ---------------------------------------------------
+# Past its soft limit a task gets SoftTimeLimitExceeded and ends its work consistently (the
+# send task records what came back and puts what it had not handed over back to pending);
+# past the hard limit the worker process is killed and replaced (prefork pool, the
+# default; the solo and threads pools do not enforce limits). Every task has the global
+# pair; the ones known to run long have their own below.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 60)
+# The send task claims for 90 % of a tick, then waits for its calls in flight and records
+# them, retrying through a database outage for up to 300 s (services/sending/record.py).
+SEND_TASK_SOFT_TIME_LIMIT = env.int("SEND_TASK_SOFT_TIME_LIMIT",
+                                    default=int(TICK_SECONDS * 0.9) + 300 + 60)
+# Imports (a million rows take about 4 minutes), segment refreshes, privacy exports and the
+# nightly jobs (a first RFM scoring of a million customers about 2 minutes).
+LONG_TASK_SOFT_TIME_LIMIT = env.int("LONG_TASK_SOFT_TIME_LIMIT", default=2 * 3600)
+_LONG_TASKS = ("campaigns.import_job", "campaigns.segments_refresh", "campaigns.privacy_export_send",
+               "campaigns.score_customers", "campaigns.loyalty_nightly",
+               "campaigns.retention_purge", "campaigns.metric_snapshots")
+_TASK_LIMITS = {
+    "campaigns.send_due": SEND_TASK_SOFT_TIME_LIMIT,
+    "campaigns.send_batch": SEND_TASK_SOFT_TIME_LIMIT,
+    **dict.fromkeys(_LONG_TASKS, LONG_TASK_SOFT_TIME_LIMIT),
+}
+CELERY_TASK_ANNOTATIONS = {name: {"soft_time_limit": soft, "time_limit": soft + 60}
+                           for name, soft in _TASK_LIMITS.items()}
+# Any task's pair, "soft:hard" (or "soft", the hard limit a minute later), e.g.
+# CELERY_TASK_TIME_LIMITS=campaigns.import_job=14400:14700.
+for _name, _limits in env.dict("CELERY_TASK_TIME_LIMITS", default={}).items():
+    _soft, _, _hard = _limits.partition(":")
+    CELERY_TASK_ANNOTATIONS[_name] = {"soft_time_limit": int(_soft),
+                                      "time_limit": int(_hard or int(_soft) + 60)}
 CELERY_BEAT_SCHEDULE = {
     # Plan, advance, dispatch and send whatever is due: the heart of the scheduler.
     "tick": {"task": "campaigns.tick", "schedule": float(TICK_SECONDS)},
@@ -230,6 +320,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every 5 minutes: provider events whose processing task was lost are queued again.
     "message-events-sweep": {"task": "campaigns.message_events_sweep", "schedule": 300.0},
+    # Every minute: subscription confirmations and privacy exports whose task never reached
+    # the broker (it was down when the visitor asked) are queued from the database.
+    "public-requests-sweep": {"task": "campaigns.public_requests_sweep", "schedule": 60.0},
     # Every night at 03:45 (TIME_ZONE): delete or anonymise whatever is past its retention
     # period (campaigns/retention.py; README "Retention").
     "retention-purge": {
@@ -261,6 +354,14 @@ SEND_GROUP_SIZE = env.int("SEND_GROUP_SIZE", default=50)
 CLAIM_LEASE_SECONDS = env.int("CLAIM_LEASE_SECONDS", default=90)
 DEFAULT_LOCALE = env("DEFAULT_LOCALE", default="en")
 
+# --- Template bounds (campaigns/templating.py; STYLE 7.18) -------------------------------
+# One message (subject, HTML and text together) that takes longer than this to render, or
+# comes to more bytes, fails with reason template_too_slow / template_too_large and the
+# rest of its batch goes on; the admin refuses such a template when it is saved. A usual
+# email renders in under a millisecond and weighs 10–100 KB (Gmail clips HTML past 102 KB).
+TEMPLATE_RENDER_SECONDS = env.float("TEMPLATE_RENDER_SECONDS", default=0.5)
+TEMPLATE_OUTPUT_BYTES = env.int("TEMPLATE_OUTPUT_BYTES", default=1_000_000)
+
 # --- Provider send rate (compliance RL-8; campaigns/delivery/ratelimit.py) --------------
 # Messages per second to the email provider, shared by every worker process (0 = unlimited).
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)
@@ -278,6 +379,23 @@ RATE_LIMIT_REDIS_URL = env(
 # While that Redis is unreachable each process sends at the rate divided by this on its own;
 # set it to the number of sending processes to stay under the provider's rate even then.
 SEND_RATE_LOCAL_SHARE = env.int("SEND_RATE_LOCAL_SHARE", default=1)
+
+# --- Public pages' rate limits, shared by every web process (campaigns/throttle.py) ------
+# Django's cache holds the counters: this Redis (default: the one the send rate uses), else
+# the database (table django_cache, made by `migrate`).
+CACHE_REDIS_URL = env("CACHE_REDIS_URL", default=RATE_LIMIT_REDIS_URL)
+if CACHE_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CACHE_REDIS_URL, "KEY_PREFIX": "lcrm"}}
+else:
+    # Room for one counter per visitor and token in an hour before culling starts.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                          "LOCATION": "django_cache", "OPTIONS": {"MAX_ENTRIES": 200_000}}}
+# Requests an hour to the public pages (unsubscribe, preferences, subscribe, confirmation,
+# surveys, privacy export, erasure) from one client address, and with one link's token;
+# over either the visitor gets a 429 with Retry-After and nothing is stored. 0 = no limit.
+PUBLIC_RATE_PER_ADDRESS_PER_HOUR = env.int("PUBLIC_RATE_PER_ADDRESS_PER_HOUR", default=300)
+PUBLIC_RATE_PER_TOKEN_PER_HOUR = env.int("PUBLIC_RATE_PER_TOKEN_PER_HOUR", default=30)
 
 # --- Lifecycle stages (services/rfm.py) -------------------------------------------------
 # The one place the stage thresholds live, in days since the first / last order; the

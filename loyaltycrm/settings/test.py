@@ -1,11 +1,17 @@
 """Test settings: the base settings with fast hashing and a recording email backend."""
 import os
 
-from .base import *  # noqa: F401,F403
-from .base import DATABASES, VAR_DIR
+# Before base reads it: the suite needs no environment (`make test`), and a worker process
+# it starts inherits the same key.
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
+
+from .base import *  # noqa: E402,F401,F403
+from .base import DATABASES, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+# The webhook tests post as Postmark and Mailgun would to a site that uses them.
+WEBHOOK_PROVIDERS = ["postmark", "mailgun"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

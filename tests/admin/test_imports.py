@@ -48,7 +48,7 @@ def test_an_uploaded_file_is_imported_and_the_job_page_shows_the_outcome(
     assert reverse("admin:campaigns_importjob_rejects", args=[job.pk]) in page
 
 
-def test_staff_who_may_view_imports_download_the_rejects_and_nobody_else_does(
+def test_staff_who_may_view_imports_and_customers_download_the_rejects_and_no_one_else(
     admin_client, client, django_capture_on_commit_callbacks, frozen_clock
 ):
     upload(admin_client, django_capture_on_commit_callbacks)
@@ -69,6 +69,8 @@ def test_staff_who_may_view_imports_download_the_rejects_and_nobody_else_does(
     client.login(username="clerk", password="pw")
     assert client.get(url).status_code == 403  # staff without the view permission
     clerk.user_permissions.add(Permission.objects.get(codename="view_importjob"))
+    assert client.get(url).status_code == 403  # the rows are customers' data
+    clerk.user_permissions.add(Permission.objects.get(codename="view_customer"))
     assert client.get(url).status_code == 200
 
 

@@ -47,6 +47,7 @@ def assert_nothing_stored():
         ({"properties": ["not", "an", "object"]}, "properties"),
         ({"occurred_at": 1772443800}, "occurred_at"),
         ({"occurred_at": "yesterday"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:01+00:01"}, "occurred_at"),
         (
             {"order": {"external_id": "o-1", "amount": "1.00", "currency": "SEK"}},
             "order",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from campaigns.models import Message
@@ -39,6 +40,9 @@ def worker_env(tmp_path, **extra) -> dict:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loyaltycrm.settings.base",
+        # DEBUG is off in the worker as in production: the test run's keys, given.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "SUPPRESSION_HASH_KEY": settings.SUPPRESSION_HASH_KEY,
         "DATABASE_URL": database_url(),
         "LOYALTYCRM_VAR_DIR": str(tmp_path / "var"),
         "EMAIL_BACKEND": "campaigns.delivery.outbox.EmlFileBackend",

@@ -31,7 +31,9 @@ from campaigns.services.sending.decide import (
     CAP_LOOKBACK, Batch, SendReport, campaigns_due, cap_policy_current, group_decide,
     messages_due_count,
 )
-from campaigns.services.sending.handover import TEMPLATE_ERROR, HandOver, email_prepare, site_domain
+from campaigns.services.sending.handover import (
+    RELEASED, TEMPLATE_ERROR, HandOver, email_prepare, site_domain,
+)
 from campaigns.services.sending.record import MAX_ATTEMPTS, outcomes_record
 
 __all__ = ["CAP_LOOKBACK", "MAX_ATTEMPTS", "SendReport", "cap_policy_current",
@@ -147,17 +149,32 @@ def _group_send(campaigns, wanted, *, now, batch, report, limiter, handover, dom
         campaigns.pop(0)  # this campaign has nothing more due (or it is locked by others)
     if granted > len(to_send):
         limiter.give_back(granted - len(to_send))
-    for message in to_send:
-        started = time.perf_counter()
-        email, failed = email_prepare(message, now=now, domain=domain)
-        report.timings["render"] += time.perf_counter() - started
-        if failed:
-            handover.outcome_add(failed)
-            continue
-        started = time.perf_counter()
-        handover.submit(message, email)
-        report.timings["handover"] += time.perf_counter() - started
+    for index, message in enumerate(to_send):
+        try:
+            started = time.perf_counter()
+            email, failed = email_prepare(message, now=now, domain=domain)
+            report.timings["render"] += time.perf_counter() - started
+            if failed:
+                handover.outcome_add(failed)
+                continue
+            started = time.perf_counter()
+            handover.submit(message, email)
+            report.timings["handover"] += time.perf_counter() - started
+        except BaseException:
+            _not_handed_over(to_send[index + 1:], handover=handover)
+            raise
     return 0.0
+
+
+def _not_handed_over(messages, *, handover) -> None:
+    """The group was marked `sending` and the call stopped before these went out (a
+    Celery soft time limit, a shutdown): they were never handed over, so the record that
+    follows (`messages_send_due`'s finally) puts them back to pending, due as they were,
+    instead of leaving them to turn `unknown`. The one being handed over when it stopped
+    stays `sending` (it may be at the provider) until the tick settles it."""
+    for message in messages:
+        handover.outcome_add((message, RELEASED, {
+            "reason": "interrupted", "detail": "the send task stopped before handing it over"}))
 
 
 def _outcomes_record(outcomes, *, now, report, limiter, last_positions, limited) -> None:
@@ -165,7 +182,7 @@ def _outcomes_record(outcomes, *, now, report, limiter, last_positions, limited)
         return
     asked = [data["retry_after"].total_seconds() for _, _, data in outcomes if data.get("retry_after")]
     limited.extend(data.get("reason") == "provider_rate_limited" for _, outcome, data in outcomes
-                   if outcome != TEMPLATE_ERROR)
+                   if outcome not in (TEMPLATE_ERROR, RELEASED))
     if asked and (max(asked) > LONGEST_TOKEN_WAIT
                   or sum(limited) >= RATE_LIMITED_SHARE * RATE_LIMITED_WINDOW):
         limiter.pause(max(asked))

@@ -14,6 +14,7 @@ import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 SENT = "sent"
 TEMPLATE_ERROR = "template_error"
+# Marked `sending` but never handed over (the send call was stopped): back to pending.
+RELEASED = "released"
 GATHER_SECONDS = 0.02
 
 
@@ -40,7 +43,8 @@ def email_prepare(message: Message, *, now, domain: str):
     try:
         rendered, locale, unsubscribe_url = message_render(message=message)
     except TemplateRenderError as exc:
-        return None, (message, TEMPLATE_ERROR, {"detail": str(exc)})
+        # The reason says which: an error, too slow or too large (exceptions.py).
+        return None, (message, TEMPLATE_ERROR, {"detail": str(exc), "reason": exc.reason})
     email = email_build(
         rendered=rendered, to=message.customer.email,
         from_email=settings.DEFAULT_FROM_EMAIL, sent_at=now,
@@ -141,6 +145,11 @@ class HandOver:
         try:
             email.connection = self._connection()
             email.send()
+        except SoftTimeLimitExceeded:
+            # The task's time is up (on the caller's thread): not a provider failure. The
+            # row stays `sending`; it may be at the provider, so the tick settles it.
+            self._connection_drop()
+            raise
         except Exception as exc:  # classified: retry, unknown or failed (delivery/failures.py)
             self._connection_drop()
             failure = send_failure(exc, now=self.now)

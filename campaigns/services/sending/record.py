@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from campaigns.delivery import failures
 from campaigns.models import Enrollment, Message
 from campaigns.services.sending.decide import settle
-from campaigns.services.sending.handover import SENT, TEMPLATE_ERROR
+from campaigns.services.sending.handover import RELEASED, SENT, TEMPLATE_ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,13 @@ def _duration(delta: dt.timedelta) -> str:
 
 
 def _record_deviation(message, outcome, data, *, now, report) -> None:
-    if outcome == failures.RETRY and message.attempts < MAX_ATTEMPTS:
+    if outcome == RELEASED:
+        # Never handed over: due again as it was, the attempt and cap slot given back.
+        report.released += 1
+        settle(message, state=Message.State.PENDING, reason=data["reason"], now=now,
+               detail=data["detail"], sent_at=None, claimed_until=None,
+               attempts=message.attempts - 1, log_state="deferred")
+    elif outcome == failures.RETRY and message.attempts < MAX_ATTEMPTS:
         # Nothing reached the customer: free the cap slot and try again later, not sooner
         # than the provider asked (Retry-After).
         report.deferred += 1

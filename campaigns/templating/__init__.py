@@ -3,18 +3,26 @@
 Templates receive plain dicts built by `message_context`, never model instances.
 Compiled templates are cached per (translation id, version, part): compiling costs far
 more than rendering, and a saved edit bumps the version so stale entries are never used.
+Rendering one message is bounded in time and size (`RenderLimits`, templating/bounds.py).
 """
 from functools import lru_cache
 
 import jinja2
+from celery.exceptions import SoftTimeLimitExceeded
 from jinja2 import meta
 from markupsafe import escape
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from campaigns.exceptions import TemplateRenderError
+from campaigns.templating.bounds import (
+    DEFAULT_LIMITS, BoundedSandboxedEnvironment, Budget, RenderLimits, budget_stream,
+)
+
+__all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "RenderLimits", "footer_render",
+           "template_names", "template_preview", "template_render", "template_validate",
+           "with_footer"]
 
 _ENVIRONMENTS = {
-    autoescape: ImmutableSandboxedEnvironment(
+    autoescape: BoundedSandboxedEnvironment(
         autoescape=autoescape, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
     for autoescape in (True, False)
@@ -70,25 +78,36 @@ def _compiled(key: tuple, source: str, part: str):
     return _compile(source, part=part)
 
 
-def _render_part(template, context: dict, *, part: str) -> str:
+def _render_part(template, context: dict, *, part: str, budget: Budget | None = None) -> str:
+    label = PARTS[part][1]
     try:
-        return template.render(context)
+        if budget is None:
+            return template.render(context)
+        budget.part = label
+        return budget_stream(template, context, budget)
+    except (TemplateRenderError, SoftTimeLimitExceeded):
+        raise  # the second: the Celery task's time is up, which is no fault of the template
     except jinja2.UndefinedError as exc:
-        raise TemplateRenderError(f"{PARTS[part][1]}: {exc.message}") from exc
+        raise TemplateRenderError(f"{label}: {exc.message}") from exc
     except jinja2.exceptions.SecurityError as exc:
-        raise TemplateRenderError(f"{PARTS[part][1]}: not allowed in a template ({exc})") from exc
+        raise TemplateRenderError(f"{label}: not allowed in a template ({exc})") from exc
+    except RecursionError as exc:
+        raise TemplateRenderError(f"{label}: calls itself too deeply") from exc
     except Exception as exc:  # noqa: BLE001 - any template runtime error is the template's
-        raise TemplateRenderError(f"{PARTS[part][1]}: {type(exc).__name__}: {exc}") from exc
+        raise TemplateRenderError(f"{label}: {type(exc).__name__}: {exc}") from exc
 
 
-def template_validate(*, subject: str, html_body: str, text_body: str) -> None:
-    """Compile all three parts and render them with a sample customer.
+def template_validate(*, subject: str, html_body: str, text_body: str,
+                      limits: RenderLimits = DEFAULT_LIMITS) -> None:
+    """Compile all three parts and render them with a sample customer, within `limits`.
 
-    Raises TemplateRenderError naming the part and line, so a marketer sees the mistake
-    at save time instead of a failed send later.
+    Raises TemplateRenderError naming the part and line (TemplateTooSlowError or
+    TemplateTooLargeError past the limits), so a marketer sees the mistake at save time
+    instead of a failed send later.
     """
+    budget = Budget(limits)
     for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
-        _render_part(_compile(source, part=part), SAMPLE_CONTEXT, part=part)
+        _render_part(_compile(source, part=part), SAMPLE_CONTEXT, part=part, budget=budget)
 
 
 @lru_cache(maxsize=2048)
@@ -105,19 +124,22 @@ def template_names(*, cache_key: tuple, subject: str, html_body: str, text_body:
 
 
 def template_render(
-    *, cache_key: tuple, subject: str, html_body: str, text_body: str, context: dict
+    *, cache_key: tuple, subject: str, html_body: str, text_body: str, context: dict,
+    limits: RenderLimits = DEFAULT_LIMITS,
 ) -> dict:
-    """Render subject, HTML and text. `cache_key` must change whenever the sources do."""
+    """Render subject, HTML and text, together within `limits` (TemplateTooSlowError,
+    TemplateTooLargeError). `cache_key` must change whenever the sources do."""
     rendered = {}
+    budget = Budget(limits)
     for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
         template = _compiled((*cache_key, part), source, part)
-        rendered[part] = _render_part(template, context, part=part)
+        rendered[part] = _render_part(template, context, part=part, budget=budget)
     # A subject is one line; a stray newline would break the header.
     rendered["subject"] = " ".join(rendered["subject"].split())
     return rendered
 
 
-def template_preview(*, translation) -> dict:
+def template_preview(*, translation, limits: RenderLimits = DEFAULT_LIMITS) -> dict:
     """Render a translation with the sample customer, for the admin's live preview."""
     return template_render(
         cache_key=("preview", translation.pk, translation.version),
@@ -125,6 +147,7 @@ def template_preview(*, translation) -> dict:
         html_body=translation.html_body,
         text_body=translation.text_body,
         context=SAMPLE_CONTEXT,
+        limits=limits,
     )
 
 
