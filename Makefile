@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test bench bench-import bench-dashboard bench-peers bench-network bench-workers \
+.PHONY: run test bench bench-import bench-dashboard bench-peers bench-network bench-workers bench-api \
 	chaos fuzz setup venv migrate messages clean
 
 venv: $(VENV)/.installed
@@ -71,6 +71,13 @@ BENCH_NET_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_net
 bench-network: venv
 	psql "$(dir $(BENCH_NET_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_NET_DATABASE_URL))" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_NET_DATABASE_URL) $(BIN)/python benchmarks/network_bench.py $(BENCH_ARGS)
+
+# The ingestion API under gunicorn (gunicorn.conf.py, 2 workers) on PostgreSQL: a batch of
+# 1,000 events, events/s in batches of 100, single-event latency (scratch database
+# lcrm_ingest_bench, created). BENCH_ARGS="--runs 1 --seconds 5" to shorten.
+BENCH_API_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_ingest_bench
+bench-api: venv
+	DATABASE_URL=$(BENCH_API_DATABASE_URL) $(BIN)/python benchmarks/api_bench.py $(BENCH_ARGS)
 
 # 10,000 welcomes drained by 1 worker process, then by 2, on anymail's test backend
 # (CPU-bound; scratch database lcrm_bench_net_workers, created).

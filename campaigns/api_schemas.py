@@ -21,6 +21,7 @@ from pydantic import (
     WithJsonSchema,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic.networks import MAX_EMAIL_LENGTH, pretty_email_regex
 from pydantic_core import PydanticCustomError
@@ -303,7 +304,22 @@ ConsentIn = create_model(
 )
 
 
-class CustomerIn(Schema):
+class InputSchema(Schema):
+    """A request body's schema, validated once.
+
+    ninja's Schema validates a model with `extra="forbid"` twice, at every level of
+    nesting (once as given, once through its ORM attribute getter): an event's customer
+    four times, 40 % of a batch's time in the API. A request body is plain JSON, never an
+    ORM object, so once is enough.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _run_root_validator(cls, values: Any, handler, info: ValidationInfo) -> Any:
+        return handler(values)
+
+
+class CustomerIn(InputSchema):
     """A customer, matched by `external_id` (the shop's id) and created when new.
 
     Fields left out keep their stored value; `null` clears an optional profile field.
@@ -423,7 +439,7 @@ _AMOUNT_SCHEMA = {
 }
 
 
-class OrderIn(Schema):
+class OrderIn(InputSchema):
     """The order of a purchase, matched by `external_id`; recorded once."""
 
     model_config = ConfigDict(extra="forbid")
@@ -442,7 +458,7 @@ class OrderIn(Schema):
     )
 
 
-class EventIn(Schema):
+class EventIn(InputSchema):
     """Something the customer did, with the customer it concerns."""
 
     model_config = ConfigDict(
@@ -587,7 +603,7 @@ def error_message(error_type: str, field: str, message: str) -> str:
     return message
 
 
-class CouponRedeemIn(Schema):
+class CouponRedeemIn(InputSchema):
     """A coupon code used on one of the customer's orders."""
 
     model_config = ConfigDict(extra="forbid")

@@ -4,8 +4,10 @@
 The ledger (PointsEntry) is append-only; Customer.points_balance is the sum of its
 deltas, written in the same transaction as each entry, under the customer's row lock.
 """
+import dataclasses
 import datetime as dt
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,7 +16,7 @@ from django.db.models.functions import Coalesce
 
 from campaigns.loyalty import EXPIRING_EVENT, months_before, points_for_amount
 from campaigns.models import Customer, EarningRule, Event, Order, PointsEntry, Tier
-from campaigns.services.customers import customers_order_facts_refresh
+from campaigns.services.bulk import filter_in, rows_insert, rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -51,57 +53,113 @@ def points_add(
     return entry
 
 
-def points_earn_order(*, order: Order, now: dt.datetime) -> PointsEntry | None:
-    """Points for a placed order by its currency's spend rule (none without a rule)."""
-    rule = EarningRule.objects.filter(
-        kind=EarningRule.Kind.SPEND, currency=order.currency, active=True).first()
-    if rule is None or order.status != Order.Status.PLACED:
-        return None
-    points = points_for_amount(amount=order.amount, points_per_unit=rule.points_per_unit)
-    if points <= 0:
-        return None
-    return points_add(customer_id=order.customer_id, delta=points, kind=Kind.ORDER,
-                      reason=f"order:{order.external_id}", now=now, order=order)
+@dataclasses.dataclass(frozen=True)
+class StoredEvent:
+    """A newly stored event as `points_events_apply` needs it; `order` for a purchase."""
+
+    pk: int
+    customer_id: int
+    type: str
+    properties: dict
+    order: "OrderRef | None" = None
 
 
-def points_reverse_order(*, order: Order, now: dt.datetime) -> PointsEntry | None:
-    """Take back what an order earned (once), e.g. when it is refunded or cancelled."""
-    earned = PointsEntry.objects.filter(order=order, kind=Kind.ORDER).first()
-    if earned is None:
-        return None
-    return points_add(customer_id=order.customer_id, delta=-earned.delta, kind=Kind.REVERSAL,
-                      reason=f"reversal:{order.external_id}", now=now, order=order)
+@dataclasses.dataclass
+class OrderRef:
+    """An order as the batch knows it (its status may change within the batch)."""
+
+    pk: int
+    customer_id: int
+    external_id: str
+    amount: Decimal
+    currency: str
+    status: str
+    created: bool = False  # by this batch: it has no ledger entries yet
 
 
-def points_event_apply(*, event: Event, now: dt.datetime) -> PointsEntry | None:
-    """What a newly stored event does to the points.
+def points_events_apply(
+    *, events: list[StoredEvent], customers: dict[int, Customer], now: dt.datetime
+) -> set[int]:
+    """What a batch of newly stored events does to the points, in their order, set-based.
 
-    A purchase earns on its order; a `refund` or `order_cancelled` naming an order of the
-    same customer (`properties.order`, the shop's order id) marks it so and reverses its
-    points; any other type earns its bonus rule's points, if there is one.
+    A purchase earns on its order by its currency's spend rule (once per order, only while
+    it is placed); a `refund` or `order_cancelled` naming an order of the same customer
+    (`properties.order`, the shop's order id) marks it so and reverses what it earned
+    (once); any other type earns its bonus rule's points, if there is one.
+
+    The caller holds the row locks of every customer in `customers` (by id), whose
+    `points_balance` is updated in place for the caller to write; the ledger entries,
+    the orders' new statuses and the tiers are written here, with a fixed number of
+    statements. Returns the customers with an order cancelled: their order facts must be
+    refreshed (`customers_order_facts_refresh`) once the caller has written them.
     """
-    if event.type == "purchase" and event.order_id:
-        return points_earn_order(order=event.order, now=now)
-    if event.type in REVERSING_EVENTS:
-        order = Order.objects.filter(
-            customer_id=event.customer_id,
-            external_id=str((event.properties or {}).get("order") or ""),
-        ).first()
-        if order is None:
-            return None
-        status = REVERSING_EVENTS[event.type]
-        changed = Order.objects.filter(pk=order.pk, status=Order.Status.PLACED).update(status=status)
-        if changed and status == Order.Status.CANCELLED:
-            # A cancelled order never happened: the cached order facts (count, total,
-            # first / last order) leave it out, as a re-import of the orders would.
-            customers_order_facts_refresh(customer_ids=[order.customer_id])
-        return points_reverse_order(order=order, now=now)
-    rule = EarningRule.objects.filter(
-        kind=EarningRule.Kind.EVENT, event_type=event.type, active=True).first()
-    if rule is None:
-        return None
-    return points_add(customer_id=event.customer_id, delta=rule.points, kind=Kind.BONUS,
-                      reason=f"event:{event.type}", now=now, event=event)
+    rules = list(EarningRule.objects.filter(active=True).values_list(
+        "kind", "currency", "event_type", "points_per_unit", "points"))
+    spend = {}
+    bonus = {}
+    for kind, currency, event_type, per_unit, points in rules:
+        # The first rule wins, as `.first()` did.
+        if kind == EarningRule.Kind.SPEND:
+            spend.setdefault(currency, per_unit)
+        else:
+            bonus.setdefault(event_type, points)
+    refs = {(e.customer_id, str((e.properties or {}).get("order") or ""))
+            for e in events if e.type in REVERSING_EVENTS}
+    orders = {e.order.pk: e.order for e in events if e.order is not None}
+    if refs:
+        for pk, customer_id, external_id, amount, currency, status in filter_in(
+                Order.objects, "external_id", sorted({ref for _, ref in refs})).values_list(
+                "pk", "customer_id", "external_id", "amount", "currency", "status"):
+            if (customer_id, external_id) in refs:
+                orders.setdefault(pk, OrderRef(pk, customer_id, external_id, amount,
+                                               currency, status))
+    by_ref = {(o.customer_id, o.external_id): o for o in orders.values()}
+    ledger = {}
+    known = sorted(pk for pk, order in orders.items() if not order.created)
+    if known:
+        ledger = {(order_id, kind): delta for order_id, kind, delta in filter_in(
+            PointsEntry.objects, "order", known).values_list("order_id", "kind", "delta")}
+    entries, statuses, cancelled = [], {}, set()
+
+    def add(event: StoredEvent, delta: int, kind: str, reason: str, **refs) -> None:
+        customer = customers[event.customer_id]
+        customer.points_balance += delta
+        entries.append({"customer_id": event.customer_id, "kind": kind, "delta": delta,
+                        "balance_after": customer.points_balance, "reason": reason[:100],
+                        "created_at": now, "enrollment_id": None, "step_id": None,
+                        "order_id": refs.get("order_id"), "event_id": refs.get("event_id")})
+
+    for event in events:
+        order = event.order
+        if event.type == "purchase" and order is not None:
+            rate = spend.get(order.currency)
+            if rate is None or order.status != Order.Status.PLACED or (order.pk, Kind.ORDER) in ledger:
+                continue
+            points = points_for_amount(amount=order.amount, points_per_unit=rate)
+            if points > 0:
+                ledger[order.pk, Kind.ORDER] = points
+                add(event, points, Kind.ORDER, f"order:{order.external_id}", order_id=order.pk)
+        elif event.type in REVERSING_EVENTS:
+            order = by_ref.get((event.customer_id, str((event.properties or {}).get("order") or "")))
+            if order is None:
+                continue
+            if order.status == Order.Status.PLACED:
+                order.status = statuses[order.pk] = REVERSING_EVENTS[event.type]
+                if order.status == Order.Status.CANCELLED:
+                    cancelled.add(order.customer_id)
+            earned = ledger.get((order.pk, Kind.ORDER))
+            if earned is None or (order.pk, Kind.REVERSAL) in ledger:
+                continue
+            ledger[order.pk, Kind.REVERSAL] = -earned
+            add(event, -earned, Kind.REVERSAL, f"reversal:{order.external_id}", order_id=order.pk)
+        elif event.type in bonus:
+            add(event, bonus[event.type], Kind.BONUS, f"event:{event.type}", event_id=event.pk)
+    rows_insert(PointsEntry, entries)
+    rows_update(Order, [{"id": pk, "status": status, "updated_at": now}
+                        for pk, status in statuses.items()], fields=["status", "updated_at"])
+    if entries:
+        tiers_refresh(customer_ids=sorted({e["customer_id"] for e in entries}), now=now)
+    return cancelled
 
 
 def tiers_refresh(*, now: dt.datetime, customer_ids: list[int] | None = None) -> int:
