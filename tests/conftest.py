@@ -36,6 +36,7 @@ def pytest_collection_modifyitems(items):
                                  _module_scoped(item)))
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent without it
 def pytest_xdist_make_scheduler(config, log):
     """Whole modules to each process (pytest-xdist's `loadscope`), in collection order, and
     every test under tests/integration/ in one process, one after the other: their Celery
