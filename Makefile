@@ -28,9 +28,12 @@ setup: venv
 run: setup
 	$(BIN)/honcho start -f Procfile
 
+# One pytest process per core (pytest-xdist; TEST_WORKERS=0 for a single process), each
+# taking whole modules, the long ones first (tests/conftest.py).
+TEST_WORKERS ?= auto
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The scheduler benchmark on PostgreSQL (creates the scratch database lcrm_bench).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench

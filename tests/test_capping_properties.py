@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from campaigns.capping import CapPolicy, send_window_decide
 
+pytestmark = pytest.mark.slow
 UTC = dt.timezone.utc
 DAY = dt.timedelta(hours=24)
 WEEK = dt.timedelta(days=7)

@@ -11,7 +11,7 @@ from campaigns.services.events import events_ingest
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import messages_send_due
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)
 

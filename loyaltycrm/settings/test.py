@@ -24,3 +24,8 @@ SUPPRESSION_HASH_KEY = "test-suppression-hash-key"
 # one per test run, so two runs in one checkout do not delete each other's database.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A commit does not wait for the disk: nothing of a test run is kept after it, and what
+    # other sessions see, and when, is the same.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = " ".join(filter(None, [options.get("options"), "-c synchronous_commit=off"]))

@@ -2,7 +2,10 @@
 import datetime as dt
 
 import pytest
+from django.core import mail
+from django.db import transaction
 
+from campaigns import clock
 from campaigns.models import (
     AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest,
     Event, ImportJob, Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
@@ -14,6 +17,9 @@ from campaigns.services.demo import demo_load
 from campaigns.services.scheduling import points_grant, scheduler_tick
 from campaigns.services.surveys import survey_answer
 from campaigns.services.sending import messages_send_due
+from tests.conftest import FROZEN_AT, Clock
+
+SHOP_NOW = FROZEN_AT
 
 
 def tick_and_send(now: dt.datetime) -> None:
@@ -21,10 +27,39 @@ def tick_and_send(now: dt.datetime) -> None:
     messages_send_due(now=now)
 
 
+@pytest.fixture(scope="module")
+def shop_data(django_db_setup, django_db_blocker):
+    """The shop's rows, built once per module inside a transaction that is rolled back when
+    the module ends; each test runs in a savepoint inside it, so what a test changes is
+    undone after it (Django's `TestCase.setUpTestData`, for pytest)."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            _shop_build(Clock(SHOP_NOW))
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+        finally:
+            clock.set_virtual(None)
+            mail.outbox = []
+    yield
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def shop(db, frozen_clock):
+def shop(shop_data, db, frozen_clock):
     """Demo data for 30 customers and a signup that reached us 30 h late, one tick later:
-    5 welcomes sent to the fresh signups, the late one expired."""
+    5 welcomes sent to the fresh signups, the late one expired. The clock stands where the
+    tick ran."""
+    assert frozen_clock.now == SHOP_NOW
+    return frozen_clock
+
+
+def _shop_build(frozen_clock: Clock) -> None:
     demo_load(customers=30)
     Event.objects.create(
         customer=Customer.objects.get(external_id="demo-c-0001"), type="signup",
@@ -59,4 +94,3 @@ def shop(db, frozen_clock):
     Tier.objects.create(name="bronze", threshold=0)
     Coupon.objects.create(code="TEST-CODE-01", customer=sent.customer, campaign=bonus,
                           expires_at=frozen_clock.now + dt.timedelta(days=30))
-    return frozen_clock
