@@ -24,9 +24,10 @@ replaced by `<token>`. A token opens someone's preferences, so it must not sit i
 """
 import multiprocessing
 import os
-import re
 
 from gunicorn.glogging import Logger
+
+from loyaltycrm.log_redaction import path_redacted
 
 
 def _int(name: str, default: int) -> int:
@@ -59,15 +60,6 @@ errorlog = "-"
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 # Time, method, path (tokens hidden), protocol, status, body bytes, milliseconds.
 access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
-
-# The public pages whose path carries a signed token (campaigns/urls.py).
-_TOKEN_PATH = re.compile(r"^/(u|privacy|s|subscribe/confirm)/[^/]+")
-
-
-def path_redacted(path: str) -> str:
-    """The request path as logged: a public page's token replaced by `<token>`."""
-    return _TOKEN_PATH.sub(r"/\1/<token>", path or "")
-
 
 class AccessLogger(Logger):
     """gunicorn's logger, with nothing in the access log that could identify a person."""

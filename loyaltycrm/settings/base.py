@@ -413,6 +413,8 @@ RFM_WORK_MEM = env("RFM_WORK_MEM", default="256MB")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Link tokens never reach a log line (loyaltycrm/log_redaction.py).
+    "filters": {"tokens": {"()": "loyaltycrm.log_redaction.TokenRedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["tokens"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
