@@ -46,3 +46,14 @@ def test_djangos_request_log_line_for_a_token_page_holds_no_token():
     logged = buffer.getvalue()
     assert "Method Not Allowed (GET): /u/<token>/preferences" in logged
     assert "SECRET7TOKEN" not in logged
+
+
+@pytest.mark.parametrize("name", ["django", "django.server", "django.request", ""])
+def test_every_logger_that_prints_a_request_path_writes_through_the_filter(name):
+    # Django's defaults give `django` and `django.server` handlers of their own.
+    logger = logging.getLogger(name)
+    while logger.handlers == [] and logger.propagate and logger.parent is not None:
+        logger = logger.parent
+    assert logger.handlers
+    assert all(any(isinstance(f, TokenRedactingFilter) for f in handler.filters)
+               for handler in logger.handlers)

@@ -417,4 +417,11 @@ LOGGING = {
     "filters": {"tokens": {"()": "loyaltycrm.log_redaction.TokenRedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["tokens"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's own defaults give these loggers handlers of their own (the development
+    # server's request lines, DEBUG's console), which would bypass the filter: they go
+    # through the filtered one instead.
+    "loggers": {
+        name: {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"), "propagate": False}
+        for name in ("django", "django.server")
+    },
 }
