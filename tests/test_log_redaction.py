@@ -54,6 +54,8 @@ def test_every_logger_that_prints_a_request_path_writes_through_the_filter(name)
     logger = logging.getLogger(name)
     while logger.handlers == [] and logger.propagate and logger.parent is not None:
         logger = logger.parent
-    assert logger.handlers
+    # pytest's own capturing handlers sit beside ours under test; only ours write out.
+    ours = [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
+    assert ours
     assert all(any(isinstance(f, TokenRedactingFilter) for f in handler.filters)
-               for handler in logger.handlers)
+               for handler in ours)
