@@ -418,10 +418,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["tokens"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # Django's own defaults give these loggers handlers of their own (the development
-    # server's request lines, DEBUG's console), which would bypass the filter: they go
-    # through the filtered one instead.
-    "loggers": {
-        name: {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"), "propagate": False}
-        for name in ("django", "django.server")
-    },
+    # server's request lines, DEBUG's console), which would bypass the filter: they lose
+    # them and pass their records on to the root's filtered handler.
+    "loggers": {name: {"handlers": [], "propagate": True} for name in ("django", "django.server")},
 }
