@@ -522,7 +522,13 @@ def results_collect(*, sink, faults, cluster, count, t0, settle) -> dict:
 
     # Unknown against what was really in flight.
     unknown_ids = [u for u, row in rows.items() if row[3] == "unknown"]
-    in_flight_at_kills = sum(f.get("sink_in_flight", 0) for f in faults)
+    # In flight at a kill: what the sink had open at that instant, or more where the killed
+    # worker's `worker_lost` messages arrived all the same — a dead process sends nothing,
+    # so each of those was handed over before the kill (one still connecting is not yet
+    # open at the sink; under load that window holds a message or two).
+    lost_received = sum(1 for u in unknown_ids
+                        if rows[u][4] == "worker_lost" and u in arrived_ids)
+    in_flight_at_kills = max(sum(f.get("sink_in_flight", 0) for f in faults), lost_received)
     hung = sum(f.get("hung_messages", 0) for f in faults)
     unknown_received = sum(1 for u in unknown_ids if u in arrived_ids)
 
