@@ -56,12 +56,26 @@ def test_without_the_https_settings_check_deploy_warns(tmp_path):
         assert warning in result.stdout + result.stderr
 
 
-def test_debug_is_off_and_a_missing_secret_key_stops_the_start_up(tmp_path):
-    result = manage(["check"], {}, tmp_path)
+def test_debug_is_off_and_a_missing_secret_key_stops_the_web_server(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
+    result = subprocess.run(
+        [sys.executable, "-c", "import loyaltycrm.wsgi"], cwd=ROOT, capture_output=True,
+        text=True, timeout=120,
+        env={**env, "DJANGO_SETTINGS_MODULE": "loyaltycrm.settings.base",
+             "LOYALTYCRM_VAR_DIR": str(tmp_path / "var")})
 
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
     assert not (tmp_path / "var" / "secret-key.txt").exists()
+
+
+def test_manage_py_without_a_key_or_a_say_is_local_development(tmp_path):
+    show = ["shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)"]
+
+    result = manage(show, {}, tmp_path)
+
+    assert result.stdout.strip() == "True", result.stderr
+    assert (tmp_path / "var" / "secret-key.txt").exists()
 
 
 def test_debug_is_off_unless_asked_for(tmp_path):
