@@ -20,12 +20,12 @@ import threading
 from collections import Counter, defaultdict
 
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db.models import Max, Min
+from django.db.models import Max, Min, OuterRef, Subquery
 
 from campaigns import clock
 from campaigns.models import (
-    Campaign, Coupon, Customer, Enrollment, Event, Heartbeat, Message, MessageLog, PointsEntry,
-    SegmentMembership,
+    Campaign, Coupon, Customer, Enrollment, Event, Heartbeat, Message, MessageLog, Order,
+    PointsEntry, SegmentMembership,
 )
 from campaigns.services.planning import campaign_is_live, schedule_occurrences
 from campaigns.services.scheduling import scheduler_tick
@@ -125,7 +125,26 @@ def _cursors_rewind(campaigns, *, start: dt.datetime) -> None:
             Campaign.objects.filter(pk=campaign.pk).update(**changes)
 
 
-def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None:
+def _last_orders_as_of(*, after: dt.datetime | None, moment: dt.datetime) -> None:
+    """Set the customers' last order to what it was at `moment` (the sandbox's copy).
+
+    The inactivity trigger reads `last_order_at`, which ingest keeps at the latest order:
+    replaying the past with today's value, a customer who lapsed in June and came back
+    in September would never lapse in June. With `after` None: everyone with an order
+    after `moment` goes back to their last order before it; otherwise the customers who
+    ordered in (after, moment] move forward to it.
+    """
+    orders = Order.objects.exclude(status=Order.Status.CANCELLED)
+    changed = (orders.filter(placed_at__gt=moment) if after is None
+               else orders.filter(placed_at__gt=after, placed_at__lte=moment))
+    last = (orders.filter(customer_id=OuterRef("pk"), placed_at__lte=moment).order_by()
+            .values("customer_id").annotate(m=Max("placed_at")).values("m"))
+    Customer.objects.filter(pk__in=changed.values("customer_id")).update(
+        last_order_at=Subquery(last))
+
+
+def next_moment(*, after: dt.datetime, until: dt.datetime,
+                orders: bool = False) -> dt.datetime | None:
     """The earliest moment after `after` at which a tick could do anything, or None.
 
     Everything a tick acts on has a time: a message's due time, an enrollment's next
@@ -133,6 +152,7 @@ def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None
     scheduled run, a segment entry, a campaign's start or end. A tick at an idle moment
     writes nothing that changes a later tick, so the simulator skips to the first tick on
     its grid at or after the earliest of them: the same result as ticking every step.
+    With `orders`, an order too (its customer's last order moves then).
     """
     live = [c for c in Campaign.objects.filter(status=Campaign.Status.ACTIVE)]
     candidates = [
@@ -143,6 +163,9 @@ def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None
         .aggregate(m=Min("next_action_at"))["m"],
         Event.objects.filter(occurred_at__gt=after).aggregate(m=Min("occurred_at"))["m"],
     ]
+    if orders:
+        candidates.append(Order.objects.filter(placed_at__gt=after).aggregate(
+            m=Min("placed_at"))["m"])
     for campaign in live:
         candidates += [m for m in (campaign.active_from, campaign.active_until) if m and m > after]
         if not campaign_is_live(campaign, now=after) and not (
@@ -170,7 +193,8 @@ def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None
 
 def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
                    backend: str | None = None, campaign_ids: list[int] | None = None,
-                   on_tick=None, skip_idle: bool = True) -> dict[str, CampaignSummary]:
+                   on_tick=None, skip_idle: bool = True,
+                   facts_as_of: bool = False) -> dict[str, CampaignSummary]:
     """Tick from `start` to `end` (exclusive) every `step` on the current connection.
 
     Sends go through `backend` (None: the configured one), each dated at its virtual
@@ -178,7 +202,9 @@ def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
     campaign out (paused); without it the active campaigns run. Either way their planning
     cursors are moved back to `start` when they stand past it. With `skip_idle` the ticks
     at moments where nothing can happen are skipped (`next_moment`).
-    `on_tick(moment, report)` runs after each tick.
+    With `facts_as_of` (a sandbox only: it rewrites customers) each customer's last
+    order is the one they had at the virtual moment. `on_tick(moment, report)` runs after
+    each tick.
     """
     if step <= dt.timedelta(0) or end <= start:
         raise ValueError("the span must be positive and the step longer than zero")
@@ -190,8 +216,11 @@ def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
     enrollment_floor = Enrollment.objects.aggregate(m=Max("id"))["m"] or 0
     log_floor = MessageLog.objects.aggregate(m=Max("id"))["m"] or 0
     sent_ids = []
-    moment = start
+    moment, previous = start, None
     while moment < end:
+        if facts_as_of:
+            _last_orders_as_of(after=previous, moment=moment)
+        previous = moment
         with clock.frozen_at(moment):
             report = scheduler_tick(now=moment)
             sent_ids += messages_send_due(now=moment, backend=backend, in_flight=1).sent_ids
@@ -199,7 +228,7 @@ def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
             on_tick(moment, report)
         following = moment + step
         if skip_idle and following < end:
-            upcoming = next_moment(after=moment, until=end)
+            upcoming = next_moment(after=moment, until=end, orders=facts_as_of)
             if upcoming is None:
                 following = end
             elif upcoming > following:
@@ -230,7 +259,7 @@ def simulation_dry_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedel
         def on_tick(moment, report):
             state.progress = min(99, int(100 * (moment - start).total_seconds() / span))
         return simulation_run(start=start, end=end, step=step, backend=RENDER_ONLY_BACKEND,
-                              campaign_ids=campaign_ids, on_tick=on_tick)
+                              campaign_ids=campaign_ids, on_tick=on_tick, facts_as_of=True)
 
     return sandbox_run(replay, start=start, campaign_ids=simulated, progress=progress)
 
