@@ -45,7 +45,9 @@ def _customers(ids: list[int]) -> list[dict]:
         customer = found.get(pk)
         if customer is None:
             continue
-        name = f"{customer.first_name} {customer.last_name}".strip() or customer.external_id
+        name = f"{customer.first_name} {customer.last_name}".strip()
+        # The shop's own customer number tells apart two customers of the same name.
+        name = f"{name} ({customer.external_id})" if name else customer.external_id
         people.append({"name": name, "url": reverse("admin:campaigns_customer_change", args=[pk])})
     return people
 
