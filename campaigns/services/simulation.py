@@ -152,7 +152,8 @@ def next_moment(*, after: dt.datetime, until: dt.datetime,
     scheduled run, a segment entry, a campaign's start or end. A tick at an idle moment
     writes nothing that changes a later tick, so the simulator skips to the first tick on
     its grid at or after the earliest of them: the same result as ticking every step.
-    With `orders`, an order too (its customer's last order moves then).
+    With `orders`, an order too when an inactivity trigger runs (its customer's last
+    order moves then).
     """
     live = [c for c in Campaign.objects.filter(status=Campaign.Status.ACTIVE)]
     candidates = [
@@ -163,7 +164,7 @@ def next_moment(*, after: dt.datetime, until: dt.datetime,
         .aggregate(m=Min("next_action_at"))["m"],
         Event.objects.filter(occurred_at__gt=after).aggregate(m=Min("occurred_at"))["m"],
     ]
-    if orders:
+    if orders and any(c.trigger == Campaign.Trigger.INACTIVITY for c in live):
         candidates.append(Order.objects.filter(placed_at__gt=after).aggregate(
             m=Min("placed_at"))["m"])
     for campaign in live:
