@@ -286,3 +286,34 @@ def test_skipping_idle_hours_gives_the_same_answer_as_ticking_every_hour(frozen_
         return sandbox_run(work, start=now - dt.timedelta(days=14), campaign_ids=[campaign.pk])
 
     assert replay(True) == replay(False)
+
+
+def test_a_replay_stops_when_its_caller_gives_up(frozen_clock, monkeypatch):
+    """A Celery time limit interrupts the waiting caller: the sandbox's replay stops at its
+    next tick instead of going on alone."""
+    from campaigns.services import simulation
+
+    now = frozen_clock.now
+    campaign, _ = thank_you(now, hours_ago=(10, 100, 200, 300))
+    ticked, given_up, ticks = threading.Event(), threading.Event(), []
+    real_tick = simulation.scheduler_tick
+
+    def tick(**kwargs):
+        ticks.append(kwargs["now"])
+        ticked.set()
+        assert given_up.wait(30)
+        return real_tick(**kwargs)
+
+    monkeypatch.setattr(simulation, "scheduler_tick", tick)
+
+    def give_up(percent):
+        assert ticked.wait(30)
+        raise TimeoutError("soft time limit")
+
+    with pytest.raises(TimeoutError):
+        simulation_dry_run(start=now - dt.timedelta(days=14), end=now, step=dt.timedelta(hours=1),
+                           campaign_ids=[campaign.pk], progress=give_up)
+    (sandbox,) = [t for t in threading.enumerate() if t.name == "simulation-sandbox"]
+    given_up.set()
+    sandbox.join(30)
+    assert not sandbox.is_alive() and len(ticks) == 1

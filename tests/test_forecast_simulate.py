@@ -54,6 +54,9 @@ def test_a_past_span_enrols_a_lapse_due_in_it_though_planning_ran_since(frozen_c
     assert enrollment.customer == lapsed
     assert enrollment.triggered_at == dt.datetime(2025, 10, 18, 12, tzinfo=UTC)
     assert Message.objects.get().sent_at.date() == dt.date(2025, 10, 18)
+    # The real planning goes on from where it was, not from the span's end.
+    campaign.refresh_from_db()
+    assert campaign.planned_through == frozen_clock.now
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,7 +11,8 @@ once restored the real backend while another thread was still sending through it
 Both treat every trigger alike over any span, past or future: the simulated campaigns'
 planning cursors are moved back to the span's start when they stand past it
 (`_cursors_rewind`), so a span before the campaign's last real planning replays its
-inactivity lapses, birthdays and scheduled runs as it replays its events.
+inactivity lapses, birthdays and scheduled runs as it replays its events; afterwards they
+go forward again to where the real planning had them (`_cursors_restore`).
 """
 import dataclasses
 import datetime as dt
@@ -92,6 +93,22 @@ def _summarise(enrollment_floor: int, log_floor: int, sent_ids: list[int]) -> di
         elif state in ("skipped", "expired", "failed"):
             getattr(entry, state)[reason or "-"] += 1
     return dict(summary)
+
+
+def _cursors_restore(saved: list[tuple]) -> None:
+    """Put the planning cursors forward again to where the real planning had them.
+
+    A replay of the past leaves its campaigns' cursors at the span's end; left there, the
+    next real tick would plan the time between it and now, enrolling (and emailing) every
+    customer who lapsed since, long after the fact.
+    """
+    for pk, watermark, ceiling, planned_through in saved:
+        Campaign.objects.filter(pk=pk, event_watermark__lt=watermark).update(
+            event_watermark=watermark)
+        Campaign.objects.filter(pk=pk, event_ceiling__lt=ceiling).update(event_ceiling=ceiling)
+        if planned_through is not None:
+            Campaign.objects.filter(pk=pk, planned_through__lt=planned_through).update(
+                planned_through=planned_through)
 
 
 def _cursors_rewind(campaigns, *, start: dt.datetime) -> None:
@@ -213,7 +230,9 @@ def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
         Campaign.objects.filter(pk__in=campaign_ids).update(status=Campaign.Status.ACTIVE)
         Campaign.objects.exclude(pk__in=campaign_ids).filter(
             status=Campaign.Status.ACTIVE).update(status=Campaign.Status.PAUSED)
-    _cursors_rewind(Campaign.objects.filter(status=Campaign.Status.ACTIVE), start=start)
+    simulated = list(Campaign.objects.filter(status=Campaign.Status.ACTIVE))
+    saved = [(c.pk, c.event_watermark, c.event_ceiling, c.planned_through) for c in simulated]
+    _cursors_rewind(simulated, start=start)
     enrollment_floor = Enrollment.objects.aggregate(m=Max("id"))["m"] or 0
     log_floor = MessageLog.objects.aggregate(m=Max("id"))["m"] or 0
     sent_ids = []
@@ -236,6 +255,7 @@ def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
                 # The first tick on the grid at or after it.
                 following = start + -(-(upcoming - start) // step) * step
         moment = following
+    _cursors_restore(saved)
     return _summarise(enrollment_floor, log_floor, sent_ids)
 
 
@@ -258,6 +278,8 @@ def simulation_dry_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedel
         _collector.emails = collect
 
         def on_tick(moment, report):
+            if state.stop:
+                raise SimulationStopped("the caller stopped waiting for the replay")
             state.progress = min(99, int(100 * (moment - start).total_seconds() / span))
         return simulation_run(start=start, end=end, step=step, backend=RENDER_ONLY_BACKEND,
                               campaign_ids=campaign_ids, on_tick=on_tick, facts_as_of=True)
@@ -282,9 +304,14 @@ class SandboxViolation(RuntimeError):
     """A dry run tried to write or lock a real table."""
 
 
+class SimulationStopped(RuntimeError):
+    """The caller gave up (a task's time limit): the replay stops at its next tick."""
+
+
 @dataclasses.dataclass
 class _State:
     progress: int = 0
+    stop: bool = False
 
 
 def _shadow_rules(*, start: dt.datetime, campaign_ids: list[int]):
@@ -435,11 +462,17 @@ def sandbox_run(work, *, start: dt.datetime, campaign_ids: list[int], progress=N
     thread = threading.Thread(target=target, name="simulation-sandbox", daemon=True)
     thread.start()
     reported = -1
-    while thread.is_alive():
-        thread.join(poll_seconds)
-        if progress is not None and state.progress != reported:
-            reported = state.progress
-            progress(reported)
+    try:
+        while thread.is_alive():
+            thread.join(poll_seconds)
+            if progress is not None and state.progress != reported:
+                reported = state.progress
+                progress(reported)
+    except BaseException:
+        # A time limit or an error here: the sandbox stops too, instead of replaying on
+        # for nobody.
+        state.stop = True
+        raise
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
