@@ -85,12 +85,19 @@ def test_caps_and_quiet_hours_are_told_with_their_reasons(frozen_clock, policy):
     EventFactory(customer=night, type="purchase", occurred_at=now - dt.timedelta(hours=24 * 3 - 1))
     thank_you_again = CustomerFactory()
     EventFactory(customer=thank_you_again, type="purchase", occurred_at=now - dt.timedelta(days=2))
+    # Bought at 07:00 and 09:00 today (Stockholm): the first waits for 08:00, the second
+    # for tomorrow (the day's cap), so it is still waiting when the forecast starts.
+    busy = CustomerFactory()
+    consent_record(customer=busy, granted=True, source="api")
+    for hours in (3, 1):
+        EventFactory(customer=busy, type="purchase", occurred_at=now - dt.timedelta(hours=hours))
 
     (answer,) = forecast_compute(campaign_ids=[campaign.pk], days=14, now=now)["campaigns"]
 
     past = answer["past"]
-    assert past["enrolled"] == 4
-    assert past["deferred_reasons"].get("quiet_hours") == 1
+    assert past["enrolled"] == 6
+    assert past["sent"] == 4 and past["waiting"] == 1
+    assert past["deferred_reasons"].get("quiet_hours") == 2
     assert past["skipped"] == {"no_consent": 1}
     assert past["deferred_reasons"].get("frequency_cap", 0) + past["deferred_reasons"].get(
         "min_gap", 0) >= 1

@@ -100,6 +100,11 @@ def _campaign_words(entry: dict, days: int) -> dict:
                  "%(count)s emails would have been sent.", past["sent"])
         % {"count": past["sent"]},
     ]
+    if past.get("waiting"):
+        lines.append(ngettext(
+            "%(count)s email would still have been waiting when the forecast started.",
+            "%(count)s emails would still have been waiting when the forecast started.",
+            past["waiting"]) % {"count": past["waiting"]})
     held = []
     if past["deferred_reasons"]:
         held.append({"title": _("Held back for a while, then sent or still waiting"),

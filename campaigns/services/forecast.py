@@ -98,11 +98,12 @@ def forecast_compute(*, campaign_ids: list[int], days: int, now: dt.datetime,
     answer = []
     for campaign in campaigns:
         entry = by_id.get(campaign.pk)
-        past = {"enrolled": 0, "sent": 0, "deferred": 0, "deferred_reasons": {}, "skipped": {},
-                "expired": {}, "failed": {}, "sample": []}
+        past = {"enrolled": 0, "sent": 0, "deferred": 0, "waiting": 0, "deferred_reasons": {},
+                "skipped": {}, "expired": {}, "failed": {}, "sample": []}
         if entry is not None:
             past.update(
                 enrolled=entry.enrolled, sent=entry.sent, deferred=entry.deferred,
+                waiting=entry.waiting,
                 deferred_reasons=dict(entry.deferred_reasons.most_common()),
                 skipped=dict(entry.skipped.most_common()),
                 expired=dict(entry.expired.most_common()),
@@ -159,7 +160,8 @@ def future_estimate(campaign: Campaign, *, days: int, now: dt.datetime,
             audience = audience.filter(segment_memberships__segment_id=campaign.trigger_segment_id())
         share = int(config.get("share", 100))
         size = audience.count()
-        return {"kind": KNOWN if share >= 100 else ESTIMATE, "basis": "schedule",
+        # With a share, who is drawn is not known beforehand; how many runs there are is.
+        return {"kind": KNOWN if share >= 100 or not runs else ESTIMATE, "basis": "schedule",
                 "count": len(runs) * round(size * share / 100), "runs": len(runs),
                 "share": share, "sample": _sample(audience) if runs else []}
     # An event or a segment entry: nobody knows who will sign up or buy; the replayed

@@ -65,6 +65,8 @@ class CampaignSummary:
     failed: Counter = dataclasses.field(default_factory=Counter)
     # Why sends were held back for a while (quiet hours, caps), by reason.
     deferred_reasons: Counter = dataclasses.field(default_factory=Counter)
+    # Messages made in the span and still waiting at its end (held back, or not due yet).
+    waiting: int = 0
     # Up to SAMPLE_SIZE customers who entered, by id, in the order they entered.
     sample: list = dataclasses.field(default_factory=list)
     campaign_id: int | None = None
@@ -80,6 +82,10 @@ def _summarise(enrollment_floor: int, log_floor: int, sent_ids: list[int]) -> di
         entry.campaign_id = campaign_id
         if len(entry.sample) < SAMPLE_SIZE and customer_id not in entry.sample:
             entry.sample.append(customer_id)
+    for name, in Message.objects.filter(
+            enrollment_id__gt=enrollment_floor, state=Message.State.PENDING).values_list(
+            "campaign__name"):
+        summary[name].waiting += 1
     # Sends are not logged (the message row explains them): the sender names them.
     for name, in Message.objects.filter(id__in=sent_ids).values_list("campaign__name"):
         summary[name].sent += 1

@@ -97,3 +97,36 @@ def test_a_marketer_starts_a_forecast_follows_its_progress_and_reads_the_answer(
 
     browser.find_element(By.CSS_SELECTOR, ".forecast-people a").click()
     _wait(browser, lambda b: "/admin/campaigns/customer/" in b.current_url)
+
+
+def test_the_demos_campaigns_forecast_in_words(browser, live_server, admin_user, transactional_db):
+    """Every shipped campaign of the demo (`make run`), forecast at once: the page names
+    each, says which future is known and which estimated, and gives reasons in words."""
+    from selenium.webdriver.common.by import By
+
+    from campaigns.models import Campaign
+    from campaigns.services.demo import demo_load
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    demo_load(customers=200)
+    job = forecast_service.forecast_job_create(
+        campaign_ids=list(Campaign.objects.values_list("pk", flat=True)))
+    job.refresh_from_db()
+    assert job.state == ForecastJob.State.DONE, job.error
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/forecastjob/{job.pk}/change/")
+    browser.find_element(By.ID, "id_username").send_keys("admin")
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    _wait(browser, lambda b: "would have been sent" in _text(b))
+    text = _text(browser)
+    sections = browser.find_elements(By.CSS_SELECTOR, ".forecast-campaign")
+    assert len(sections) == Campaign.objects.count()
+    win_back = next(s for s in sections if "Win-back" in s.text)
+    assert "days without an order in the next 14 days" in win_back.text
+    assert "known" in win_back.text
+    assert "quiet hours" in text and "no marketing consent" in text
+    assert "_" not in "".join(s.find_element(By.CSS_SELECTOR, ".forecast-reasons").text
+                              for s in sections if s.find_elements(By.CSS_SELECTOR, ".forecast-reasons"))
+    browser.set_window_size(1400, 3000)
+    browser.save_screenshot(str(SHOTS / "forecast-demo.png"))
