@@ -324,18 +324,20 @@ def _shadow_rules(*, start: dt.datetime, campaign_ids: list[int]):
     """(model, WHERE on the real table, params) per shadowed table, in copy order.
 
     Bounded to what the replay reads: the simulated campaigns' journeys begun before the
-    span (so nobody enters twice), the other campaigns' sends that the caps count at the
-    span's start and later, and the events of the span (the triggers and exits it
-    replays) with those that began the copied journeys.
+    span (so nobody enters twice) and their messages still to settle; every campaign's
+    sends that the caps count at the span's start and later; and the events of the span
+    (the triggers and exits it replays) with those that began the copied journeys.
     """
     ids = ",".join(str(int(pk)) for pk in campaign_ids) or "NULL"
+    settled = ",".join(f"'{state}'" for state in Message.FINAL_STATES)
     look_back = start - CAP_LOOKBACK
     return [
         (Campaign, "1=1", []),
         (Customer, "1=1", []),
         (Enrollment, f"campaign_id IN ({ids}) AND enrolled_at < %s", [start]),
-        (Message, f"(campaign_id IN ({ids}) AND created_at < %s)"
-                  f" OR (campaign_id NOT IN ({ids}) AND sent_at >= %s)", [start, look_back]),
+        (Message, f"(campaign_id IN ({ids}) AND created_at < %s AND (state NOT IN ({settled})"
+                  f" OR sent_at >= %s)) OR (campaign_id NOT IN ({ids}) AND sent_at >= %s)",
+         [start, look_back, look_back]),
         (Event, "occurred_at >= %s OR id IN (SELECT trigger_event_id FROM {temp}"
                 f"{Enrollment._meta.db_table})", [start]),
         (MessageLog, "1=0", []),
