@@ -278,21 +278,41 @@ def test_the_sandbox_refuses_to_name_the_real_table_past_its_shadow(frozen_clock
 
 
 def test_skipping_idle_hours_gives_the_same_answer_as_ticking_every_hour(frozen_clock, policy):
-    now = frozen_clock.now
-    campaign, _ = thank_you(now, hours_ago=(5, 29, 30, 77, 78, 150, 300))
+    """Purchases, and a win-back whose customers lapse in the span, some of them ordering
+    just before their lapse: with the idle hours skipped, the same rows at the same times."""
     from campaigns.services import simulation
+    from tests.factories import OrderFactory
+
+    now = frozen_clock.now
+    start = now - dt.timedelta(days=14)
+    campaign, customers = thank_you(now, hours_ago=(5, 29, 30, 77, 78, 150, 300))
+    win_back = CampaignFactory(name="Win-back", slug="win-back", status=Campaign.Status.DRAFT,
+                               trigger=Campaign.Trigger.INACTIVITY, trigger_event_type="",
+                               trigger_config={"days": 90}, deadline=None, planned_through=now)
+    JourneyStepFactory(campaign=win_back, template=TemplateTranslationFactory().template)
+    for index, customer in enumerate(customers):
+        last = now - dt.timedelta(days=90 + index * 2, hours=index)
+        OrderFactory(customer=customer, placed_at=last)
+        if index % 3 == 0:  # back just before they would have lapsed
+            OrderFactory(customer=customer, placed_at=last + dt.timedelta(days=89, hours=23))
+        OrderFactory(customer=customer, placed_at=now - dt.timedelta(days=1))
+    Customer.objects.update(last_order_at=now - dt.timedelta(days=1))  # today's, as ingest keeps it
+    ids = [campaign.pk, win_back.pk]
 
     def replay(skip):
         def work(state):
             summary = simulation.simulation_run(
-                start=now - dt.timedelta(days=14), end=now, step=dt.timedelta(hours=1),
-                backend=simulation.RENDER_ONLY_BACKEND, campaign_ids=[campaign.pk], skip_idle=skip)
-            rows = sorted(Message.objects.filter(campaign=campaign).values_list(
-                "customer_id", "state", "sent_at", "due_at"))
+                start=start, end=now, step=dt.timedelta(hours=1), facts_as_of=True,
+                backend=simulation.RENDER_ONLY_BACKEND, campaign_ids=ids, skip_idle=skip)
+            rows = sorted(Message.objects.filter(campaign_id__in=ids).values_list(
+                "campaign_id", "customer_id", "state", "sent_at", "due_at"))
             return summary, rows
-        return sandbox_run(work, start=now - dt.timedelta(days=14), campaign_ids=[campaign.pk])
+        return sandbox_run(work, start=start, campaign_ids=ids)
 
-    assert replay(True) == replay(False)
+    skipped, every_hour = replay(True), replay(False)
+    assert skipped == every_hour
+    # Six lapse in the span (the first only at its end), two came back an hour before.
+    assert skipped[0]["Win-back"].enrolled == 4
 
 
 def test_a_replay_stops_when_its_caller_gives_up(frozen_clock, monkeypatch):

@@ -166,17 +166,16 @@ def _last_orders_as_of(*, after: dt.datetime | None, moment: dt.datetime) -> Non
         last_order_at=Subquery(last))
 
 
-def next_moment(*, after: dt.datetime, until: dt.datetime,
-                orders: bool = False) -> dt.datetime | None:
+def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None:
     """The earliest moment after `after` at which a tick could do anything, or None.
 
     Everything a tick acts on has a time: a message's due time, an enrollment's next
-    action, an event (a trigger or an exit), a lapse coming due, a new day (birthdays), a
+    action, an event of a type a campaign triggers or exits on, a lapse coming due, a new day (birthdays), a
     scheduled run, a segment entry, a campaign's start or end. A tick at an idle moment
     writes nothing that changes a later tick, so the simulator skips to the first tick on
     its grid at or after the earliest of them: the same result as ticking every step.
-    With `orders`, an order too when an inactivity trigger runs (its customer's last
-    order moves then).
+    An order needs no tick of its own: the customer's lapse it would cancel is a moment
+    already, and the tick then first moves last orders up to it (`_last_orders_as_of`).
     """
     live = [c for c in Campaign.objects.filter(status=Campaign.Status.ACTIVE)]
     candidates = [
@@ -185,11 +184,13 @@ def next_moment(*, after: dt.datetime, until: dt.datetime,
         Enrollment.objects.filter(state=Enrollment.State.ACTIVE,
                                   campaign__status=Campaign.Status.ACTIVE)
         .aggregate(m=Min("next_action_at"))["m"],
-        Event.objects.filter(occurred_at__gt=after).aggregate(m=Min("occurred_at"))["m"],
     ]
-    if orders and any(c.trigger == Campaign.Trigger.INACTIVITY for c in live):
-        candidates.append(Order.objects.filter(placed_at__gt=after).aggregate(
-            m=Min("placed_at"))["m"])
+    # Only the events a live campaign starts or ends a journey on.
+    types = {c.trigger_event_type for c in live if c.trigger == Campaign.Trigger.EVENT}
+    types |= {t for c in live for t in (c.exit_event_types or [])}
+    if types:
+        candidates.append(Event.objects.filter(occurred_at__gt=after, type__in=types)
+                          .aggregate(m=Min("occurred_at"))["m"])
     for campaign in live:
         candidates += [m for m in (campaign.active_from, campaign.active_until) if m and m > after]
         if not campaign_is_live(campaign, now=after) and not (
@@ -254,7 +255,7 @@ def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
             on_tick(moment, report)
         following = moment + step
         if skip_idle and following < end:
-            upcoming = next_moment(after=moment, until=end, orders=facts_as_of)
+            upcoming = next_moment(after=moment, until=end)
             if upcoming is None:
                 following = end
             elif upcoming > following:
