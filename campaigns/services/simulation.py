@@ -187,7 +187,9 @@ def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None
     ]
     # Only the events a live campaign starts or ends a journey on.
     types = {c.trigger_event_type for c in live if c.trigger == Campaign.Trigger.EVENT}
-    types |= {t for c in live for t in (c.exit_event_types or [])}
+    # An exit event matters while the campaign has journeys under way.
+    types |= {t for c in live if c.exit_event_types and Enrollment.objects.filter(
+        campaign=c, state=Enrollment.State.ACTIVE).exists() for t in c.exit_event_types}
     if types:
         candidates.append(Event.objects.filter(occurred_at__gt=after, type__in=types)
                           .aggregate(m=Min("occurred_at"))["m"])
