@@ -12,6 +12,7 @@ from campaigns import clock
 from campaigns.services.deliverability import (
     message_event_fail, message_event_process as message_event_apply, message_events_unprocessed,
 )
+from campaigns.services.forecast import forecast_job_run
 from campaigns.services.gdpr import privacy_export_email, privacy_exports_unsent
 from campaigns.services.import_jobs import import_job_run
 from campaigns.services.loyalty import loyalty_nightly as loyalty_nightly_run
@@ -207,3 +208,9 @@ def metric_snapshots() -> dict:
     summary = metric_snapshots_build(now=clock.now())
     logger.info("metric_snapshots %s", summary)
     return summary
+
+
+@shared_task(name="campaigns.forecast", ignore_result=True)
+def forecast(job_id: int) -> None:
+    """Run one forecast started from the admin (the job row holds progress and answer)."""
+    forecast_job_run(job_id=job_id)

@@ -2,7 +2,7 @@
 from django.contrib import admin
 
 from . import api_keys  # noqa: F401
-from . import attributes, consent, content, customers, deliveries, imports  # noqa: F401
+from . import attributes, consent, content, customers, deliveries, forecasts, imports  # noqa: F401
 from . import dashboard, journeys, loyalty, privacy, segments, surveys  # noqa: F401
 
 admin.site.site_header = "Loyalty CRM"

@@ -5,6 +5,7 @@ from .consent import (
 )
 from .content import MessageTemplate, Purpose, TemplateTranslation
 from .customers import ApiKey, AttributeDefinition, Customer, Event, LifecycleStage, Order
+from .forecasts import ForecastJob
 from .imports import ImportJob
 from .deliveries import Deliverability, Dashboard, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
@@ -18,7 +19,7 @@ from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
     "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
-    "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message",
+    "ForecastJob", "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message",
     "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
     "Order", "PointsEntry", "PrivacyRequest", "Purpose", "RateLimitBucket",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",

@@ -174,28 +174,3 @@ def test_a_campaign_started_from_draft_answers_only_triggers_that_arrive_after_i
     enrollments_plan(now=frozen_clock.now)
 
     assert list(campaign.enrollments.values_list("trigger_event", flat=True)) == [late.pk]
-
-
-@pytest.mark.django_db
-def test_the_forecast_replays_recent_days_for_a_draft_and_changes_nothing(admin_client, frozen_clock):
-    from campaigns.services.consent import consent_record
-    from tests.factories import CustomerFactory
-
-    campaign = CampaignFactory(name="Thank you", status=Campaign.Status.DRAFT,
-                               trigger_event_type="purchase", deadline=None)
-    JourneyStepFactory(campaign=campaign, template=TemplateTranslationFactory().template)
-    for hours_ago in (30, 50, 200):
-        customer = CustomerFactory(time_zone="Europe/Stockholm")
-        consent_record(customer=customer, granted=True, source="api")
-        EventFactory(customer=customer, type="purchase",
-                     occurred_at=frozen_clock.now - dt.timedelta(hours=hours_ago))
-
-    response = admin_client.post(CHANGELIST, {"action": "forecast", "_selected_action": [campaign.pk]},
-                                 follow=True)
-
-    notes = [str(m) for m in get_messages(response.wsgi_request)]
-    assert any(n.startswith("Thank you, had it been on for the last 14 days: 3 customers entered, 3 emails sent")
-               for n in notes), notes
-    campaign.refresh_from_db()
-    assert campaign.status == Campaign.Status.DRAFT
-    assert not campaign.enrollments.exists() and not Message.objects.exists()

@@ -2,23 +2,12 @@
 import datetime as dt
 import re
 
-from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management.base import BaseCommand, CommandError
-from django.test.utils import override_settings
 from django.utils.dateparse import parse_datetime
 
-from campaigns.services.simulation import simulation_run
+from campaigns.services.simulation import simulation_dry_run, simulation_run
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_would_send: list = []
-
-
-class DryRunBackend(BaseEmailBackend):
-    """Collects what would be sent; sends nothing."""
-
-    def send_messages(self, email_messages):
-        _would_send.extend(email_messages)
-        return len(email_messages)
 
 
 def parse_step(text: str) -> dt.timedelta:
@@ -44,9 +33,10 @@ def mask(address: str) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Run the scheduler on a virtual clock from --start to --end, in-process. Sends go "
-        "through the configured email backend, each dated at its virtual moment. With "
-        "--dry-run nothing is sent or stored; it prints who would get what, when."
+        "Run the scheduler on a virtual clock from --start to --end, in-process, for any span "
+        "past or future (campaigns plan from --start when they had planned past it). Sends "
+        "go through the configured email backend, each dated at its virtual moment. With "
+        "--dry-run nothing is sent or stored (a sandbox); it prints who would get what, when."
     )
 
     def add_arguments(self, parser):
@@ -60,16 +50,14 @@ class Command(BaseCommand):
         if end_at <= start_at:
             raise CommandError("--end must be after --start")
         tick = parse_step(step)
-        _would_send.clear()
-        settings_override = (
-            override_settings(EMAIL_BACKEND=f"{__name__}.DryRunBackend") if dry_run
-            else override_settings()
-        )
-        with settings_override:
-            summary = simulation_run(start=start_at, end=end_at, step=tick, dry_run=dry_run)
+        would_send = []
         if dry_run:
-            self.stdout.write(f"Dry run: {len(_would_send)} email(s) would be sent; nothing was stored.")
-            for email in _would_send:
+            summary = simulation_dry_run(start=start_at, end=end_at, step=tick, collect=would_send)
+        else:
+            summary = simulation_run(start=start_at, end=end_at, step=tick)
+        if dry_run:
+            self.stdout.write(f"Dry run: {len(would_send)} email(s) would be sent; nothing was stored.")
+            for email in would_send:
                 self.stdout.write(
                     f"  {email.extra_headers.get('Date', '?')}  {mask(email.to[0])}  "
                     f"[{','.join(getattr(email, 'tags', []) or [])}]  {email.subject}"
