@@ -204,10 +204,10 @@ class CampaignResultsMixin:
         """How late the last week's emails went out after they could first go."""
         if obj.pk is None:
             return "—"
-        lag = results.campaign_lag(campaign_id=obj.pk, now=clock.now())
+        tick = settings.TICK_SECONDS
+        lag = results.campaign_lag(campaign_id=obj.pk, now=clock.now(), grace=2 * tick)
         if not lag.count:
             return _("No emails sent in the last 7 days.")
-        tick = settings.TICK_SECONDS
         # A send waits for the next tick and its turn in the queue: up to two ticks is normal.
         healthy = lag.p95 <= 2 * tick
         if lag.count == 1:
@@ -225,10 +225,12 @@ class CampaignResultsMixin:
                          "workers may be too few or stopped.")) % {"tick": duration_words(tick)}
         if lag.planned_late:
             text += " " + ngettext(
-                "%(n)s email was planned after its due time had passed (its trigger reached "
-                "us late); it is measured from when it was planned.",
-                "%(n)s emails were planned after their due time had passed (their trigger "
-                "reached us late); they are measured from when they were planned.",
+                "%(n)s email was planned well after its due time had passed (its trigger "
+                "reached us late, e.g. imported history); it is measured from when it was "
+                "planned.",
+                "%(n)s emails were planned well after their due time had passed (their trigger "
+                "reached us late, e.g. imported history); they are measured from when they "
+                "were planned.",
                 lag.planned_late) % {"n": lag.planned_late}
         return text
 

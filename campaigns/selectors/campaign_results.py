@@ -131,11 +131,12 @@ def campaign_variants(*, campaign_id: int, now: dt.datetime) -> list[dict]:
          r["conversions"], r["total"], r["total_sq"]) for r in rows])
 
 
-def campaign_lag(*, campaign_id: int, now: dt.datetime, days: int = 7) -> Lag:
+def campaign_lag(*, campaign_id: int, now: dt.datetime, grace: float, days: int = 7) -> Lag:
     """The scheduling lag of the last `days` days' sends, each judged against the moment the
-    scheduler could first send it: its due time, or when it was planned if that was later.
+    scheduler could first send it: its due time, or when it was planned if that was more
+    than `grace` seconds later (the planning tick's own delay is lag, and counts).
 
-    The recorded lag runs from the due time; a message planned for a moment already past
+    The recorded lag runs from the due time; a message planned for a moment long past
     (a demo or imported signup hours old, a late event) was "late" before it existed, which
     says nothing about the scheduler.
     """
@@ -146,7 +147,7 @@ def campaign_lag(*, campaign_id: int, now: dt.datetime, days: int = 7) -> Lag:
     lags, planned_late = [], 0
     for lag, sent_at, created_at in rows:
         since_planned = max(0.0, (sent_at - created_at).total_seconds())
-        if since_planned < lag:
+        if since_planned + grace < lag:
             planned_late += 1
             lag = since_planned
         lags.append(max(0.0, lag))
