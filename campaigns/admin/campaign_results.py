@@ -6,14 +6,17 @@ templates/admin/campaigns/results/.
 """
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from campaigns import clock
 from campaigns.models import Message
 from campaigns.selectors import campaign_results as results
+from campaigns.selectors.audit import audit_deleted, audit_trail
 from campaigns.selectors.deliverability import campaign_delivery_numbers
 from campaigns.services.scheduling import customer_zone
 
@@ -41,7 +44,31 @@ def _pp(value) -> str:
 
 
 class CampaignResultsMixin:
-    """Read-only fields of the campaign page's "Results so far" section."""
+    """Read-only fields of the campaign page's "Results so far" section, and the audit
+    trail of deleted campaigns (/admin/campaigns/campaign/deleted/)."""
+
+    def get_urls(self):
+        own = [path("deleted/", self.admin_site.admin_view(self.deleted_history_view),
+                    name="campaigns_campaign_deleted")]
+        return own + super().get_urls()
+
+    def deleted_history_view(self, request):
+        """Deleted campaigns and, for the one picked (?id=), its whole audit trail."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        deleted = audit_deleted(model=self.model)
+        picked = request.GET.get("id", "")
+        chosen = next((row for row in deleted if str(row.id) == picked), None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Deleted campaigns and their history"),
+            "opts": self.model._meta,
+            "deleted": deleted,
+            "chosen": chosen,
+            "unknown": bool(picked) and chosen is None,
+            "entries": audit_trail(model=self.model, pk=chosen.id) if chosen else None,
+        }
+        return TemplateResponse(request, "admin/campaigns/results/deleted.html", context)
 
     results_fields = ["results_reach", "results_messages", "results_impact", "scheduling_lag",
                       "latest_messages"]

@@ -52,14 +52,23 @@ def _parts(root: Audited, pk) -> list[tuple[Audited, models.QuerySet]]:
     return found
 
 
-def audit_trail(*, obj, limit: int = LIMIT) -> list[Entry] | None:
-    """Every recorded change of `obj` and of its parts (a campaign's steps and variants, a
-    template's translations), newest first; None when its model is not audited."""
-    root = audited(type(obj))
+def audit_deleted(*, model, limit: int = 50) -> list:
+    """The audit trail's last copies of deleted rows of `model`, newest first."""
+    root = audited(model)
+    return list(root.model.history.filter(history_type="-")
+                .order_by("-history_date", "-history_id")[:limit]) if root else []
+
+
+def audit_trail(*, obj=None, model=None, pk=None, limit: int = LIMIT) -> list[Entry] | None:
+    """Every recorded change of `obj` (or of the row `pk` of `model`, deleted or not) and of
+    its parts (a campaign's steps and variants, a template's translations), newest first;
+    None when its model is not audited."""
+    model, pk = (type(obj), obj.pk) if obj is not None else (model, pk)
+    root = audited(model)
     if root is None:
         return None
     records = []
-    for entry, rows in _parts(root, obj.pk):
+    for entry, rows in _parts(root, pk):
         records += [(entry, row) for row in rows]
     records.sort(key=lambda item: (item[1].history_date, item[1].history_id))
     users = dict(get_user_model().objects.filter(

@@ -129,3 +129,32 @@ def test_sending_writes_no_audit_row(welcome, policy, frozen_clock):
     assert audit_rows() == before
     assert Customer.objects.count() == len(customers)
     assert TemplateTranslation.history.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_deleted_campaigns_history_stays_readable(admin_client, admin_user):
+    campaign = CampaignFactory(name="Old spring sale", status=Campaign.Status.DRAFT)
+    pk = campaign.pk
+    admin_client.post(reverse("admin:campaigns_campaign_delete", args=[pk]), {"post": "yes"})
+    assert not Campaign.objects.filter(pk=pk).exists()
+    url = reverse("admin:campaigns_campaign_deleted")
+
+    listing = admin_client.get(url).content.decode()
+    trail = admin_client.get(url, {"id": pk}).content.decode()
+    bad = admin_client.get(url, {"id": "'; drop table"})
+
+    assert "Old spring sale" in listing
+    assert f"{admin_user.username}: campaign deleted" in trail
+    assert admin_user.username in trail
+    assert bad.status_code == 200 and "No deleted campaign has that number" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_deleted_campaigns_page_needs_the_right_to_see_campaigns(client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_user("intern", password="pw", is_staff=True))
+
+    response = client.get(reverse("admin:campaigns_campaign_deleted"))
+
+    assert response.status_code == 403
