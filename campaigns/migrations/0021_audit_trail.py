@@ -7,6 +7,28 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+AUDITED = ["Campaign", "JourneyStep", "StepVariant", "MessageTemplate", "TemplateTranslation",
+           "FrequencyPolicy"]
+
+
+def history_start(apps, schema_editor):
+    """Each existing row's first copy in the audit trail, dated when it last changed, so an
+    email sent since then can be shown with the text it was sent with."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    for name in AUDITED:
+        model = apps.get_model("campaigns", name)
+        history = apps.get_model("campaigns", f"Historical{name}")
+        fields = [f.attname for f in history._meta.concrete_fields
+                  if not f.name.startswith("history_")]
+        rows = [history(**{f: getattr(row, f) for f in fields},
+                        history_date=getattr(row, "updated_at", None) or now,
+                        history_type="+", history_change_reason="existing before the audit trail")
+                for row in model.objects.all().iterator()]
+        history.objects.bulk_create(rows, batch_size=500)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -171,4 +193,5 @@ class Migration(migrations.Migration):
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
+        migrations.RunPython(history_start, migrations.RunPython.noop),
     ]
