@@ -210,3 +210,20 @@ def test_the_planning_ticks_own_delay_counts_as_lag(admin_client, welcome, froze
 
     assert "The one email went out 1 min after the moment it could go" in text
     assert "planned well after" not in text
+
+
+@pytest.mark.django_db
+def test_an_email_sent_before_any_recorded_version_says_it_shows_todays_text(
+    admin_client, frozen_clock, welcome,
+):
+    # Sent a week before the template's first recorded version (made "now" by the fixture).
+    customer = CustomerFactory(locale="sv")
+    message = SentMessageFactory(
+        enrollment__campaign=welcome, enrollment__customer=customer, step=welcome.steps.get(),
+        locale="sv", first_due_at=frozen_clock.now - dt.timedelta(days=7),
+        sent_at=frozen_clock.now - dt.timedelta(days=7))
+
+    html = as_sent_page(admin_client, message).content.decode()
+
+    assert "No copy of the template from before this send was recorded" in html
+    assert "Hej Astrid" in html
