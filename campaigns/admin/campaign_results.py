@@ -47,6 +47,9 @@ class CampaignResultsMixin:
     """Read-only fields of the campaign page's "Results so far" section, and the audit
     trail of deleted campaigns (/admin/campaigns/campaign/deleted/)."""
 
+    results_fields = ["results_reach", "results_messages", "results_impact", "scheduling_lag",
+                      "latest_messages"]
+
     def get_urls(self):
         own = [path("deleted/", self.admin_site.admin_view(self.deleted_history_view),
                     name="campaigns_campaign_deleted")]
@@ -69,9 +72,6 @@ class CampaignResultsMixin:
             "entries": audit_trail(model=self.model, pk=chosen.id) if chosen else None,
         }
         return TemplateResponse(request, "admin/campaigns/results/deleted.html", context)
-
-    results_fields = ["results_reach", "results_messages", "results_impact", "scheduling_lag",
-                      "latest_messages"]
 
     def _render(self, name: str, **context) -> str:
         return render_to_string(f"admin/campaigns/results/{name}.html", context)
@@ -219,6 +219,7 @@ class CampaignResultsMixin:
                     "difference": (_("%(diff)s points (%(low)s to %(high)s)") % {
                         "diff": _pp(vs["difference"]), "low": _pp(vs["ci_low"]),
                         "high": _pp(vs["ci_high"])}) if vs and vs["ci_low"] is not None else "—",
+                    # The verdicts are campaigns.stats' words, translated where listed.
                     "verdict": _(results_verdict(vs)),
                 })
             tests.append({"title": _("Step %(position)s: A/B test against “%(control)s”") % {
@@ -282,5 +283,5 @@ class CampaignResultsMixin:
 def results_verdict(vs) -> str:
     from campaigns.stats import VARIANT_VERDICT_WORDS
 
-    return VARIANT_VERDICT_WORDS[vs["verdict"]] if vs else "Control."
+    return VARIANT_VERDICT_WORDS[vs["verdict"]] if vs else _("Control.")
 

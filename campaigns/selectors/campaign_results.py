@@ -9,6 +9,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, Q
+from django.utils.translation import gettext
 
 from campaigns.models import Enrollment, Message, MessageLog
 from campaigns.selectors import metrics
@@ -217,7 +218,7 @@ def message_as_sent(*, message: Message) -> AsSent:
                        .first() or TemplateTranslation.objects.filter(template_id=template_id)
                        .order_by("pk").first())
         if translation is None:
-            return AsSent(error="The template has no text left to show.")
+            return AsSent(error=gettext("The template has no text left to show."))
         cache_key = (translation.pk, translation.version)
     marketing = template.purpose == Purpose.MARKETING
     # The first marketing email to a customer also states the right to object.
