@@ -10,15 +10,19 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns import clock
 from campaigns.models import Deliverability, Enrollment, Message, MessageEvent, MessageLog
 from campaigns.selectors.deliverability import (
     GMAIL_COMPLAINT_LIMIT, GMAIL_COMPLAINT_LINE, deliverability_daily,
 )
+from campaigns.selectors.campaign_results import message_as_sent
 from campaigns.selectors.health import scheduler_health
 from campaigns.services.scheduling import customer_zone
 
@@ -207,7 +211,8 @@ class MessageAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     show_full_result_count = False
     inlines = [MessageLogInline, MessageEventInline]
     fieldsets = [
-        (None, {"fields": ["customer_link", "campaign", "step", "enrollment_link", "story"]}),
+        (None, {"fields": ["customer_link", "campaign", "step", "enrollment_link", "story",
+                           "as_sent_link"]}),
         ("State", {"fields": ["state", "reason", "ground_detail", "attempts", "deferrals",
                               "priority", "counts_toward_cap"]}),
         ("Timing", {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
@@ -220,12 +225,47 @@ class MessageAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
                            "(TRACK_OPENS / TRACK_CLICKS, off by default).",
         }),
     ]
-    readonly_fields = ["customer_link", "enrollment_link", "story", "lag"]
+    readonly_fields = ["customer_link", "enrollment_link", "story", "lag", "as_sent_link"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(
             "customer", "campaign", "step", "enrollment"
         )
+
+    def get_urls(self):
+        own = [path("<int:object_id>/as-sent/", self.admin_site.admin_view(self.as_sent_view),
+                    name="campaigns_message_as_sent")]
+        return own + super().get_urls()
+
+    @admin.display(description=gettext_lazy("As the customer received it"))
+    def as_sent_link(self, obj):
+        if obj.pk is None or obj.sent_at is None:
+            return _("Not sent, so there is nothing to show.")
+        url = reverse("admin:campaigns_message_as_sent", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Open the email as it was sent"))
+
+    def as_sent_view(self, request, object_id: int):
+        """The email exactly as sent: subject, HTML at desktop and phone width, and text."""
+        message = get_object_or_404(
+            Message.objects.select_related("customer", "campaign", "step", "variant",
+                                           "enrollment__trigger_event__order"),
+            pk=object_id)
+        if not self.has_view_permission(request, message):
+            raise PermissionDenied
+        zone = customer_zone(message.customer.time_zone)
+        shown = message_as_sent(message=message) if message.sent_at else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Email as sent: %(subject)s") % {"subject": message.subject or "—"},
+            "opts": self.model._meta,
+            "message": message,
+            "shown": shown,
+            "sent_at": local_time(message.sent_at, zone),
+            "summary": message_summary(message, zone),
+            "campaign_url": reverse("admin:campaigns_campaign_change", args=[message.campaign_id]),
+            "message_url": reverse("admin:campaigns_message_change", args=[message.pk]),
+        }
+        return TemplateResponse(request, "admin/campaigns/results/message_as_sent.html", context)
 
     @admin.display(description="customer", ordering="customer__external_id")
     def customer_link(self, obj):

@@ -120,13 +120,22 @@ def message_render(*, message: Message) -> tuple[dict, str, str | None]:
     translation = _translation_for(template, message.customer.locale)
     if translation is None:
         raise TemplateRenderError("the template has no text in any language", template=template.name)
-    marketing = template.purpose == Purpose.MARKETING
+    return translation_render(message=message, translation=translation,
+                              marketing=template.purpose == Purpose.MARKETING,
+                              cache_key=(translation.pk, translation.version))
+
+
+def translation_render(*, message: Message, translation, marketing: bool,
+                       cache_key: tuple) -> tuple[dict, str, str | None]:
+    """`message_render` with a given text: the current one at send, or the version that was
+    sent (a row of the audit trail) when the campaign page shows a message as sent.
+    `cache_key` must change whenever the text does."""
     token = unsubscribe_token(customer_id=message.customer_id)
     # The link names the email's language, so the pages it opens (and the one-click
     # answer) speak it whatever the browser says, without looking the customer up.
     language = translation.locale.split("-")[0].lower()
     unsubscribe_url = f"{settings.SITE_URL}/u/{token}?lang={language}" if marketing else None
-    sources = {"cache_key": (translation.pk, translation.version),
+    sources = {"cache_key": cache_key,
                "subject": translation.subject, "html_body": translation.html_body,
                "text_body": translation.text_body}
     context = message_context(message=message, unsubscribe_url=unsubscribe_url or "",

@@ -104,6 +104,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "anymail",
     "ninja",
+    # The audit trail of campaigns, templates and the frequency policy (campaigns/audit.py).
+    "simple_history",
     "campaigns.apps.CampaignsConfig",
 ]
 
@@ -116,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Names the signed-in user on every audit-trail row a request writes (services included).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
