@@ -3,7 +3,7 @@ from .consent import (
     ConsentEvent, ConsentSource, CountryPolicy, ErasureRequest, Subscription, SubscriptionRequest,
     Suppression, Topic,
 )
-from .content import MessageTemplate, Purpose, TemplateTranslation
+from .content import EmailLayout, MessageTemplate, Purpose, TemplateTranslation
 from .customers import ApiKey, AttributeDefinition, Customer, Event, LifecycleStage, Order
 from .imports import ImportJob
 from .deliveries import Deliverability, Dashboard, Enrollment, Message, MessageEvent, MessageLog
@@ -17,7 +17,7 @@ from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
-    "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
+    "CountryPolicy", "Customer", "Deliverability", "EmailLayout", "Enrollment", "ErasureRequest", "Event",
     "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message",
     "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
     "Order", "PointsEntry", "PrivacyRequest", "Purpose", "RateLimitBucket",
