@@ -223,3 +223,33 @@ def draft_render(*, subject: str, html_body: str, text_body: str, purpose: str, 
         footer = templating.footer_render(locale=locale, context=context, layout=spec)
         rendered = templating.with_footer(rendered=rendered, footer=footer)
     return rendered
+
+
+def draft_preview(*, subject: str, html_body: str, text_body: str, purpose: str, locale: str,
+                  layout: EmailLayout | None, customer: Customer | None = None) -> dict:
+    """What the live preview shows: {"rendered": parts or None, "problems": per part}.
+
+    The problems are the draft's own (templating.checks); when there are none the draft is
+    rendered for the customer (or the sample), and an error there goes to its part too.
+    """
+    from campaigns.templating.checks import draft_problems
+
+    sources = {"subject": subject, "html_body": html_body, "text_body": text_body}
+    problems = draft_problems(**sources, purpose=purpose)
+    rendered = None
+    if not any(problems.values()):
+        try:
+            rendered = draft_render(**sources, purpose=purpose, locale=locale, layout=layout,
+                                    customer=customer)
+        except TemplateRenderError as error:
+            part = _part_of(str(error))
+            problems[part].append(str(error))
+    return {"rendered": rendered, "problems": problems}
+
+
+def _part_of(error: str) -> str:
+    """Which part a render error names (its message starts with the part's label)."""
+    for part, (_, label) in templating.PARTS.items():
+        if error.startswith(label):
+            return part
+    return "html"
