@@ -3,7 +3,7 @@ the editor (variables, live preview of the unsaved draft, test send, duplicate).
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
@@ -167,6 +167,7 @@ class TemplateTranslationInline(admin.StackedInline):
 
 @admin.register(EmailLayout)
 class EmailLayoutAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "is_default", "template_count", "version", "updated_at"]
     readonly_fields = ["version", "preview"]
     fieldsets = [

@@ -76,6 +76,11 @@ class EmailLayout(TimestampedModel):
     def __str__(self):
         return self.name
 
+    def validate_constraints(self, exclude=None):
+        # Marking a layout the default unsets the old one when it is saved (the admin's
+        # save_model), so the one-default constraint is not the form's to refuse.
+        super().validate_constraints(exclude={*(exclude or ()), "is_default"})
+
     def save(self, *args, **kwargs):
         if self.pk is not None:
             # In the database, so two editors saving at once still get two versions.
