@@ -111,7 +111,10 @@
         $("te-for").textContent = body["for"] + " · " + body.layout;
         if (troubled) { status(editor.dataset.problems, true); return; }
         $("te-subject").textContent = body.subject;
-        $("te-frame").srcdoc = body.html;
+        if ($("te-frame").srcdoc !== body.html) {
+          $("te-frame").dataset.loaded = "no";
+          $("te-frame").srcdoc = body.html;
+        }
         $("te-text").textContent = body.text;
         status(editor.dataset.updated);
         editor.classList.add("te-ready");
@@ -242,6 +245,8 @@
     });
   }
 
+  // Marked when the email has loaded (what a test waits for before looking).
+  $("te-frame").addEventListener("load", function () { $("te-frame").dataset.loaded = "yes"; });
   refreshLanguages();
   preview();
 })();
