@@ -12,7 +12,7 @@ from tests.factories import EventFactory
 from tests.helpers import consenting_customer, run_tick
 
 UTC = dt.timezone.utc
-LAYOUT = Layout(key=("test", 1), brand_color="#aa0033")
+LAYOUT = Layout(key=("test", 1), brand_color="#aa0033", company_name="Nordic Goods AB")
 
 
 def _html(body: str, layout=LAYOUT, context=SAMPLE_CONTEXT) -> str:
@@ -55,14 +55,12 @@ def test_html_the_parser_would_reshape_is_inlined_per_email_instead():
     assert '<p title="hi" style="margin: 0 0 16px 0;">Hi Astrid</p>' in html
 
 
-def test_a_layout_value_is_data_not_template_source():
-    context = {**SAMPLE_CONTEXT, "layout": {"logo_url": "", "footer_text": "{{ 7 * 7 }} <b>"},
-               "company": {"name": "A & B {{ 1 + 1 }}", "address": "x"}}
+def test_the_company_in_the_context_is_data_not_template_source():
+    context = {**SAMPLE_CONTEXT, "company": {"name": "A & B {{ 1 + 1 }}", "address": "x"}}
 
-    html = _html("<p>Hi</p>", context=context)
+    html = _html("<p>{{ company.name }}</p>", context=context)
 
-    assert "{{ 7 * 7 }} &lt;b&gt;" in html and "A &amp; B {{ 1 + 1 }}" in html
-    assert "49" not in html
+    assert "<p style=\"margin: 0 0 16px 0;\">A &amp; B {{ 1 + 1 }}</p>" in html
 
 
 def test_the_legal_footer_takes_the_layouts_font_and_colours():
@@ -127,3 +125,27 @@ def test_a_template_marked_no_layout_is_sent_as_written(frozen_clock, welcome, p
     html = mail.outbox[0].alternatives[0][0]
     assert html.startswith("<html><body><p>Hi ")
     assert "lc-card" not in html and "Unsubscribe" in html
+
+
+@pytest.mark.parametrize("name", ["welcome", "survey", "bonus", "winback", "winback_reminder",
+                                  "points_expiring"])
+def test_every_demo_template_is_inlined_once_not_per_email(name):
+    from campaigns.services.demo import content_locales
+    from campaigns.templating.layout import layout_wrap
+
+    for locale in content_locales(name=name):
+        source, per_email = layout_wrap(content_read(name=name, locale=locale)["html_body"], LAYOUT)
+        assert per_email is False, (name, locale)
+        assert "{{ customer.first_name" in source and 'style="' in source
+
+
+def test_the_layouts_own_texts_cannot_open_a_jinja_tag():
+    layout = Layout(key=("test", 2), company_name="A & B {{ 7 * 7 }}", footer_text="{% if %}<b>",
+                    logo_url='https://x.example/l.png?a="{{x}}"')
+
+    html = _html("<p>Hi</p>", layout=layout)
+
+    assert "<title>A &amp; B &#123;&#123; 7 * 7 &#125;&#125;</title>" in html
+    assert ">&#123;% if %&#125;&lt;b&gt;</div>" in html
+    assert 'src="https://x.example/l.png?a=&quot;&#123;&#123;x&#125;&#125;&quot;"' in html
+    assert "49" not in html

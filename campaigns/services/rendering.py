@@ -33,15 +33,20 @@ def template_layout(template) -> EmailLayout | None:
     return layout
 
 
-def layout_parts(layout: EmailLayout | None) -> tuple[templating.Layout | None, dict, dict]:
-    """(what of the layout goes into the source, the `layout` data, the `company` data)."""
+def layout_parts(layout: EmailLayout | None) -> tuple[templating.Layout | None, dict]:
+    """(what of the layout goes into the source, the `company` data templates read)."""
     if layout is None:
-        return (None, {"logo_url": "", "footer_text": ""},
-                {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS})
-    spec = templating.Layout(key=(layout.pk, layout.version), brand_color=layout.brand_color,
-                             background_color=layout.background_color,
-                             text_color=layout.text_color, font=layout.font)
-    return spec, {"logo_url": layout.logo_url, "footer_text": layout.footer_text}, layout.company
+        return None, {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS}
+    company = layout.company
+    # Made once per layout instance: the sender's batch shares one per template.
+    spec = getattr(layout, "_spec", None)
+    if spec is None or spec.key != (layout.pk, layout.version):
+        spec = layout._spec = templating.Layout(
+            key=(layout.pk, layout.version), company_name=company["name"],
+            logo_url=layout.logo_url, footer_text=layout.footer_text,
+            brand_color=layout.brand_color, background_color=layout.background_color,
+            text_color=layout.text_color, font=layout.font)
+    return spec, company
 
 
 def _translation_for(template, locale: str) -> TemplateTranslation | None:
@@ -95,12 +100,11 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None,
     """
     customer = message.customer
     site = settings.SITE_URL
-    _, layout_data, company = layout_parts(layout)
+    company = layout_parts(layout)[1]
     context = {
         "customer": _customer_block(customer),
         "site_url": site,
         "company": company,
-        "layout": layout_data,
         "campaign": {"name": message.campaign.name},
         "unsubscribe_url": unsubscribe_url,
         "loyalty": loyalty_block(
@@ -191,7 +195,7 @@ def sample_context(*, customer: Customer | None, layout: EmailLayout | None,
     signed token of a real message or customer), so nothing a tester clicks is recorded.
     """
     context = copy.deepcopy(templating.SAMPLE_CONTEXT)
-    _, context["layout"], context["company"] = layout_parts(layout)
+    context["company"] = layout_parts(layout)[1]
     if unsubscribe_url is not None:
         context["unsubscribe_url"] = unsubscribe_url
     if customer is None:
