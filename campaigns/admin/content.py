@@ -206,7 +206,7 @@ class EmailLayoutAdmin(admin.ModelAdmin):
         rendered = draft_render(subject="", html_body=str(body), text_body="",
                                 purpose=Purpose.MARKETING, locale="en", layout=obj)
         return format_html('<iframe sandbox="" srcdoc="{}" title="{}" class="te-layout-frame" '
-                           'style="width:100%;max-width:680px;height:520px;border:1px solid '
+                           'style="width:680px;max-width:100%;height:560px;border:1px solid '
                            '#ccc;background:#fff"></iframe>', rendered["html"],
                            gettext("Layout preview"))
 

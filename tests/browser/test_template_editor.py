@@ -128,3 +128,54 @@ def test_the_editor_fits_a_phone(browser, live_server, admin_user, demo):
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1")
     _shot(browser, "template_editor_on_a_phone.png")
+
+
+def test_a_new_template_on_the_default_layout_previews_as_it_is_written(
+    browser, live_server, admin_user, demo
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/messagetemplate/add/")
+    browser.find_element(By.ID, "id_username").send_keys(admin_user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # The default layout is chosen for a new template
+    assert Select(browser.find_element(By.ID, "id_layout")).first_selected_option.text == "Nordic Goods"
+    browser.find_element(By.ID, "id_name").send_keys("Spring news")
+    Select(browser.find_element(By.ID, "id_purpose")).select_by_value("marketing")
+
+    browser.find_element(By.CSS_SELECTOR, "#translations-group .add-row a").click()
+    browser.find_element(By.NAME, "translations-0-locale").send_keys("sv")
+    browser.find_element(By.NAME, "translations-0-subject").send_keys("Våren är här")
+    html = browser.find_element(By.NAME, "translations-0-html_body")
+    html.send_keys("<h1>Hej ")
+    # A click on a variable puts it where the cursor is
+    browser.find_element(By.CSS_SELECTOR, ".te-insert[data-insert='{{ customer.first_name }}']").click()
+    html.send_keys("!</h1>\n<p>Nya färger i butiken.</p>")
+    browser.find_element(By.NAME, "translations-0-text_body").send_keys("Hej!")
+
+    _wait(browser, lambda b: "Hej Astrid!</h1>" in _srcdoc(b))
+    assert "Avregistrera dig" in _srcdoc(browser)  # the footer in the draft's language
+    browser.find_element(By.NAME, "_continue").click()
+    _wait(browser, lambda b: "/change/" in b.current_url)
+    template = MessageTemplate.objects.get(name="Spring news")
+    assert template.layout.name == "Nordic Goods"
+    assert template.translations.get().html_body.startswith("<h1>Hej {{ customer.first_name }}!</h1>")
+
+    # The layout's page shows every email's frame
+    browser.get(f"{live_server.url}/admin/campaigns/emaillayout/{template.layout_id}/change/")
+    brand = browser.find_element(By.ID, "id_brand_color")
+    brand.clear()
+    brand.send_keys("#7a2e3b")
+    browser.find_element(By.NAME, "_continue").click()
+    _wait(browser, lambda b: "#7a2e3b" in (b.find_element(
+        By.CSS_SELECTOR, ".te-layout-frame").get_attribute("srcdoc") or ""))
+    frame = browser.find_element(By.CSS_SELECTOR, ".te-layout-frame")
+    browser.execute_script("arguments[0].scrollIntoView()", frame)
+    # Loaded again, and waited for, so the picture is not taken before it is painted.
+    browser.execute_async_script(
+        "var frame = arguments[0], done = arguments[1];"
+        "frame.addEventListener('load', function () { done(true); }); frame.srcdoc = frame.srcdoc;",
+        frame)
+    _shot(browser, "email_layout.png")
