@@ -92,6 +92,7 @@ def test_the_send_uses_the_default_layout_and_an_edit_reaches_the_next_send(
     html = email.alternatives[0][0]
     assert 'style="color: #112233;">Go</a>' in html
     assert ">Open every day</div>" in html
+    assert "\n\nOpen every day\n\n--\n" in email.body  # the text part ends with it too
     assert html.index("Open every day") < html.index("Unsubscribe")  # then the legal footer
 
     # The marketer changes the brand colour: the cached compiled copy is keyed by the old

@@ -11,7 +11,9 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
-from campaigns.models import Customer, EmailLayout, MessageTemplate, Purpose, TemplateTranslation
+from campaigns.models import (
+    AttributeDefinition, Customer, EmailLayout, MessageTemplate, Purpose, TemplateTranslation,
+)
 from campaigns.services.rendering import (
     draft_preview, draft_render, template_layout,
 )
@@ -368,11 +370,22 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:campaigns_messagetemplate_change",
                                             args=[copy.pk]))
 
+    @staticmethod
+    def _attribute_variables() -> list[tuple]:
+        """The shop's custom attributes: a customer may lack one, so each is offered with a
+        default (StrictUndefined would stop the email otherwise)."""
+        return [(f"customer.attributes.{key}",
+                 '{{ customer.attributes.%s | default("") }}' % key,
+                 gettext("%(label)s (a custom attribute; empty when the customer has none)")
+                 % {"label": label or key}, "—")
+                for key, label in AttributeDefinition.objects.order_by("key").values_list(
+                    "key", "label")]
+
     def render_change_form(self, request, context, add=False, change=False, form_url="",
                            obj=None):
         context.update({
             "editor_variables": [(name, "{{ %s }}" % name, label, _sample_value(name))
-                                 for name, label in _VARIABLES],
+                                 for name, label in _VARIABLES] + self._attribute_variables(),
             "editor_snippets": _SNIPPETS,
             "editor_recipients": template_test_recipients(user=request.user),
             "editor_can_pick_customer": request.user.has_perm("campaigns.view_customer"),

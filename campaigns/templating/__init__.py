@@ -150,6 +150,9 @@ def template_render(
         rendered[part] = _render_part(template, context, part=part, budget=budget)
     if inline_after:
         rendered["html"] = css_inline_html(rendered["html"])
+    if layout is not None and layout.footer_text.strip():
+        # The layout's footer text ends the text part too (the HTML has it in the layout).
+        rendered["text"] = f"{rendered['text'].rstrip()}\n\n{layout.footer_text.strip()}\n"
     # A subject is one line; a stray newline would break the header.
     rendered["subject"] = " ".join(rendered["subject"].split())
     return rendered

@@ -169,6 +169,19 @@ def test_the_template_page_lists_the_variables_and_has_the_editor(admin_client):
     assert 'id="te-duplicate"' in page
 
 
+def test_the_shops_custom_attributes_are_offered_with_a_default(admin_client):
+    from campaigns.models import AttributeDefinition
+
+    AttributeDefinition.objects.create(key="shoe_size", label="Shoe size", type="number")
+    translation = TemplateTranslationFactory()
+
+    page = admin_client.get(reverse("admin:campaigns_messagetemplate_change",
+                                    args=[translation.template_id])).content.decode()
+
+    assert 'data-insert="{{ customer.attributes.shoe_size | default(&quot;&quot;) }}"' in page
+    assert "Shoe size (a custom attribute" in page
+
+
 def test_duplicating_copies_every_translation_and_opens_the_copy(admin_client):
     original = TemplateTranslationFactory(locale="en").template
     TemplateTranslationFactory(template=original, locale="sv", subject="Hej")
