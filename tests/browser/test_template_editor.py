@@ -179,3 +179,28 @@ def test_a_new_template_on_the_default_layout_previews_as_it_is_written(
         "frame.addEventListener('load', function () { done(true); }); frame.srcdoc = frame.srcdoc;",
         frame)
     _shot(browser, "email_layout.png")
+
+
+def test_on_a_wide_screen_the_preview_sits_beside_the_texts(browser, live_server, admin_user, demo):
+    from selenium.webdriver.common.by import By
+
+    template = MessageTemplate.objects.get(name="Post-purchase survey (NPS)")
+    browser.set_window_size(1920, 1200)
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/messagetemplate/"
+                f"{template.pk}/change/")
+    browser.find_element(By.ID, "id_username").send_keys(admin_user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    _wait(browser, lambda b: "Astrid" in _srcdoc(b))
+    _wait(browser, lambda b: b.find_element(By.ID, "te-frame").get_attribute("data-loaded") == "yes")
+
+    box = browser.find_element(By.NAME, "translations-0-html_body")
+    preview = browser.find_element(By.ID, "te-frame")
+    assert preview.location["x"] > box.location["x"] + box.size["width"]
+    # Scrolled down to the last translation, the preview is still in view.
+    last = browser.find_elements(By.CSS_SELECTOR, "textarea[name$='-html_body']")[-2]
+    browser.execute_script("arguments[0].scrollIntoView()", last)
+    frame = browser.execute_script("var r = arguments[0].getBoundingClientRect();"
+                                   "return [r.top, r.bottom, window.innerHeight];", preview)
+    assert frame[0] < frame[2] and frame[1] > 0  # some of it on screen
+    _shot(browser, "template_editor_wide.png")
