@@ -16,9 +16,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def _wait(browser, condition, timeout=15):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout).until(condition)
+    # An element of the page being left (a save reloads it) is stale: look again.
+    return WebDriverWait(browser, timeout, ignored_exceptions=(
+        NoSuchElementException, StaleElementReferenceException)).until(condition)
 
 
 def _shot(browser, name: str) -> None:
@@ -169,6 +172,7 @@ def test_a_new_template_on_the_default_layout_previews_as_it_is_written(
     brand.clear()
     brand.send_keys("#7a2e3b")
     browser.find_element(By.NAME, "_continue").click()
+    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
     _wait(browser, lambda b: "#7a2e3b" in (b.find_element(
         By.CSS_SELECTOR, ".te-layout-frame").get_attribute("srcdoc") or ""))
     frame = browser.find_element(By.CSS_SELECTOR, ".te-layout-frame")
