@@ -239,7 +239,7 @@ def draft_preview(*, subject: str, html_body: str, text_body: str, purpose: str,
     from campaigns.templating.checks import draft_problems
 
     sources = {"subject": subject, "html_body": html_body, "text_body": text_body}
-    problems = draft_problems(**sources, purpose=purpose)
+    problems = draft_problems(**sources, purpose=purpose, in_layout=layout is not None)
     rendered = None
     if not any(problems.values()):
         try:

@@ -6,6 +6,7 @@ and runtime errors with the sample data. The names a template may read are the s
 context's (templating.SAMPLE_CONTEXT), which holds every variable of every journey.
 """
 import difflib
+import re
 
 import jinja2
 from django.utils.translation import gettext as _
@@ -69,10 +70,16 @@ def _unknown_names(ast) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def draft_problems(*, subject: str, html_body: str, text_body: str, purpose: str) -> dict:
+def draft_problems(*, subject: str, html_body: str, text_body: str, purpose: str,
+                   in_layout: bool = False) -> dict:
     """{"subject": [...], "html": [...], "text": [...]}: what a marketer must fix in each
-    part before the template can be sent (empty lists when nothing). Compiles only."""
+    part before the template can be sent (empty lists when nothing). Compiles only.
+    `in_layout`: the HTML goes inside a layout, so it must not be a whole email itself."""
     problems = {"subject": [], "html": [], "text": []}
+    if in_layout and re.search(r"<(html|body)[\s>]", html_body, re.IGNORECASE):
+        problems["html"].append(_(
+            "This HTML is a whole email (it has <html> or <body>), but it goes inside the "
+            "layout. Keep only the message itself, or tick “no layout”."))
     for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
         try:
             ast = _ENVIRONMENTS[PARTS[part][0]].parse(source)

@@ -66,6 +66,17 @@ def test_no_layout_previews_the_html_as_written(admin_client):
     assert body["layout"] == "no layout"
 
 
+def test_a_whole_email_written_into_a_layout_is_a_problem(admin_client):
+    EmailLayout.objects.create(name="Shop", is_default=True)
+    whole = "<html><body><p>Hi</p></body></html>"
+
+    in_layout = preview(admin_client, html_body=whole).json()["problems"]["html"]
+    raw = preview(admin_client, html_body=whole, raw_html="on").json()["problems"]["html"]
+
+    assert len(in_layout) == 1 and "no layout" in in_layout[0]
+    assert raw == []
+
+
 def test_a_syntax_error_is_shown_on_its_part_with_its_line(admin_client):
     body = preview(admin_client, html_body="<p>one</p>\n<p>two</p>\n<p>{{ customer.first_name </p>",
                    text_body="fine").json()
