@@ -3,6 +3,7 @@ address, and event-type suggestions for event triggers."""
 from django import forms
 from django.db.models import F
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import LifecycleStage, Suppression, TemplateTranslation
@@ -34,10 +35,13 @@ class TemplateTranslationForm(forms.ModelForm):
             ),
         }
         help_texts = {
-            "locale": "e.g. sv, nb, en. Customers in other locales get the template's default.",
-            "html_body": "Simple HTML with inline styles. The unsubscribe footer is added "
-                         "automatically; don't write your own.",
-            "text_body": "The same message as plain text, for mail apps that show no HTML.",
+            "locale": _("e.g. sv, nb, en. Customers in other languages get the template's "
+                        "default."),
+            "html_body": _("The message itself in simple HTML: the layout adds the logo, "
+                           "colours and footer, and the unsubscribe footer is added "
+                           "automatically. With no layout, write a whole email with inline "
+                           "styles."),
+            "text_body": _("The same message as plain text, for mail apps that show no HTML."),
         }
 
     def clean_locale(self):

@@ -3,7 +3,7 @@ from .consent import (
     ConsentEvent, ConsentSource, CountryPolicy, ErasureRequest, Subscription, SubscriptionRequest,
     Suppression, Topic,
 )
-from .content import MessageTemplate, Purpose, TemplateTranslation
+from .content import EmailLayout, MessageTemplate, Purpose, TemplateTranslation
 from .customers import ApiKey, AttributeDefinition, Customer, Event, LifecycleStage, Order
 from .forecasts import ForecastJob
 from .imports import ImportJob
@@ -18,8 +18,9 @@ from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
-    "CountryPolicy", "Customer", "Deliverability", "Enrollment", "ErasureRequest", "Event",
-    "ForecastJob", "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep", "LifecycleStage", "Message",
+    "CountryPolicy", "Customer", "Deliverability", "EmailLayout", "Enrollment", "ErasureRequest",
+    "Event", "ForecastJob", "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep",
+    "LifecycleStage", "Message",
     "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
     "Order", "PointsEntry", "PrivacyRequest", "Purpose", "RateLimitBucket",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",

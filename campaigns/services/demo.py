@@ -18,6 +18,7 @@ from campaigns.models import (
     ConsentSource,
     CountryPolicy,
     Customer,
+    EmailLayout,
     Event,
     FrequencyPolicy,
     JourneyStep,
@@ -170,9 +171,19 @@ def content_locales(*, name: str) -> list[str]:
     return sorted(p.name.split(".")[0] for p in (CONTENT_DIR / name).glob("*.subject.txt"))
 
 
+def _layout_load() -> EmailLayout:
+    """The shop's layout, which the shipped templates' HTML sits in (their CSS lives there)."""
+    layout = EmailLayout.objects.filter(is_default=True).first()
+    if layout is None:
+        layout, _ = EmailLayout.objects.get_or_create(name="Nordic Goods",
+                                                      defaults={"is_default": True})
+    return layout
+
+
 def _template_load(*, name: str, content: str, topic: str) -> tuple[MessageTemplate, int, int]:
     template, created = MessageTemplate.objects.get_or_create(
-        name=name, defaults={"purpose": Purpose.MARKETING, "topic": topic, "default_locale": "en"},
+        name=name, defaults={"purpose": Purpose.MARKETING, "topic": topic, "default_locale": "en",
+                             "layout": _layout_load()},
     )
     translations = 0
     for locale in content_locales(name=content):

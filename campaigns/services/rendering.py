@@ -1,12 +1,52 @@
-"""What one message says: its template, the data a template sees, the rendered parts."""
+"""What one message says: its template, its layout, the data a template sees, the rendered
+parts."""
+import copy
+
 from django.conf import settings
 from django.db.models import Sum
 
 from campaigns import templating
 from campaigns.exceptions import TemplateRenderError
 from campaigns.loyalty import EXPIRING_EVENT, loyalty_block
-from campaigns.models import Coupon, Message, PointsEntry, Purpose, TemplateTranslation, Tier
+from campaigns.models import (
+    Coupon, Customer, EmailLayout, Message, PointsEntry, Purpose, TemplateTranslation, Tier,
+)
 from campaigns.tokens import survey_token, unsubscribe_token
+
+_UNSET = object()
+
+
+def template_layout(template) -> EmailLayout | None:
+    """The layout a template's HTML sits in: its own, else the default one; none for a
+    template marked "no layout" (or when no layout exists).
+
+    Kept on the template instance: the sender loads each template once per send call, so a
+    layout is read once per template per call and an edit is seen by the next call.
+    """
+    if template.raw_html:
+        return None
+    layout = getattr(template, "_layout_resolved", _UNSET)
+    if layout is _UNSET:
+        layout = (template.layout if template.layout_id is not None
+                  else EmailLayout.objects.filter(is_default=True).first())
+        template._layout_resolved = layout
+    return layout
+
+
+def layout_parts(layout: EmailLayout | None) -> tuple[templating.Layout | None, dict]:
+    """(what of the layout goes into the source, the `company` data templates read)."""
+    if layout is None:
+        return None, {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS}
+    company = layout.company
+    # Made once per layout instance: the sender's batch shares one per template.
+    spec = getattr(layout, "_spec", None)
+    if spec is None or spec.key != (layout.pk, layout.version):
+        spec = layout._spec = templating.Layout(
+            key=(layout.pk, layout.version), company_name=company["name"],
+            logo_url=layout.logo_url, footer_text=layout.footer_text,
+            brand_color=layout.brand_color, background_color=layout.background_color,
+            text_color=layout.text_color, font=layout.font)
+    return spec, company
 
 
 def _translation_for(template, locale: str) -> TemplateTranslation | None:
@@ -34,7 +74,21 @@ def _survey_block(message_id: int) -> dict:
     }
 
 
-def message_context(*, message: Message, unsubscribe_url: str, names=None) -> dict:
+def _customer_block(customer: Customer) -> dict:
+    return {
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "email": customer.email,
+        "locale": customer.locale,
+        "external_id": customer.external_id,
+        # Custom attributes as stored: typed values are JSON numbers, booleans and
+        # "YYYY-MM-DD" dates (campaigns.attributes), so they print as 42, not 42.0.
+        "attributes": dict(customer.attributes or {}),
+    }
+
+
+def message_context(*, message: Message, unsubscribe_url: str, names=None,
+                    layout: EmailLayout | None = None) -> dict:
     """The plain data a template sees: no model instances, no querysets.
 
     `order` is there when the journey began with an order, `expiring` when it began
@@ -46,19 +100,11 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None) -> di
     """
     customer = message.customer
     site = settings.SITE_URL
+    company = layout_parts(layout)[1]
     context = {
-        "customer": {
-            "first_name": customer.first_name,
-            "last_name": customer.last_name,
-            "email": customer.email,
-            "locale": customer.locale,
-            "external_id": customer.external_id,
-            # Custom attributes as stored: typed values are JSON numbers, booleans and
-            # "YYYY-MM-DD" dates (campaigns.attributes), so they print as 42, not 42.0.
-            "attributes": dict(customer.attributes or {}),
-        },
+        "customer": _customer_block(customer),
         "site_url": site,
-        "company": {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS},
+        "company": company,
         "campaign": {"name": message.campaign.name},
         "unsubscribe_url": unsubscribe_url,
         "loyalty": loyalty_block(
@@ -90,9 +136,6 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None) -> di
         context["reward"].update(coupon_code=coupon.code,
                                  coupon_expires=coupon.expires_at.date().isoformat())
     return context
-
-
-_UNSET = object()
 
 
 def _tiers(message: Message) -> list[tuple[str, int]]:
@@ -138,13 +181,88 @@ def translation_render(*, message: Message, translation, marketing: bool,
     sources = {"cache_key": cache_key,
                "subject": translation.subject, "html_body": translation.html_body,
                "text_body": translation.text_body}
+    layout = template_layout(template)
+    spec = layout_parts(layout)[0]
     context = message_context(message=message, unsubscribe_url=unsubscribe_url or "",
-                              names=templating.template_names(**sources))
-    rendered = templating.template_render(**sources, context=context, limits=render_limits())
+                              names=templating.template_names(**sources), layout=layout)
+    rendered = templating.template_render(**sources, context=context, limits=render_limits(),
+                                          layout=spec)
     if marketing:
         footer = templating.footer_render(
             locale=translation.locale, context=context,
-            first=getattr(message, "first_marketing", False),
+            first=getattr(message, "first_marketing", False), layout=spec,
         )
         rendered = templating.with_footer(rendered=rendered, footer=footer)
     return rendered, translation.locale, unsubscribe_url
+
+
+def sample_context(*, customer: Customer | None, layout: EmailLayout | None,
+                   unsubscribe_url: str | None = None) -> dict:
+    """The data a preview or a test send renders with: the sample customer, or a real one
+    (their name, address, language, attributes, points and tier, their last order) with
+    sample links and journey data. Reads only; the links lead nowhere that counts (no
+    signed token of a real message or customer), so nothing a tester clicks is recorded.
+    """
+    context = copy.deepcopy(templating.SAMPLE_CONTEXT)
+    context["company"] = layout_parts(layout)[1]
+    if unsubscribe_url is not None:
+        context["unsubscribe_url"] = unsubscribe_url
+    if customer is None:
+        return context
+    context["customer"] = _customer_block(customer)
+    context["loyalty"] = loyalty_block(
+        balance=customer.points_balance, tier=customer.tier, tier_points=customer.tier_points,
+        tiers=list(Tier.objects.values_list("name", "threshold")),
+    )
+    order = customer.orders.order_by("-placed_at", "-id").first()
+    if order is not None:
+        context["order"] = {"external_id": order.external_id, "amount": str(order.amount),
+                            "currency": order.currency}
+    return context
+
+
+def draft_render(*, subject: str, html_body: str, text_body: str, purpose: str, locale: str,
+                 layout: EmailLayout | None, customer: Customer | None = None) -> dict:
+    """An unsaved template rendered as the sender would (layout, inlined CSS, the legal
+    footer for marketing), for the admin's live preview and test sends. Nothing is written.
+    Raises TemplateRenderError."""
+    spec = layout_parts(layout)[0]
+    context = sample_context(customer=customer, layout=layout)
+    rendered = templating.template_render(
+        cache_key=("draft",), subject=subject, html_body=html_body, text_body=text_body,
+        context=context, limits=render_limits(), layout=spec,
+    )
+    if purpose == Purpose.MARKETING:
+        footer = templating.footer_render(locale=locale, context=context, layout=spec)
+        rendered = templating.with_footer(rendered=rendered, footer=footer)
+    return rendered
+
+
+def draft_preview(*, subject: str, html_body: str, text_body: str, purpose: str, locale: str,
+                  layout: EmailLayout | None, customer: Customer | None = None) -> dict:
+    """What the live preview shows: {"rendered": parts or None, "problems": per part}.
+
+    The problems are the draft's own (templating.checks); when there are none the draft is
+    rendered for the customer (or the sample), and an error there goes to its part too.
+    """
+    from campaigns.templating.checks import draft_problems
+
+    sources = {"subject": subject, "html_body": html_body, "text_body": text_body}
+    problems = draft_problems(**sources, purpose=purpose, in_layout=layout is not None)
+    rendered = None
+    if not any(problems.values()):
+        try:
+            rendered = draft_render(**sources, purpose=purpose, locale=locale, layout=layout,
+                                    customer=customer)
+        except TemplateRenderError as error:
+            part = _part_of(str(error))
+            problems[part].append(str(error))
+    return {"rendered": rendered, "problems": problems}
+
+
+def _part_of(error: str) -> str:
+    """Which part a render error names (its message starts with the part's label)."""
+    for part, (_, label) in templating.PARTS.items():
+        if error.startswith(label):
+            return part
+    return "html"

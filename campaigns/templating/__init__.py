@@ -16,8 +16,9 @@ from campaigns.exceptions import TemplateRenderError
 from campaigns.templating.bounds import (
     DEFAULT_LIMITS, BoundedSandboxedEnvironment, Budget, RenderLimits, budget_stream,
 )
+from campaigns.templating.layout import Layout, css_inline_html, layout_wrap
 
-__all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "RenderLimits", "footer_render",
+__all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "Layout", "RenderLimits", "footer_render",
            "template_names", "template_preview", "template_render", "template_validate",
            "with_footer"]
 
@@ -123,17 +124,35 @@ def template_names(*, cache_key: tuple, subject: str, html_body: str, text_body:
     return frozenset(names)
 
 
+def _html_source(html_body: str, layout: Layout | None) -> tuple[str, bool]:
+    """The HTML part's source, in its layout with the CSS inlined (and whether each rendered
+    email must still be inlined: templating/layout.py)."""
+    if layout is None:
+        return html_body, False
+    # The body alone first, so a syntax error names the marketer's line, not the layout's.
+    _compiled(("body",), html_body, "html")
+    return layout_wrap(html_body, layout)
+
+
 def template_render(
     *, cache_key: tuple, subject: str, html_body: str, text_body: str, context: dict,
-    limits: RenderLimits = DEFAULT_LIMITS,
+    limits: RenderLimits = DEFAULT_LIMITS, layout: Layout | None = None,
 ) -> dict:
     """Render subject, HTML and text, together within `limits` (TemplateTooSlowError,
-    TemplateTooLargeError). `cache_key` must change whenever the sources do."""
+    TemplateTooLargeError). `cache_key` must change whenever the sources do; `layout`
+    (its key changes with every edit of it) wraps the HTML, with its CSS inlined."""
     rendered = {}
     budget = Budget(limits)
-    for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
-        template = _compiled((*cache_key, part), source, part)
+    html_source, inline_after = _html_source(html_body, layout)
+    layout_key = layout.key if layout is not None else None
+    for part, source in (("subject", subject), ("html", html_source), ("text", text_body)):
+        template = _compiled((*cache_key, layout_key, part), source, part)
         rendered[part] = _render_part(template, context, part=part, budget=budget)
+    if inline_after:
+        rendered["html"] = css_inline_html(rendered["html"])
+    if layout is not None and layout.footer_text.strip():
+        # The layout's footer text ends the text part too (the HTML has it in the layout).
+        rendered["text"] = f"{rendered['text'].rstrip()}\n\n{layout.footer_text.strip()}\n"
     # A subject is one line; a stray newline would break the header.
     rendered["subject"] = " ".join(rendered["subject"].split())
     return rendered
@@ -183,10 +202,12 @@ _FOOTERS = {
 }
 _FOOTER_HTML = (
     '<div style="max-width:600px;margin:0 auto;padding:16px 24px 32px;border-top:1px solid #ddd;'
-    'font-family:Arial,sans-serif;font-size:12px;line-height:1.5;color:#666;">'
+    'font-family:{font};font-size:12px;line-height:1.5;color:{colour};">'
     "{objection}<p>{notice}</p><p>{{{{ company.name }}}}, {{{{ company.address }}}}</p>"
-    '<p><a href="{{{{ unsubscribe_url }}}}" style="color:#666;">{link}</a></p></div>'
+    '<p><a href="{{{{ unsubscribe_url }}}}" style="color:{link_colour};">{link}</a></p></div>'
 )
+# Without a layout: (font, text colour, link colour).
+_FOOTER_STYLE = ("Arial,sans-serif", "#666", "#666")
 _FOOTER_TEXT = "\n\n--\n{objection}{notice}\n{{{{ company.name }}}}, {{{{ company.address }}}}\n{link}: {{{{ unsubscribe_url }}}}\n"
 
 
@@ -197,30 +218,35 @@ _LINK_MARK = "\x00unsubscribe-url\x00"
 
 @lru_cache(maxsize=64)
 def _footer_with_mark(locale: str, company_name: str, company_address: str,
-                      first: bool) -> tuple[str, str]:
+                      first: bool, style: tuple = _FOOTER_STYLE) -> tuple[str, str]:
     notice, link, objection = _FOOTERS[locale]
     context = {"company": {"name": company_name, "address": company_address},
                "unsubscribe_url": _LINK_MARK}
-    key = ("footer", locale, first)
+    key = ("footer", locale, first, style)
+    font, colour, link_colour = (str(escape(value)) for value in style)
     # The right to object is stated clearly and separately in the first marketing email.
     objection_html = f"<p><strong>{objection}</strong></p>" if first else ""
     objection_text = f"{objection}\n" if first else ""
     return (
         _render_part(_compiled(key + ("html",), _FOOTER_HTML.format(
-            notice=notice, link=link, objection=objection_html), "html"), context, part="html"),
+            notice=notice, link=link, objection=objection_html, font=font, colour=colour,
+            link_colour=link_colour), "html"), context, part="html"),
         _render_part(_compiled(key + ("text",), _FOOTER_TEXT.format(
             notice=notice, link=link, objection=objection_text), "text"), context, part="text"),
     )
 
 
-def footer_render(*, locale: str, context: dict, first: bool = False) -> dict:
-    """The legal footer in the message's locale (English when there is none).
+def footer_render(*, locale: str, context: dict, first: bool = False,
+                  layout: Layout | None = None) -> dict:
+    """The legal footer in the message's locale (English when there is none), in the
+    layout's font and colours when there is one.
 
     `first`: the customer's first marketing email, which also states the right to object.
     """
     html, text = _footer_with_mark(
         locale if locale in _FOOTERS else "en", context["company"]["name"],
         context["company"]["address"], first,
+        layout.footer_style if layout is not None else _FOOTER_STYLE,
     )
     url = context["unsubscribe_url"]
     return {"html": html.replace(_LINK_MARK, str(escape(url))), "text": text.replace(_LINK_MARK, url)}
@@ -229,6 +255,10 @@ def footer_render(*, locale: str, context: dict, first: bool = False) -> dict:
 def with_footer(*, rendered: dict, footer: dict) -> dict:
     """Put the footer before </body> when the HTML has one, else at its end."""
     html = rendered["html"]
-    index = html.lower().rfind("</body>")
+    # Lower-casing a whole email costs tens of µs once it holds any non-ASCII letter (the
+    # layout's HTML parse turns &rsquo; into ’): the usual lower-case tag is looked for first.
+    index = html.rfind("</body>")
+    if index < 0:
+        index = html.lower().rfind("</body>")
     html = html[:index] + footer["html"] + html[index:] if index >= 0 else html + footer["html"]
     return {**rendered, "html": html, "text": rendered["text"].rstrip() + footer["text"]}

@@ -400,6 +400,8 @@ else:
 # over either the visitor gets a 429 with Retry-After and nothing is stored. 0 = no limit.
 PUBLIC_RATE_PER_ADDRESS_PER_HOUR = env.int("PUBLIC_RATE_PER_ADDRESS_PER_HOUR", default=300)
 PUBLIC_RATE_PER_TOKEN_PER_HOUR = env.int("PUBLIC_RATE_PER_TOKEN_PER_HOUR", default=30)
+# Test sends from the template editor, per admin user and hour (services/test_sends.py).
+TEST_SENDS_PER_HOUR = env.int("TEST_SENDS_PER_HOUR", default=20)
 
 # --- Lifecycle stages (services/rfm.py) -------------------------------------------------
 # The one place the stage thresholds live, in days since the first / last order; the

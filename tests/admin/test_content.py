@@ -102,9 +102,10 @@ def test_the_preview_shows_subject_html_in_a_sandboxed_iframe_and_text(admin_cli
     page = admin_client.get(change_url(translation)).content.decode()
 
     assert "Welcome, Astrid!" in page
-    # The rendered document sits escaped inside srcdoc, so it cannot break out of the page.
-    assert 'sandbox="" srcdoc="&lt;p class=&quot;x&quot;&gt;Hi Astrid &amp; co&lt;/p&gt;"' in page
-    assert "Hi Astrid</pre>" in page
+    # The rendered document sits escaped inside srcdoc, so it cannot break out of the page;
+    # the legal footer follows it, as in the email.
+    assert 'sandbox="" srcdoc="&lt;p class=&quot;x&quot;&gt;Hi Astrid &amp; co&lt;/p&gt;&lt;div' in page
+    assert "Hi Astrid\n\n--\n" in page
 
 
 def test_adding_a_translation_through_the_template_page_stores_it_at_version_1(admin_client):
