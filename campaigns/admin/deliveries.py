@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import clock
 from campaigns.models import Deliverability, Enrollment, Message, MessageEvent, MessageLog
@@ -36,38 +37,44 @@ STATE_WORDS = {
     "failed": "failed",
     "unknown": "outcome unknown",
 }
-# Reasons the scheduler and the sender record, in plain words.
+# Reasons the scheduler, the sender and the journeys record, in plain words (every code
+# the code base writes to Message.reason, MessageLog.reason or Enrollment.exit_reason:
+# tests/admin/test_reason_words.py fails when a new one appears without its words).
 REASON_WORDS = {
-    "planned": "planned",
-    "holdout": "in the holdout group (kept out on purpose to measure the campaign's effect)",
-    "deadline": "its deadline had passed",
-    "frequency_cap": "frequency cap",
-    "min_gap": "too soon after the previous email",
-    "quiet_hours": "quiet hours",
-    "suppressed": "the address is on the suppression list",
-    "no_consent": "no marketing consent",
-    "paused": "the customer paused marketing",
-    "pending_confirmation": "the subscription waits for its double opt-in confirmation",
-    "unclassified": "the template is not classified marketing or transactional",
-    "consent": "sent on recorded opt-in consent",
-    "existing_customer": "sent under the existing-customer exception",
-    "transactional": "transactional: needs no marketing consent",
-    "exit_event": "the customer left the journey (an exit event happened)",
-    "exited": "the customer left the journey",
-    "provider_unavailable": "the email provider was unavailable, will try again",
-    "provider_rate_limited": "the email provider asked us to slow down, will try again",
-    "provider_unreachable": "the email provider could not be reached, will try again",
-    "provider_timeout": "no answer from the email provider after the message went out",
-    "provider_answer_unreadable": "the email provider's answer could not be read",
-    "send_error": "an unexpected error while handing the message over",
-    "reconciled": "settled by the provider's later report",
-    "provider_error": "the email provider refused the message",
-    "rejected": "the email provider refused the address",
-    "template_error": "the template could not be rendered",
-    "template_too_slow": "the template took too long to render for this customer",
-    "template_too_large": "the template made too large an email for this customer",
-    "interrupted": "the send task stopped before handing it over, will try again",
-    "worker_lost": "the worker stopped while sending",
+    "planned": _("planned"),
+    "holdout": _("in the holdout group (kept out on purpose to measure the campaign's effect)"),
+    "deadline": _("its deadline had passed"),
+    "frequency_cap": _("frequency cap"),
+    "min_gap": _("too soon after the previous email"),
+    "quiet_hours": _("quiet hours"),
+    "suppressed": _("the address is on the suppression list"),
+    "no_consent": _("no marketing consent"),
+    "paused": _("the customer paused marketing"),
+    "pending_confirmation": _("the subscription waits for its double opt-in confirmation"),
+    "unclassified": _("the template is not classified marketing or transactional"),
+    "consent": _("sent on recorded opt-in consent"),
+    "existing_customer": _("sent under the existing-customer exception"),
+    "transactional": _("transactional: needs no marketing consent"),
+    "exit_event": _("the customer left the journey (an exit event happened)"),
+    "exited": _("the customer left the journey"),
+    "erased": _("the customer's data was erased"),
+    "provider_unavailable": _("the email provider was unavailable, will try again"),
+    "provider_rate_limited": _("the email provider asked us to slow down, will try again"),
+    "provider_unreachable": _("the email provider could not be reached, will try again"),
+    "provider_timeout": _("no answer from the email provider after the message went out"),
+    "provider_answer_unreadable": _("the email provider's answer could not be read"),
+    "send_error": _("an unexpected error while handing the message over"),
+    "reconciled": _("settled by the provider's later report"),
+    "provider_error": _("the email provider refused the message"),
+    "rejected": _("the email provider refused the address"),
+    "template_error": _("the template could not be rendered"),
+    "template_too_slow": _("the template took too long to render for this customer"),
+    "template_too_large": _("the template made too large an email for this customer"),
+    "interrupted": _("the send task stopped before handing it over, will try again"),
+    "worker_lost": _("the worker stopped while sending"),
+    "retry": _("a temporary error, tried again until the attempts ran out"),
+    "failed": _("a permanent error from the email provider"),
+    "unknown": _("the hand-over to the email provider broke off"),
 }
 # A moment with an explicit zone inside a log detail, e.g. "2026-03-03 08:00 UTC".
 _MOMENT = re.compile(
