@@ -268,6 +268,9 @@ def _active_words(campaign, entry, lines, facts) -> tuple[str, str]:
     if waiting:
         return "waiting", waiting[-1]
     step = next((s for s in campaign.steps.all() if s.position == entry.step_position), None)
+    if step is None and lines:
+        # Past the last step: the journey ends at the next tick; its last message says it.
+        return lines[-1]
     if step is None or entry.next_action_at is None:
         return "in_journey", _("In the journey since %(when)s.") % {
             "when": when(entry.enrolled_at, zone)}
@@ -400,7 +403,10 @@ def _why_not_event(campaign: Campaign, facts: _Facts) -> JourneyExplanation:
     if latest is None:
         if event_type == "purchase":
             return _not_in(campaign, _("Not in the audience: no order yet."))
-        return _not_in(campaign, _("Not in the audience: no %(event)s yet.") % {
+        if event_type == "signup":
+            return _not_in(campaign, _("Not in the audience: no sign-up recorded."))
+        return _not_in(campaign, _("Not in the audience: nothing recorded yet that starts it "
+                                   "(it starts with %(event)s).") % {
             "event": event_words(event_type)})
     pk, at = latest
     if at > facts.now:
