@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, QuerySet
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 from campaigns import clock
 from campaigns.models import AttributeDefinition, Customer, Segment
@@ -71,6 +73,28 @@ def segment_sample(segment_or_rule, now: dt.datetime | None = None, *, limit: in
         .only("pk", "external_id", "email", "first_name", "last_name", "country")
         .order_by("-pk")[:limit]
     )
+
+
+def segment_count_age_words(segment: Segment, *, now: dt.datetime) -> str:
+    """How old the stored count is, in words; stale when the periodic refresh is overdue.
+
+    Stale means older than two refresh periods (SEGMENT_REFRESH_MINUTES): the beat or the
+    worker that runs `segments_refresh` is probably down, and the marketer should know.
+    """
+    if segment.counted_at is None:
+        return gettext("not counted yet: counted when the segment is saved, and every "
+                       "%(minutes)d minutes") % {"minutes": settings.SEGMENT_REFRESH_MINUTES}
+    age = now - segment.counted_at
+    if age < dt.timedelta(minutes=1):
+        words = gettext("counted just now")
+    else:
+        words = gettext("counted %(ago)s ago") % {"ago": timesince(segment.counted_at, now,
+                                                                    depth=1)}
+    if age > dt.timedelta(minutes=2 * settings.SEGMENT_REFRESH_MINUTES):
+        words = gettext("%(words)s (out of date: the refresh every %(minutes)d minutes has "
+                        "not run; open the segment for a live count)") % {
+            "words": words, "minutes": settings.SEGMENT_REFRESH_MINUTES}
+    return words
 
 
 @dataclass(frozen=True)
