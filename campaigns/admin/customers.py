@@ -80,6 +80,10 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "email", "first_name", "last_name"]
     search_help_text = "External id, email, first or last name."
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ["campaigns/customer_page.css"]}
+
     actions = ["withdraw_marketing_consent", "export_personal_data", "erase_personal_data"]
     fieldsets = [
         ("Identity", {"fields": ["external_id", "email", "first_name", "last_name"]}),
