@@ -257,9 +257,31 @@ def _entered(campaign: Campaign, entries: list[Enrollment], facts: _Facts) -> Jo
             "Entered %(count)d time in all; the latest entry is shown.",
             "Entered %(count)d times in all; the latest entry is shown.", len(entries),
         ) % {"count": len(entries)})
-    if campaign.entry_key == Campaign.EntryKey.CUSTOMER and entry.state != Enrollment.State.ACTIVE:
-        details.append(_("This campaign takes each customer once, so they will not enter again."))
+    if entry.state != Enrollment.State.ACTIVE:
+        again = _next_entry_words(campaign, entry, facts)
+        if again:
+            details.append(again)
     return JourneyExplanation(campaign, False, outcome, headline, details)
+
+
+def _next_entry_words(campaign: Campaign, entry: Enrollment, facts: _Facts) -> str:
+    """Whether a customer whose entry has ended can enter again, and when, or ''."""
+    if campaign.trigger == Campaign.Trigger.EVENT:
+        # Only event triggers read the campaign's entry key (services.planning).
+        if campaign.entry_key == Campaign.EntryKey.CUSTOMER:
+            return _("This campaign takes each customer once, so they will not enter again.")
+        return ""
+    if campaign.trigger == Campaign.Trigger.INACTIVITY:
+        last = facts.customer.last_order_at
+        if last is None or entry.entry_key == f"lapse:{last:%Y%m%dT%H%M%S.%f}":
+            return _("They enter again after their next order and another %(days)d days "
+                     "without one.") % {"days": int(campaign.trigger_config.get("days", 90))}
+    if campaign.trigger == Campaign.Trigger.SEGMENT_ENTRY:
+        return _("They enter again when they leave the segment and join it anew.")
+    following = _not_entered(campaign, facts)
+    if following.outcome == "will_enter":
+        return _("Next time: %(words)s") % {"words": following.headline}
+    return ""
 
 
 def _active_words(campaign, entry, lines, facts) -> tuple[str, str]:
@@ -310,6 +332,15 @@ def _ground_words(message: Message, facts: _Facts) -> str:
     return ""
 
 
+def _reason_words() -> dict[str, str]:
+    # Fuller words than the message list's short labels, where a sentence has room.
+    return {
+        "frequency_cap": _("the daily or weekly cap of marketing emails was reached"),
+        "min_gap": _("too soon after the previous email (the minimum gap)"),
+        "quiet_hours": _("quiet hours in the customer's time zone"),
+    }
+
+
 def _message_words(message: Message, campaign: Campaign, facts: _Facts) -> tuple[str, str]:
     """(outcome, sentence) for one message of the customer's latest entry."""
     from campaigns.admin.deliveries import REASON_WORDS
@@ -317,7 +348,8 @@ def _message_words(message: Message, campaign: Campaign, facts: _Facts) -> tuple
     zone = facts.zone
     name = (message.step.template.name if message.step.template_id and message.step.template
             else str(message.step))
-    reason = str(REASON_WORDS.get(message.reason, message.reason.replace("_", " ")))
+    reason = str(_reason_words().get(message.reason)
+                 or REASON_WORDS.get(message.reason, message.reason.replace("_", " ")))
     last = list(message.log.all())[-1:] if message.state != Message.State.SENT else []
     detail = consent_detail_words(last[0].detail) if last and last[0].detail else ""
     if message.state == Message.State.SENT:

@@ -100,7 +100,7 @@ class TestEventTrigger:
 
         assert item.outcome == "waiting"
         assert item.headline == ("“Welcome”: waiting, due 2026-03-02 08:00 America/Los_Angeles "
-                                 "(held back: quiet hours).")
+                                 "(held back: quiet hours in the customer's time zone).")
 
     def test_the_daily_cap_stops_a_second_email(self, welcome, policy, frozen_clock):
         customer = opted_in()
@@ -116,7 +116,8 @@ class TestEventTrigger:
         item = explain(customer, frozen_clock.now, bonus)
 
         assert item.outcome == "not_sent"
-        assert item.headline == "“Welcome”: not sent: frequency cap."
+        assert item.headline == ("“Welcome”: not sent: the daily or weekly cap of marketing emails "
+                                 "was reached.")
 
     def test_without_consent_the_reason_is_a_sentence(self, welcome, frozen_clock):
         customer = CustomerFactory(time_zone="UTC", country="SE")
@@ -186,6 +187,8 @@ class TestInactivityTrigger:
         assert "next step (wait)" in inside.headline or "next step (send an email)" in inside.headline
         assert left.outcome == "left"
         assert left.headline == "Left the journey after a purchase on 2026-04-23 09:01 UTC."
+        assert ("They enter again after their next order and another 90 days without one."
+                in left.details)
 
     def test_a_customer_who_lapsed_before_the_campaign_started_is_told_why(self, winback,
                                                                           frozen_clock):
