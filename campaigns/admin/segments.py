@@ -2,6 +2,8 @@
 import json
 
 from django import forms
+from django.conf import settings
+from django.core.cache import cache
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
@@ -26,6 +28,7 @@ from campaigns.services.segments import segment_members_refresh
 from .personal_data import customer_data_allowed
 
 SAMPLE_SIZE = 10
+FIRST_COUNT_KEY = "segments:first-count-queued"
 MAX_PREVIEW_BYTES = 100_000
 
 
@@ -152,15 +155,30 @@ class SegmentAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description="Why is a customer (not) in it?")
+    @admin.display(description=_("Why is a customer (not) in it?"))
     def explain_help(self, obj):
+        # From the customer's page: each segment there links to its explanation, so no
+        # one types an address by hand.
         if obj is None or obj.pk is None:
-            return "Save the segment first."
-        example = reverse("admin:campaigns_segment_explain", args=[obj.pk, 0])[:-2]
-        return format_html(
-            "Open a customer's explanation at <code>{}&lt;customer id&gt;/</code>, or follow the "
-            "link on the customer's page. “Refresh members now” (on the segment list) stores "
-            "who is in it and counts who entered.", example)
+            return gettext("Save the segment first.")
+        return gettext(
+            "Open a customer from the customer list: under “Segments”, each segment they "
+            "are in links to why, and every other segment to why not, condition by condition.")
+
+    def changelist_view(self, request, extra_context=None):
+        self._queue_first_counts()
+        return super().changelist_view(request, extra_context)
+
+    @staticmethod
+    def _queue_first_counts() -> None:
+        """Segments made without the admin (the demo, an import) have no count yet: queue the
+        periodic refresh now rather than wait for its next run, at most once per period."""
+        if not Segment.objects.filter(counted_at__isnull=True).exists():
+            return
+        if cache.add(FIRST_COUNT_KEY, True, timeout=settings.SEGMENT_REFRESH_MINUTES * 60):
+            from campaigns.tasks import segments_refresh
+
+            segments_refresh.delay_on_commit()
 
     def preview_view(self, request):
         """POST {"rule": …} -> {"errors": [...]} or {"count": n, "sample": [...]} (staff only)."""
@@ -211,8 +229,10 @@ class SegmentAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Why is {customer} {'in' if explanation and explanation.member else 'not in'} "
-                     f"“{segment.name}”?",
+            "title": (gettext("Why is %(customer)s in “%(segment)s”?")
+                      if explanation and explanation.member
+                      else gettext("Why is %(customer)s not in “%(segment)s”?"))
+            % {"customer": customer, "segment": segment.name},
             "segment": segment,
             "customer": customer,
             "explanation": explanation,
