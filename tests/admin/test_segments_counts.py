@@ -1,5 +1,5 @@
-"""Segment counts on the list: counted on save and by the periodic refresh, their age in
-words, out of date said plainly, never a COUNT per row."""
+"""Segment counts on the list (counted on save and by the periodic refresh, their age in
+words, out of date said plainly, never a COUNT per row) and the explanation's words."""
 import html
 import json
 import re
@@ -142,3 +142,14 @@ def test_a_rule_broken_since_is_saved_with_a_warning_not_a_500(admin_client, peo
     assert response.status_code == 200
     assert "“Swedes” was saved but not counted: the attribute “shoe_size” no longer exists" in \
         page_text(response)
+
+
+def test_the_explanation_says_no_order_yet_rather_than_none(admin_client, frozen_clock):
+    customer = CustomerFactory(country="NO")
+    segment = Segment.objects.create(name="Lapsed", rule={"all": [
+        {"field": "last_order_at", "op": "more_than_days_ago", "value": 90}]})
+
+    text = page_text(admin_client.get(reverse("admin:campaigns_segment_explain",
+                                              args=[segment.pk, customer.pk])))
+
+    assert "last order more than 90 days ago no order yet ✘ does not hold" in text

@@ -31,10 +31,14 @@ def welcomed(transactional_db):
 
 
 def _open(browser, live_server, admin_user, path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element("name", "username").send_keys(admin_user.username)
     browser.find_element("name", "password").send_keys("password")
     browser.find_element("css selector", "input[type=submit]").click()
+    # Wait for the logged-in page, or the next request may go out before the session cookie.
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements("id", "user-tools"))
     browser.get(f"{live_server.url}{path}")
 
 
@@ -64,13 +68,19 @@ def test_a_marketer_reads_why_a_customer_got_one_journey_and_not_the_others(
     assert "no_consent" not in text and "{" not in text
     timeline = browser.find_element(By.XPATH, "//*[contains(text(), 'what happened')]/ancestor::table")
     assert "Signed up" in timeline.text and '"source"' not in timeline.text
-    # The segment links open the explanation, in words.
-    links = browser.find_elements(By.PARTIAL_LINK_TEXT, "why is this customer in it?")
-    if links:
-        href = links[0].get_attribute("href")
-        browser.get(href)
+    # The segment links open the explanation, in words: one the customer is in, if any,
+    # and always one they are not in (the demo has segments the newcomer is outside of).
+    member_links = browser.find_elements(By.PARTIAL_LINK_TEXT, "why is this customer in it?")
+    if member_links:
+        browser.get(member_links[0].get_attribute("href"))
         assert "In the segment." in browser.find_element(By.ID, "segment-explanation").text
         browser.back()
+    browser.find_element(By.CSS_SELECTOR, ".cp-other-segments summary").click()
+    other = browser.find_element(By.PARTIAL_LINK_TEXT, "Why not in")
+    browser.get(other.get_attribute("href"))
+    explanation = browser.find_element(By.ID, "segment-explanation").text
+    assert "Not in the segment." in explanation and "✘ does not hold" in explanation
+    browser.save_screenshot(str(SCREENSHOTS / "segment_explain.png"))
 
     browser.set_window_size(390, 844)
     browser.get(f"{live_server.url}/admin/campaigns/customer/{customer.pk}/change/")
