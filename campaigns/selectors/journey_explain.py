@@ -203,7 +203,18 @@ def customer_journeys_explain(*, customer: Customer, now: dt.datetime,
     if not campaigns:
         return []
     facts = _facts_load(customer, campaigns, now=now, zone=zone)
-    return [_explain(campaign, facts) for campaign in campaigns]
+    return [_explain_safely(campaign, facts) for campaign in campaigns]
+
+
+def _explain_safely(campaign: Campaign, facts: _Facts) -> JourneyExplanation:
+    # Settings stored around the form (a script, an old row) must not break the page.
+    try:
+        return _explain(campaign, facts)
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        return JourneyExplanation(
+            campaign, campaign.status == Campaign.Status.PAUSED, "not_in",
+            _("Cannot be worked out: the campaign's trigger settings are incomplete or not "
+              "valid; open the campaign to correct them."))
 
 
 def _explain(campaign: Campaign, facts: _Facts) -> JourneyExplanation:

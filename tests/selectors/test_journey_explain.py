@@ -295,3 +295,16 @@ def test_the_query_count_does_not_grow_with_the_campaigns(welcome, frozen_clock)
     assert (len(small), len(large)) == (6, 31)
     assert len(few) == len(many) <= JOURNEY_EXPLAIN_QUERIES, [q["sql"][:60] for q in many]
     assert Event.objects.filter(customer=customer).count() == 1
+
+
+def test_settings_stored_around_the_form_are_reported_not_a_crash(welcome, frozen_clock):
+    broken = CampaignFactory(name="Broken", trigger=Campaign.Trigger.INACTIVITY,
+                             trigger_event_type="", trigger_config={"days": "ninety"})
+    Campaign.objects.filter(pk=broken.pk).update(trigger_config=["not", "an", "object"])
+    customer = opted_in(last_order_at=frozen_clock.now - 10 * DAY, order_count=1)
+
+    items = {item.campaign.name: item for item in explain(customer, frozen_clock.now)}
+
+    assert items["Broken"].headline.startswith("Cannot be worked out: the campaign's trigger "
+                                               "settings are incomplete")
+    assert items["Welcome"].headline == "Not in the audience: no sign-up recorded."
