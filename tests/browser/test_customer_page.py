@@ -51,6 +51,10 @@ def test_a_marketer_reads_why_a_customer_got_one_journey_and_not_the_others(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     _open(browser, live_server, admin_user, f"/admin/campaigns/customer/{customer.pk}/change/")
+    others = browser.find_element(By.CSS_SELECTOR, ".cp-other-segments")
+    others.find_element(By.TAG_NAME, "summary").click()
+    browser.execute_script("arguments[0].scrollIntoView(); window.scrollBy(0, -300);", others)
+    browser.save_screenshot(str(SCREENSHOTS / "customer_page_segments.png"))
     journeys = browser.find_element(By.CSS_SELECTOR, ".cp-journeys")
     journeys.location_once_scrolled_into_view
     browser.save_screenshot(str(SCREENSHOTS / "customer_page.png"))
@@ -75,7 +79,6 @@ def test_a_marketer_reads_why_a_customer_got_one_journey_and_not_the_others(
         browser.get(member_links[0].get_attribute("href"))
         assert "In the segment." in browser.find_element(By.ID, "segment-explanation").text
         browser.back()
-    browser.find_element(By.CSS_SELECTOR, ".cp-other-segments summary").click()
     other = browser.find_element(By.PARTIAL_LINK_TEXT, "Why not in")
     browser.get(other.get_attribute("href"))
     explanation = browser.find_element(By.ID, "segment-explanation").text
