@@ -15,7 +15,8 @@ from campaigns import clock
 from campaigns.models import (
     ConsentSource, Customer, Enrollment, Event, Message, Order, PrivacyRequest, Suppression,
 )
-from campaigns.selectors.journey_explain import consent_detail_words, customer_journeys_explain
+from campaigns.selectors.journey_explain import customer_journeys_explain
+from campaigns.selectors.journey_words import consent_detail_words
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.customers import customer_upsert
 from campaigns.services.gdpr import (
