@@ -12,10 +12,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _lazy
 
 from campaigns.models import (
     AttributeDefinition, ConsentEvent, Customer, Event, LifecycleStage, Order, PointsEntry,
-    SegmentMembership, Subscription, SurveyResponse,
+    Segment, SegmentMembership, Subscription, SurveyResponse,
 )
 
 from .deliveries import local_time
@@ -23,7 +25,6 @@ from .deliveries import local_time
 # The most rows a section shows; the full lists are one link away.
 TIMELINE_LIMIT = 100
 SECTION_LIMIT = 50
-_PROPERTIES_WIDTH = 160
 _TABLE = '<table style="width:100%;max-width:1100px">{}{}</table>'
 
 RFM_WORDS = {5: "top 20 %", 4: "upper middle", 3: "middle", 2: "lower middle", 1: "bottom 20 %"}
@@ -116,25 +117,89 @@ def attributes_html(customer: Customer) -> str:
     return _table(["attribute", "type", "value"], rows)
 
 
+# How an event's properties read: the few keys a shop sends most, in words; others as they are.
+_PROPERTY_LABELS = {
+    "order_id": _lazy("order"), "amount": _lazy("amount"), "currency": _lazy("currency"),
+    "items": _lazy("items"), "item_count": _lazy("items"), "source": _lazy("source"),
+    "path": _lazy("page"), "url": _lazy("page"), "score": _lazy("score"),
+    "comment": _lazy("comment"), "reason": _lazy("reason"),
+}
+_PROPERTY_WIDTH = 60
+_PROPERTIES_SHOWN = 8
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        text = ngettext("%(count)d item", "%(count)d items", len(value)) % {"count": len(value)}
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}: {_short(v)}" for k, v in list(value.items())[:4])
+    elif isinstance(value, bool):
+        text = gettext("yes") if value else gettext("no")
+    elif value is None:
+        text = "—"
+    else:
+        text = str(value)
+    return text if len(text) <= _PROPERTY_WIDTH else text[:_PROPERTY_WIDTH - 1] + "…"
+
+
+def event_summary(event: Event) -> str:
+    """e.g. "Purchase — order 1042, 3 items, 599.00 SEK"; the type in words otherwise."""
+    props = event.properties if isinstance(event.properties, dict) else {}
+    order = event.order if event.order_id else None
+    if event.type == "purchase":
+        number = order.external_id if order else props.get("order_id", "")
+        amount = f"{order.amount} {order.currency}" if order else " ".join(
+            str(props[k]) for k in ("amount", "currency") if props.get(k) is not None)
+        items = props.get("items")
+        count = len(items) if isinstance(items, list) else props.get("item_count")
+        parts = [gettext("order %(number)s") % {"number": number}] if number else []
+        if isinstance(count, int) and not isinstance(count, bool):
+            parts.append(ngettext("%(count)d item", "%(count)d items", count) % {"count": count})
+        if amount:
+            parts.append(amount)
+        return gettext("Purchase — %(details)s") % {"details": ", ".join(parts)} if parts \
+            else gettext("Purchase")
+    words = {"signup": gettext("Signed up"), "refund": gettext("Refund"),
+             "order_cancelled": gettext("Order cancelled"),
+             "support_closed": gettext("Support case closed")}
+    title = words.get(event.type, event.type.replace("_", " ").replace(".", ": ").capitalize())
+    if order is not None:
+        return gettext("%(event)s — order %(number)s") % {"event": title,
+                                                          "number": order.external_id}
+    return title
+
+
+def event_details_html(event: Event) -> str:
+    """The properties as a short "key: value" list, long values cut, never raw JSON."""
+    props = event.properties if isinstance(event.properties, dict) else {}
+    shown = [(str(_PROPERTY_LABELS.get(k, k.replace("_", " "))), _short(v))
+             for k, v in sorted(props.items())
+             if not (event.type == "purchase" and k in ("order_id", "amount", "currency"))]
+    if not shown:
+        return ""
+    more = len(shown) - _PROPERTIES_SHOWN
+    items = format_html_join("", '<li><span class="cp-key">{}:</span> {}</li>',
+                             shown[:_PROPERTIES_SHOWN])
+    note = format_html("<li>{}</li>", ngettext("and %(count)d more", "and %(count)d more",
+                                               more) % {"count": more}) if more > 0 else ""
+    return format_html('<ul class="cp-props">{}{}</ul>', items, note)
+
+
 def timeline_html(customer: Customer, zone: ZoneInfo) -> str:
     events = list(
         Event.objects.filter(customer=customer).select_related("order")
         .only("type", "occurred_at", "received_at", "properties", "event_id",
-              "order__external_id")
+              "order__external_id", "order__amount", "order__currency")
         .order_by("-occurred_at", "-id")[:TIMELINE_LIMIT + 1]
     )
     if not events:
-        return "No events yet."
+        return gettext("No events yet.")
     events, note = _capped(events, TIMELINE_LIMIT, "events",
                            changelist_link(Event, customer, "All of this customer's events"))
-    rows = []
-    for event in events:
-        props = json.dumps(event.properties, ensure_ascii=False, sort_keys=True) if event.properties else ""
-        if len(props) > _PROPERTIES_WIDTH:
-            props = props[:_PROPERTIES_WIDTH - 1] + "…"
-        rows.append((local_time(event.occurred_at, zone), event.type,
-                     event.order.external_id if event.order else "", props))
-    return format_html("{}{}", note, _table(["when", "event", "order", "details"], rows))
+    rows = [(local_time(e.occurred_at, zone), event_summary(e), event_details_html(e))
+            for e in events]
+    return format_html("{}{}", note, _table(
+        [gettext("when"), gettext("what happened"), gettext("details")], rows))
 
 
 def orders_html(customer: Customer, zone: ZoneInfo) -> str:
@@ -182,23 +247,90 @@ def points_html(customer: Customer, zone: ZoneInfo) -> str:
     ))
 
 
-def _explain_link(segment_id: int, customer_id: int) -> str:
-    url = reverse("admin:campaigns_segment_explain", args=[segment_id, customer_id])
-    return format_html('<a href="{}">why?</a>', url)
+# Segments offered under "Why not in …?" on the customer page: the list is for a quick
+# look, the segment list has them all.
+OTHER_SEGMENTS_LIMIT = 30
+
+
+def explain_url(segment_id: int, customer_id: int) -> str:
+    return reverse("admin:campaigns_segment_explain", args=[segment_id, customer_id])
+
+
+def _explain_link(segment_id: int, customer_id: int, label: str | None = None) -> str:
+    return format_html('<a href="{}">{}</a>', explain_url(segment_id, customer_id),
+                       label or gettext("why is this customer in it?"))
 
 
 def segments_html(customer: Customer, zone: ZoneInfo) -> str:
+    """The segments the customer is in, each linked to why; then the others, linked to why
+    not (one query each, however many segments there are)."""
     memberships = list(
         SegmentMembership.objects.filter(customer=customer).select_related("segment")
         .only("entered_at", "segment__name", "segment__id").order_by("segment__name")
     )
-    if not memberships:
-        return ("In no segment (as of each segment's last refresh).")
-    return _table(
-        ["segment", "entered", "explanation"],
-        ((m.segment.name, local_time(m.entered_at, zone), _explain_link(m.segment_id, customer.pk))
-         for m in memberships),
+    others = list(Segment.objects.exclude(pk__in=[m.segment_id for m in memberships])
+                  .order_by("name").values_list("pk", "name")[:OTHER_SEGMENTS_LIMIT + 1])
+    if memberships:
+        inside = _table(
+            [gettext("segment"), gettext("in it since"), gettext("explanation")],
+            ((m.segment.name, local_time(m.entered_at, zone),
+              _explain_link(m.segment_id, customer.pk)) for m in memberships),
+        )
+    else:
+        inside = format_html("<p>{}</p>", gettext(
+            "In no segment (as of each segment's last refresh)."))
+    if not others:
+        return inside
+    links = format_html_join(
+        "", "<li>{}</li>",
+        ((_explain_link(pk, customer.pk, gettext("Why not in “%(name)s”?") % {"name": name}),)
+         for pk, name in others[:OTHER_SEGMENTS_LIMIT]),
     )
+    more = format_html('<p class="help">{}</p>', gettext(
+        "Only the first %(count)d are listed; the segment list has them all.")
+        % {"count": OTHER_SEGMENTS_LIMIT}) if len(others) > OTHER_SEGMENTS_LIMIT else ""
+    return format_html(
+        '{}<details class="cp-other-segments"><summary>{}</summary><ul>{}</ul>{}</details>',
+        inside, gettext("Why is this customer not in another segment?"), links, more)
+
+
+_OUTCOME_MARKS = {
+    "sent": ("cp-sent", "✔"), "waiting": ("cp-waiting", "…"), "in_journey": ("cp-waiting", "…"),
+    "will_enter": ("cp-waiting", "→"), "completed": ("cp-sent", "✔"),
+    "not_sent": ("cp-not", "✘"), "left": ("cp-not", "✘"), "not_in": ("cp-out", "–"),
+}
+
+
+def journeys_html(explanations, customer: Customer) -> str:
+    """Each active or paused campaign: did this customer get it, and why (not)."""
+    if not explanations:
+        return gettext("No campaign is active or paused.")
+    blocks = []
+    for item in explanations:
+        css, mark = _OUTCOME_MARKS.get(item.outcome, ("cp-out", "–"))
+        try:
+            url = reverse("admin:campaigns_campaign_change", args=[item.campaign.pk])
+            name = format_html('<a href="{}">{}</a>', url, item.campaign.name)
+        except NoReverseMatch:
+            name = item.campaign.name
+        paused = format_html(' <span class="cp-paused">{}</span>', gettext("paused")) \
+            if item.paused else ""
+        details = list(item.details)
+        if item.segment_id is not None:
+            details.append(_explain_link(
+                item.segment_id, customer.pk,
+                gettext("Why is this customer in “%(name)s”?") % {"name": item.segment_name}
+                if item.segment_member
+                else gettext("Why is this customer not in “%(name)s”?")
+                % {"name": item.segment_name}))
+        lines = format_html_join("", "<li>{}</li>", ((d,) for d in details))
+        blocks.append(format_html(
+            '<div class="cp-journey {}"><div class="cp-journey-head"><span class="cp-mark" '
+            'aria-hidden="true">{}</span> <strong>{}</strong>{}</div><p>{}</p>{}</div>',
+            css, mark, name, paused, item.headline,
+            format_html("<ul>{}</ul>", lines) if details else ""))
+    return format_html('<div class="cp-journeys">{}</div>',
+                       format_html_join("", "{}", ((b,) for b in blocks)))
 
 
 def consent_html(customer: Customer, zone: ZoneInfo) -> str:

@@ -7,13 +7,16 @@ from django.db.models import Prefetch
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
-from django.utils.translation import ngettext
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import clock
 from campaigns.models import (
     ConsentSource, Customer, Enrollment, Event, Message, Order, PrivacyRequest, Suppression,
 )
+from campaigns.selectors.journey_explain import customer_journeys_explain
+from campaigns.selectors.journey_words import consent_detail_words
 from campaigns.services.consent import consent_record, email_hash
 from campaigns.services.customers import customer_upsert
 from campaigns.services.gdpr import (
@@ -27,6 +30,12 @@ from .personal_data import PersonalDataAdminMixin
 
 # Messages shown on the customer page, newest first (the Messages list has them all).
 MESSAGE_LIMIT = 50
+SUPPRESSION_WORDS = {
+    Suppression.Reason.ERASED: _("the customer's data was erased"),
+    Suppression.Reason.BOUNCED: _("earlier emails bounced"),
+    Suppression.Reason.COMPLAINED: _("the customer marked an email as spam"),
+    Suppression.Reason.MANUAL: _("added by hand"),
+}
 
 
 class RfmScoreFilter(admin.SimpleListFilter):
@@ -72,6 +81,10 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "email", "first_name", "last_name"]
     search_help_text = "External id, email, first or last name."
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ["campaigns/customer_page.css"]}
+
     actions = ["withdraw_marketing_consent", "export_personal_data", "erase_personal_data"]
     fieldsets = [
         ("Identity", {"fields": ["external_id", "email", "first_name", "last_name"]}),
@@ -92,8 +105,10 @@ class CustomerAdmin(admin.ModelAdmin):
         }),
         ("Segments", {"fields": ["segments"],
                       "description": "As of each segment's last refresh."}),
-        ("Why did / didn't this customer get each message?", {
-            "fields": ["send_check", "message_history"],
+        (_("Why did / didn't this customer get each message?"), {
+            "fields": ["send_check", "journeys", "message_history"],
+            "description": _("Every active or paused campaign, worked out now from its trigger "
+                             "and this customer's data, then every message with its history."),
         }),
         ("Timeline", {"fields": ["timeline"]}),
         ("Orders", {"fields": ["orders"]}),
@@ -103,7 +118,7 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["external_id", "tier", "custom_attributes", "marketing_consent",
                        "consent_note", "signed_up_at", "first_order_at", "last_order_at",
                        "order_count", "total_spent", "points_balance", "erased_at", "lifecycle",
-                       "consent_history", "segments", "send_check", "message_history",
+                       "consent_history", "segments", "send_check", "journeys", "message_history",
                        "timeline", "orders", "survey_answers", "points_ledger"]
 
     def has_add_permission(self, request):
@@ -205,23 +220,39 @@ class CustomerAdmin(admin.ModelAdmin):
                 f"{local_time(latest.occurred_at, zone)} via {latest.get_source_display()}"
                 + (f" (wording {latest.wording_version})" if latest.wording_version else ""))
 
-    @admin.display(description="Can we email this customer now?")
+    @admin.display(description=_("Can we email this customer now?"))
     def send_check(self, obj):
         if obj.pk is None:
             return "—"
         problems = []
         if obj.erased_at:
-            problems.append("the customer's data was erased")
+            problems.append(gettext("The customer's data was erased, so nothing is sent."))
         suppression = Suppression.objects.filter(email_hash=email_hash(obj.email)).first()
         if suppression is not None:
-            problems.append(f"the address is suppressed ({suppression.reason})")
+            problems.append(gettext(
+                "The address is on the suppression list (%(why)s): nothing is sent to it.")
+                % {"why": SUPPRESSION_WORDS.get(suppression.reason, suppression.reason)})
         if not obj.marketing_consent:
-            problems.append("no marketing consent, so marketing emails are skipped")
+            problems.append(gettext(
+                "The customer has no marketing consent, so marketing emails are skipped unless "
+                "the existing-customer exception covers them; service messages still go."))
+        if obj.marketing_paused_until and obj.marketing_paused_until > clock.now():
+            problems.append(gettext("The customer paused marketing until %(when)s.") % {
+                "when": local_time(obj.marketing_paused_until, customer_zone(obj.time_zone))})
         if not obj.time_zone:
-            problems.append("no time zone: quiet hours use the site's zone")
+            problems.append(gettext("No time zone is known: quiet hours follow the site's zone."))
         if not problems:
-            return "Yes: marketing consent is recorded and the address is not suppressed."
-        return "Note: " + "; ".join(problems) + "."
+            return gettext("Yes: the customer opted in to marketing and the address is not "
+                           "suppressed.")
+        return format_html_join("", "<p>{}</p>", ((p,) for p in problems))
+
+    @admin.display(description=_("Every active campaign, for this customer"))
+    def journeys(self, obj):
+        if obj.pk is None:
+            return "—"
+        zone = customer_zone(obj.time_zone)
+        return page.journeys_html(
+            customer_journeys_explain(customer=obj, now=clock.now(), zone=zone), obj)
 
     @admin.display(description="Messages and their history")
     def message_history(self, obj):
@@ -246,6 +277,10 @@ class CustomerAdmin(admin.ModelAdmin):
         if not history and not quiet:
             return ("No messages yet: the customer has not entered any campaign, or their "
                     "first step is not due.")
+        # The log's consent details ("no opt-in consent; …") read as sentences here.
+        for message in history:
+            for entry in message.log.all():
+                entry.detail = consent_detail_words(entry.detail) if entry.detail else ""
         parts = [note, message_history_html(history, zone)]
         for enrollment in quiet:
             if enrollment.state == Enrollment.State.ACTIVE:

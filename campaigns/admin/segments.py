@@ -2,6 +2,8 @@
 import json
 
 from django import forms
+from django.conf import settings
+from django.core.cache import cache
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
@@ -9,18 +11,24 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, json_script
-from django.utils.translation import ngettext
+from django.utils import formats
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from campaigns import clock
 
 from campaigns.models import Customer, Segment
 from campaigns.segmentation import RuleError
 from campaigns.selectors.segments import (
-    segment_catalogue, segment_count, segment_explain, segment_rule_errors, segment_sample,
+    segment_catalogue, segment_count, segment_count_age_words, segment_explain, segment_rule_errors,
+    segment_sample,
 )
 from campaigns.services.segments import segment_members_refresh
 
 from .personal_data import customer_data_allowed
 
 SAMPLE_SIZE = 10
+FIRST_COUNT_KEY = "segments:first-count-queued"
 MAX_PREVIEW_BYTES = 100_000
 
 
@@ -77,7 +85,7 @@ class SegmentForm(forms.ModelForm):
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
     form = SegmentForm
-    list_display = ["name", "member_count", "counted_at"]
+    list_display = ["name", "members", "counted"]
     search_fields = ["name", "description"]
     actions = ["refresh_members"]
     fieldsets = [
@@ -89,9 +97,46 @@ class SegmentAdmin(admin.ModelAdmin):
                            "are evaluated when the segment is used. Windowed order figures leave "
                            "refunded and cancelled orders out.",
         }),
-        ("Members", {"fields": ["member_count", "counted_at", "explain_help"]}),
+        (_("Members"), {"fields": ["members", "counted", "live_count", "explain_help"]}),
     ]
-    readonly_fields = ["member_count", "counted_at", "explain_help"]
+    readonly_fields = ["members", "counted", "live_count", "explain_help"]
+
+    @admin.display(description=_("members"), ordering="member_count")
+    def members(self, obj):
+        # The stored count (the list never counts per row: cheap on a million customers).
+        if obj is None or obj.member_count is None:
+            return gettext("not counted yet")
+        return formats.number_format(obj.member_count, force_grouping=True)
+
+    @admin.display(description=_("counted"), ordering="counted_at")
+    def counted(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return segment_count_age_words(obj, now=clock.now())
+
+    @admin.display(description=_("members now"))
+    def live_count(self, obj):
+        """One segment's page may count live: a single COUNT, shown next to the stored one."""
+        if obj is None or obj.pk is None:
+            return gettext("Save the segment to count its members.")
+        try:
+            count = segment_count(obj)
+        except RuleError as exc:
+            return "; ".join(exc.messages)
+        return ngettext("%(count)s customer match the rule right now.",
+                        "%(count)s customers match the rule right now.", count) % {
+            "count": formats.number_format(count, force_grouping=True)}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The stored members and count follow the rule at once, so the list, the customer
+        # page and segment-entry journeys never wait for the periodic refresh.
+        try:
+            segment_members_refresh(obj)
+        except RuleError as exc:  # e.g. an attribute deleted meanwhile: saved, not counted
+            self.message_user(request, gettext("“%(name)s” was saved but not counted: %(why)s")
+                              % {"name": obj.name, "why": "; ".join(exc.messages)},
+                              messages.WARNING)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -110,15 +155,30 @@ class SegmentAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description="Why is a customer (not) in it?")
+    @admin.display(description=_("Why is a customer (not) in it?"))
     def explain_help(self, obj):
+        # From the customer's page: each segment there links to its explanation, so no
+        # one types an address by hand.
         if obj is None or obj.pk is None:
-            return "Save the segment first."
-        example = reverse("admin:campaigns_segment_explain", args=[obj.pk, 0])[:-2]
-        return format_html(
-            "Open a customer's explanation at <code>{}&lt;customer id&gt;/</code>, or follow the "
-            "link on the customer's page. “Refresh members now” (on the segment list) stores "
-            "who is in it and counts who entered.", example)
+            return gettext("Save the segment first.")
+        return gettext(
+            "Open a customer from the customer list: under “Segments”, each segment they "
+            "are in links to why, and every other segment to why not, condition by condition.")
+
+    def changelist_view(self, request, extra_context=None):
+        self._queue_first_counts()
+        return super().changelist_view(request, extra_context)
+
+    @staticmethod
+    def _queue_first_counts() -> None:
+        """Segments made without the admin (the demo, an import) have no count yet: queue the
+        periodic refresh now rather than wait for its next run, at most once per period."""
+        if not Segment.objects.filter(counted_at__isnull=True).exists():
+            return
+        if cache.add(FIRST_COUNT_KEY, True, timeout=settings.SEGMENT_REFRESH_MINUTES * 60):
+            from campaigns.tasks import segments_refresh
+
+            segments_refresh.delay_on_commit()
 
     def preview_view(self, request):
         """POST {"rule": …} -> {"errors": [...]} or {"count": n, "sample": [...]} (staff only)."""
@@ -169,8 +229,10 @@ class SegmentAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Why is {customer} {'in' if explanation and explanation.member else 'not in'} "
-                     f"“{segment.name}”?",
+            "title": (gettext("Why is %(customer)s in “%(segment)s”?")
+                      if explanation and explanation.member
+                      else gettext("Why is %(customer)s not in “%(segment)s”?"))
+            % {"customer": customer, "segment": segment.name},
             "segment": segment,
             "customer": customer,
             "explanation": explanation,

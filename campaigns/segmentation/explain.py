@@ -96,6 +96,10 @@ def actual_words(cond: Condition, values: dict) -> str:
             state = "never asked" if topic is None else ("subscribed" if topic else "unsubscribed")
             words += f"; {cond.value}: {state}"
         return words
+    if key in ("first_order_at", "last_order_at") and value is None:
+        return "no order yet"
+    if key == "signed_up_at" and value is None:
+        return "no sign-up recorded"
     if key in ("order_count", "total_spent") and value is None:
         return "0"
     if key == "avg_order_value" and value is None:

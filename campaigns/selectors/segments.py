@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, QuerySet
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 from campaigns import clock
 from campaigns.models import AttributeDefinition, Customer, Segment
@@ -73,6 +75,29 @@ def segment_sample(segment_or_rule, now: dt.datetime | None = None, *, limit: in
     )
 
 
+def segment_count_age_words(segment: Segment, *, now: dt.datetime) -> str:
+    """How old the stored count is, in words; stale when the periodic refresh is overdue.
+
+    Stale means older than two refresh periods (SEGMENT_REFRESH_MINUTES): the beat or the
+    worker that runs `segments_refresh` is probably down, and the marketer should know.
+    """
+    if segment.counted_at is None:
+        return gettext("being counted now: reload in a moment (segments are counted when "
+                       "saved, and every %(minutes)d minutes)") % {
+            "minutes": settings.SEGMENT_REFRESH_MINUTES}
+    age = now - segment.counted_at
+    if age < dt.timedelta(minutes=1):
+        words = gettext("counted just now")
+    else:
+        words = gettext("counted %(ago)s ago") % {"ago": timesince(segment.counted_at, now,
+                                                                    depth=1)}
+    if age > dt.timedelta(minutes=2 * settings.SEGMENT_REFRESH_MINUTES):
+        words = gettext("%(words)s (out of date: the refresh every %(minutes)d minutes has "
+                        "not run; open the segment for a live count)") % {
+            "words": words, "minutes": settings.SEGMENT_REFRESH_MINUTES}
+    return words
+
+
 @dataclass(frozen=True)
 class ExplainLine:
     depth: int
@@ -120,15 +145,18 @@ def segment_explain(segment_or_rule, customer: Customer, now: dt.datetime | None
             index = len(lines)
             lines.append(None)
             inner = walk(node.item, depth + 1)
-            lines[index] = ExplainLine(depth, "NOT the following (it must fail)", not inner)
+            lines[index] = ExplainLine(depth, gettext("NOT the following (it must fail)"), not inner)
             return not inner
         if isinstance(node, Group):
             index = len(lines)
             lines.append(None)
             passed = [walk(item, depth + 1) for item in node.items]
             ok = all(passed) if node.kind == "all" else any(passed)
-            words = "All of these must hold" if node.kind == "all" else "At least one of these must hold"
-            lines[index] = ExplainLine(depth, f"{words} ({sum(passed)} of {len(passed)} hold)", ok)
+            words = (gettext("All of these must hold (%(held)d of %(total)d hold)")
+                     if node.kind == "all"
+                     else gettext("At least one of these must hold (%(held)d of %(total)d hold)"))
+            lines[index] = ExplainLine(depth, words % {"held": sum(passed), "total": len(passed)},
+                                       ok)
             return ok
         i = conditions.index(node)
         values = {key.split("_", 1)[1]: row[key] for key in row if key.startswith(f"v{i}_")}
@@ -141,7 +169,7 @@ def segment_explain(segment_or_rule, customer: Customer, now: dt.datetime | None
     if rule_passed != bool(row["member"]):  # pragma: no cover - a compiler bug, made visible
         raise AssertionError("the explanation disagrees with the membership query")
     if row["erased_at"] is not None:
-        headline = "Not in the segment: the customer's data was erased."
+        headline = gettext("Not in the segment: the customer's data was erased.")
     else:
-        headline = "In the segment." if member else "Not in the segment."
+        headline = gettext("In the segment.") if member else gettext("Not in the segment.")
     return Explanation(member, [ExplainLine(0, headline, member), *lines])
