@@ -181,3 +181,21 @@ def test_migrate_makes_the_roles():
     call_command("migrate", verbosity=0)
 
     assert set(Group.objects.values_list("name", flat=True)) >= {MARKETERS, ADMINS}
+
+
+def test_the_demo_marketer_is_made_in_debug_only(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("ensure_roles", "--demo-marketer", verbosity=0)
+    assert not User.objects.filter(username="marketer").exists()
+
+    settings.DEBUG = True
+    call_command("ensure_roles", "--demo-marketer", verbosity=0)
+    call_command("ensure_roles", "--demo-marketer", verbosity=0)
+
+    user = User.objects.get(username="marketer")
+    assert user.is_staff and not user.is_superuser and user.check_password("marketer")
+    assert list(user.groups.values_list("name", flat=True)) == [MARKETERS]
+    assert not user.has_perm("campaigns.view_apikey") and user.has_perm("campaigns.change_campaign")
