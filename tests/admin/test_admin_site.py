@@ -163,3 +163,13 @@ def test_the_admins_javascript_catalog_is_served_by_the_app_in_the_chosen_langua
     assert json.dumps("Tillgängliga %s") in catalog.content.decode()
     assert reverse("admin:jsi18n") in page
     assert "//cdn" not in page and "https://" not in page.split("<body")[0]
+
+
+def test_the_apps_own_page_keeps_djangos_list_and_the_sidebar_has_the_groups(superuser_client):
+    response = superuser_client.get(reverse("admin:app_list", args=["campaigns"]))
+
+    assert response.status_code == 200
+    assert [app["app_label"] for app in response.context["app_list"]] == ["campaigns"]
+    sidebar = response.context["available_apps"]
+    assert sidebar[0]["app_label"] == "customers"
+    assert sidebar[0]["app_url"] == f"{HOME}#group-customers"
