@@ -50,16 +50,15 @@ def test_a_marketer_switches_the_admin_to_swedish_and_norwegian_and_cannot_open_
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.get(f"{live_server.url}/admin/login/?next=/admin/")
-    # The login page has the switch too: the marketer reads it in Swedish before signing in.
-    _switch_to(browser, "sv")
-    assert browser.find_element(By.CSS_SELECTOR, 'label[for="id_username"]').text.startswith(
-        "Användarnamn")
-    browser.save_screenshot(str(SCREENSHOTS / "admin_login_sv.png"))
     browser.find_element(By.ID, "id_username").send_keys("maja")
     browser.find_element(By.ID, "id_password").send_keys("a-long-marketer-password")
     browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
     _wait(browser, lambda b: b.find_elements(By.ID, "group-customers"))
+    assert _group_titles(browser)[0] == "Customers"
 
+    _switch_to(browser, "sv")
+
+    assert browser.current_url == f"{live_server.url}/admin/"
     assert browser.find_element(By.CSS_SELECTOR, "#content h1").text == "Vad vill du göra?"
     assert _group_titles(browser) == ["Kunder", "Kampanjer", "Innehåll", "Lojalitet", "Insikter",
                                       "Inställningar"]
@@ -75,6 +74,18 @@ def test_a_marketer_switches_the_admin_to_swedish_and_norwegian_and_cannot_open_
     # Typed by hand, the API keys are refused by the server.
     browser.get(f"{live_server.url}/admin/campaigns/apikey/")
     assert "403" in browser.page_source and "lcrm_" not in browser.page_source
+
+    # Signed out, the login page is still in Swedish (the choice is the browser's cookie).
+    browser.get(f"{live_server.url}/admin/")
+    browser.find_element(By.CSS_SELECTOR, "#logout-form button").click()
+    browser.get(f"{live_server.url}/admin/login/")
+    assert browser.find_element(By.CSS_SELECTOR, 'label[for="id_username"]').text.startswith(
+        "Användarnamn")
+    assert browser.find_elements(By.CSS_SELECTOR, '.language-switch button[value="nb"]')
+    browser.save_screenshot(str(SCREENSHOTS / "admin_login_sv.png"))
+    browser.find_element(By.ID, "id_username").send_keys("maja")
+    browser.find_element(By.ID, "id_password").send_keys("a-long-marketer-password")
+    browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
 
     browser.set_window_size(390, 844)
     browser.get(f"{live_server.url}/admin/")
