@@ -95,7 +95,7 @@ bench-workers: venv
 # with them. Safe to run again: with no new or changed string the files stay as they are.
 # `make messages-check` fails while any entry is untranslated or fuzzy, and lists them.
 messages: venv
-	$(BIN)/python manage.py makemessages -l sv -l nb --no-location \
+	$(BIN)/python manage.py makemessages -l sv -l nb --no-location --no-obsolete \
 		--ignore=.venv --ignore='.venv-*' --ignore=tests --ignore=var --ignore=benchmarks
 	for l in sv nb; do msgfmt --check -o locale/$$l/LC_MESSAGES/django.mo locale/$$l/LC_MESSAGES/django.po; done
 

@@ -22,14 +22,14 @@ class Topic(models.TextChoices):
 
 class ConsentSource(models.TextChoices):
     CHECKOUT = "checkout", _("Checkout")
-    API = "api", _("Api")
+    API = "api", _("API")
     IMPORT = "import", _("Import")
-    PREFERENCE_CENTRE = "preference_centre", _("Preference Centre")
-    UNSUBSCRIBE_LINK = "unsubscribe_link", _("Unsubscribe Link")
+    PREFERENCE_CENTRE = "preference_centre", _("Preference centre")
+    UNSUBSCRIBE_LINK = "unsubscribe_link", _("Unsubscribe link")
     COMPLAINT = "complaint", _("Complaint")
     PROVIDER = "provider", _("Provider")
     ADMIN = "admin", _("Admin")
-    SUBSCRIPTION_PAGE = "subscription_page", _("Subscription Page")
+    SUBSCRIPTION_PAGE = "subscription_page", _("Subscription page")
 
 
 class Subscription(models.Model):

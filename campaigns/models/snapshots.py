@@ -22,7 +22,7 @@ class MetricSnapshot(models.Model):
         # "clicked", "converted"}
         FUNNEL = "funnel", _("Funnel")
         # day of enrolled_at, per campaign, label = "outcome:reason": {"messages"}
-        HELD_BACK = "held_back", _("Held Back")
+        HELD_BACK = "held_back", _("Held back")
         # day of triggered_at, per campaign, label = "holdout" / "treated": {"n", "conversions",
         # "revenue", "revenue_sq"}
         LIFT = "lift", _("Lift")
