@@ -67,9 +67,13 @@ def test_a_marketer_switches_the_admin_to_swedish_and_norwegian_and_cannot_open_
     assert not {"API-nycklar", "Användare", "Grupper"} & models
     browser.save_screenshot(str(SCREENSHOTS / "admin_home_sv.png"))
 
-    # The choice stays with the browser: another page is in Swedish too.
+    # The choice stays with the browser: another page is in Swedish too, its sidebar grouped.
     browser.get(f"{live_server.url}/admin/campaigns/segment/")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "sv"
+    sidebar = [e.get_attribute("textContent").strip()
+               for e in browser.find_elements(By.CSS_SELECTOR, "#nav-sidebar caption a")]
+    assert sidebar[:2] == ["Kunder", "Kampanjer"]
+    browser.save_screenshot(str(SCREENSHOTS / "admin_segments_sv.png"))
 
     # Typed by hand, the API keys are refused by the server.
     browser.get(f"{live_server.url}/admin/campaigns/apikey/")
@@ -96,3 +100,13 @@ def test_a_marketer_switches_the_admin_to_swedish_and_norwegian_and_cannot_open_
     # Nothing wider than the phone: no sideways scrolling.
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+    # "View site" opens a real page, in the chosen language.
+    view_site = browser.find_element(By.CSS_SELECTOR, "#user-tools a[href=\"/\"]")
+    assert view_site.get_attribute("textContent") == "Vis nettsted"
+    view_site.click()
+    _wait(browser, lambda b: b.find_elements(By.TAG_NAME, "h1"))
+    assert browser.current_url == f"{live_server.url}/"
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "nb"
+    assert "kundeklubb" in browser.find_element(By.TAG_NAME, "main").text
+    browser.save_screenshot(str(SCREENSHOTS / "landing_nb_phone.png"))
