@@ -178,6 +178,7 @@ LANGUAGES = [("en", "English"), ("sv", "Svenska"), ("nb", "Norsk bokmål")]
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True  # read by the server only
 # Where the admin's "View site" leads: the public landing page, or the shop if set.
 ADMIN_VIEW_SITE_URL = env("ADMIN_VIEW_SITE_URL", default="/")
 LOCALE_PATHS = [BASE_DIR / "locale"]

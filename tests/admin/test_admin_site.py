@@ -113,6 +113,7 @@ def test_the_switch_changes_the_language_keeps_the_page_and_is_remembered(superu
     assert response.status_code == 302 and response["Location"] == page
     cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
     assert cookie.value == "nb" and int(cookie["max-age"]) >= 300 * 24 * 3600
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
     # The browser still asks for Swedish: the choice wins.
     home = superuser_client.get(HOME, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
     assert '<html lang="nb"' in home and 'class="section">Innhold</a>' in home
