@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
 .PHONY: run test bench bench-import bench-dashboard bench-peers bench-network bench-workers bench-api \
-	chaos fuzz setup venv migrate messages clean
+	chaos fuzz setup venv migrate messages messages-check clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,7 @@ setup: venv
 	mkdir -p var/outbox
 	$(MANAGE) migrate --noinput
 	$(MANAGE) ensure_admin
+	$(MANAGE) ensure_roles --demo-marketer
 	$(MANAGE) seed_demo
 
 # Web server (http://127.0.0.1:8000/admin/), a Celery worker and Celery beat, together.
@@ -89,12 +90,17 @@ bench-workers: venv
 	psql "$(dir $(BENCH_WORKERS_DATABASE_URL))postgres" -qc "CREATE DATABASE $(notdir $(BENCH_WORKERS_DATABASE_URL))" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_WORKERS_DATABASE_URL) $(BIN)/python benchmarks/workers_bench.py $(BENCH_ARGS)
 
-# The public pages' Swedish and Norwegian texts: collect new strings into locale/*/django.po,
-# translate them there, and compile the .mo files that are committed with them.
+# The Swedish and Norwegian texts of the admin and the public pages: collect new strings
+# into locale/*/django.po, translate them there, and compile the .mo files that are committed
+# with them. Safe to run again: with no new or changed string the files stay as they are.
+# `make messages-check` fails while any entry is untranslated or fuzzy, and lists them.
 messages: venv
-	$(BIN)/python manage.py makemessages -l sv -l nb --no-location \
-		--ignore=.venv --ignore=tests --ignore=var --ignore=benchmarks
+	$(BIN)/python manage.py makemessages -l sv -l nb --no-location --no-obsolete \
+		--ignore=.venv --ignore='.venv-*' --ignore=tests --ignore=var --ignore=benchmarks
 	for l in sv nb; do msgfmt --check -o locale/$$l/LC_MESSAGES/django.mo locale/$$l/LC_MESSAGES/django.po; done
+
+messages-check: venv
+	$(BIN)/python -m pytest -q -p no:xdist tests/admin/test_admin_site_i18n.py
 
 # The dashboard benchmark on PostgreSQL: 1,000,000 customers and 10,000,000 messages
 # (creates the scratch database lcrm_bench_dash; BENCH_ARGS="--reuse" keeps earlier data).

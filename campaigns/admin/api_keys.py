@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import ApiKey
 from campaigns.services.api_keys import api_key_create, api_keys_revoke
@@ -19,7 +21,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = DETAIL_FIELDS
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix"]
-    search_help_text = "The key's name or its first characters (lcrm_…)."
+    search_help_text = _("The key's name or its first characters (lcrm_…).")
     ordering = ["-created_at"]
     actions = ["revoke_selected"]
 
@@ -48,18 +50,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
         messages.success(
             request,
             format_html(
-                "The key for “{}” is <code>{}</code>. Copy it now: it is not shown "
-                "again and cannot be recovered.",
-                api_key.name,
-                plaintext,
+                gettext("The key for “{name}” is <code>{key}</code>. Copy it now: it is not "
+                        "shown again and cannot be recovered."),
+                name=api_key.name,
+                key=plaintext,
             ),
         )
 
-    @admin.action(description="Revoke selected keys", permissions=["revoke"])
+    @admin.action(description=_("Revoke selected keys"), permissions=["revoke"])
     def revoke_selected(self, request, queryset):
         revoked = api_keys_revoke(ids=queryset.values_list("pk", flat=True))
         skipped = queryset.count() - revoked
-        message = f"Revoked {revoked} key(s)."
+        self.message_user(request, ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.",
+                                            revoked) % {"count": revoked}, messages.SUCCESS)
         if skipped:
-            message += f" {skipped} already revoked."
-        self.message_user(request, message, messages.SUCCESS)
+            self.message_user(request, ngettext(
+                "%(count)d key was already revoked.", "%(count)d keys were already revoked.",
+                skipped) % {"count": skipped}, messages.INFO)

@@ -1,5 +1,6 @@
 """Admin for custom attribute definitions: the keys the shop sends and how each is read."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import AttributeDefinition
 
@@ -11,11 +12,11 @@ class AttributeDefinitionAdmin(admin.ModelAdmin):
     search_fields = ["key", "label"]
     fieldsets = [(None, {
         "fields": ["key", "label", "type"],
-        "description": "A declared attribute is read as its type by the API and the CSV "
-                       "import (a value that does not fit is refused with the reason); "
-                       "undeclared ones are kept as sent. Values already stored are not "
-                       "converted when the type changes. Templates see them as "
-                       "{{ customer.attributes.key }}.",
+        "description": _("A declared attribute is read as its type by the API and the CSV "
+                         "import (a value that does not fit is refused with the reason); "
+                         "undeclared ones are kept as sent. Values already stored are not "
+                         "converted when the type changes. Templates see them as "
+                         "{{ customer.attributes.key }}."),
     })]
 
     def get_readonly_fields(self, request, obj=None):

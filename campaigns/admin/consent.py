@@ -1,6 +1,8 @@
 """Admin for the consent log (append-only proof), the suppression list, the per-country
 marketing policy, double opt-in requests and erasure requests."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from campaigns import clock
 from campaigns.models import ConsentEvent, CountryPolicy, ErasureRequest, SubscriptionRequest, Suppression
@@ -20,13 +22,13 @@ class ConsentEventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelA
     list_filter = ["topic", "granted", "source"]
     list_select_related = ["customer"]
     search_fields = ["customer__external_id", "customer__email"]
-    search_help_text = "The customer's external id or email."
+    search_help_text = _("The customer's external id or email.")
     show_full_result_count = False
     readonly_fields = ["customer_link"]
     fields = ["customer_link", "topic", "granted", "occurred_at", "source", "wording_version",
               "method", "ip_address", "user_agent"]
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=_("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
@@ -38,7 +40,7 @@ class SuppressionAdmin(admin.ModelAdmin):
     list_display = ["short_hash", "reason", "created_at"]
     list_filter = ["reason"]
     search_fields = ["email_hash"]
-    search_help_text = "Type a whole email address (it is hashed to search) or a hash prefix."
+    search_help_text = _("Type a whole email address (it is hashed to search) or a hash prefix.")
     show_full_result_count = False
     add_form = SuppressionAddForm
     fields = ["email_hash", "reason", "created_at"]
@@ -76,7 +78,7 @@ class SuppressionAdmin(admin.ModelAdmin):
             return queryset.filter(email_hash__startswith=term.lower()), False
         return queryset, False
 
-    @admin.display(description="address hash", ordering="email_hash")
+    @admin.display(description=_("address hash"), ordering="email_hash")
     def short_hash(self, obj):
         return f"{obj.email_hash[:16]}…"
 
@@ -91,18 +93,21 @@ class CountryPolicyAdmin(admin.ModelAdmin):
     readonly_fields = ["updated_at"]
     fieldsets = [
         (None, {"fields": ["country", "existing_customer_exception"],
-                "description": "Marketing always may go to customers who opted in. A country "
-                "without a row here, or with the exception off, gets marketing only on opt-in "
-                "consent. With the exception on, a customer who never said no may also get "
-                "marketing about similar products (templates marked so) when they bought "
-                "from the shop and were offered an opt-out when their address was collected."}),
-        ("Active customer relationship (e.g. Norway)", {
+                "description": _(
+                    "Marketing always may go to customers who opted in. A country without a "
+                    "row here, or with the exception off, gets marketing only on opt-in "
+                    "consent. With the exception on, a customer who never said no may also get "
+                    "marketing about similar products (templates marked so) when they bought "
+                    "from the shop and were offered an opt-out when their address was "
+                    "collected.")}),
+        (_("Active customer relationship (e.g. Norway)"), {
             "fields": ["relationship_days", "relationship_min_orders", "relationship_min_total",
                        "membership_counts", "updated_at"],
-            "description": "The last purchase within the days given, and at least one of: "
-            "that many purchases, that much spent in total, a loyalty membership (if ticked). "
-            "Norway's Forbrukertilsynet accepts running agreements, larger purchases and "
-            "repeated purchases, not one cheap purchase long ago."}),
+            "description": _(
+                "The last purchase within the days given, and at least one of: that many "
+                "purchases, that much spent in total, a loyalty membership (if ticked). "
+                "Norway's Forbrukertilsynet accepts running agreements, larger purchases and "
+                "repeated purchases, not one cheap purchase long ago.")}),
     ]
 
     def save_model(self, request, obj, form, change):
@@ -122,9 +127,9 @@ class SubscriptionRequestAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin
               "confirmed_at", "cancelled_at", "expires_at", "ip_address", "user_agent"]
     readonly_fields = ["customer_link"]
 
-    @admin.display(description="customer")
+    @admin.display(description=_("customer"))
     def customer_link(self, obj):
-        return admin_link(obj.customer) if obj.customer_id else "— (not a customer yet)"
+        return admin_link(obj.customer) if obj.customer_id else _("— (not a customer yet)")
 
 
 @admin.register(ErasureRequest)
@@ -141,11 +146,13 @@ class ErasureRequestAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="customer")
+    @admin.display(description=_("customer"))
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
-    @admin.action(description="Mark as handled", permissions=["change"])
+    @admin.action(description=_("Mark as handled"), permissions=["change"])
     def mark_handled(self, request, queryset):
         count = queryset.filter(handled_at__isnull=True).update(handled_at=clock.now())
-        self.message_user(request, f"{count} request(s) marked as handled.")
+        self.message_user(request, ngettext("%(count)d request marked as handled.",
+                                            "%(count)d requests marked as handled.",
+                                            count) % {"count": count})

@@ -26,7 +26,7 @@ from campaigns.services.scheduling import customer_zone
 
 from . import customer_page as page
 from .deliveries import ReadOnlyAdminMixin, admin_link, local_time, message_history_html
-from .personal_data import PersonalDataAdminMixin
+from .personal_data import PersonalDataAdminMixin, customer_data_allowed
 
 # Messages shown on the customer page, newest first (the Messages list has them all).
 MESSAGE_LIMIT = 50
@@ -295,12 +295,16 @@ class CustomerAdmin(admin.ModelAdmin):
             ))
         return format_html("{}" * len(parts), *parts)
 
-    def has_privacy_permission(self, request):
-        """Exports and erasures: the Admins only (superusers or the group "Admins")."""
-        user = request.user
-        return user.is_active and (user.is_superuser or user.groups.filter(name="Admins").exists())
+    def has_export_permission(self, request):
+        """Exports: campaigns.export_customer, the Admins' (services/roles.py), never a
+        marketer's; checked again when the action runs, whatever was posted."""
+        return request.user.has_perm("campaigns.export_customer") and customer_data_allowed(request)
 
-    @admin.action(description="Export personal data (JSON)", permissions=["privacy"])
+    def has_erase_permission(self, request):
+        """Erasures: campaigns.erase_customer, the Admins' (services/roles.py)."""
+        return request.user.has_perm("campaigns.erase_customer") and customer_data_allowed(request)
+
+    @admin.action(description="Export personal data (JSON)", permissions=["export"])
     def export_personal_data(self, request, queryset):
         customers = list(queryset.order_by("pk"))
         documents = [customer_export(customer=c) for c in customers]
@@ -315,7 +319,7 @@ class CustomerAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
-    @admin.action(description="Erase personal data…", permissions=["privacy"])
+    @admin.action(description="Erase personal data…", permissions=["erase"])
     def erase_personal_data(self, request, queryset):
         customers = list(queryset.order_by("pk"))
         pending = [c for c in customers if c.erased_at is None]

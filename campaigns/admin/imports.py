@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import ImportJob
 from campaigns.tasks import import_job
@@ -21,17 +22,17 @@ class ImportJobForm(forms.ModelForm):
         model = ImportJob
         fields = ["kind", "file", "dry_run"]
         help_texts = {
-            "file": "CSV in UTF-8 with a header line. Customers: external_id, email, "
-                    "first_name, last_name, locale, time_zone, country, signed_up_at, "
-                    "marketing_consent, marketing_consent_at, and any custom attributes. "
-                    "Orders: external_id, customer_external_id, amount, currency, "
-                    "placed_at, optional status.",
+            "file": _("CSV in UTF-8 with a header line. Customers: external_id, email, "
+                      "first_name, last_name, locale, time_zone, country, signed_up_at, "
+                      "marketing_consent, marketing_consent_at, and any custom attributes. "
+                      "Orders: external_id, customer_external_id, amount, currency, "
+                      "placed_at, optional status."),
         }
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith((".csv", ".txt")):
-            raise forms.ValidationError("Upload a .csv file.")
+            raise forms.ValidationError(_("Upload a .csv file."))
         return upload
 
 
@@ -81,27 +82,27 @@ class ImportJobAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         """The rejects file, for staff who may view import jobs; never a public URL."""
         job = self.get_object(request, object_id)
         if job is None or not job.rejects_file:
-            raise Http404("This import has no rejects file.")
+            raise Http404(_("This import has no rejects file."))
         if not self.has_view_permission(request, job):
             raise PermissionDenied
         return FileResponse(job.rejects_file.open("rb"), as_attachment=True,
                             filename=f"import-{job.pk}-rejects.csv", content_type="text/csv")
 
-    @admin.display(description="file")
+    @admin.display(description=_("file"))
     def file_name(self, obj):
         return obj.file.name.rsplit("/", 1)[-1]
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def progress(self, obj):
         total = max(obj.bytes_total, 1)
         done = total if obj.status == ImportJob.Status.DONE else min(obj.bytes_done, total)
         return format_html('<progress value="{}" max="{}" style="width:20em"></progress> {}%',
                            done, total, done * 100 // total)
 
-    @admin.display(description="rejected rows")
+    @admin.display(description=_("rejected rows"))
     def rejects(self, obj):
         if not obj.rejects_file:
             return "—"
         url = reverse("admin:campaigns_importjob_rejects", args=[obj.pk])
-        return format_html('<a href="{}">Download the rejected rows with the reason for '
-                           'each (CSV)</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _(
+            "Download the rejected rows with the reason for each (CSV)"))

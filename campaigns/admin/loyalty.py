@@ -1,6 +1,7 @@
 """Admin for loyalty (points, earning rules, tiers, coupons), survey answers and A/B
 variants of send steps."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Coupon, EarningRule, PointsEntry, StepVariant, SurveyResponse, Tier
 
@@ -13,14 +14,14 @@ class PointsInline(ReadOnlyInline):
     fk_name = "customer"
     fields = ["created_at", "kind", "delta", "balance_after", "reason"]
     ordering = ["-created_at", "-id"]
-    verbose_name_plural = "Points ledger (append-only)"
+    verbose_name_plural = _("Points ledger (append-only)")
 
 
 class SurveyResponseInline(ReadOnlyInline):
     model = SurveyResponse
     fk_name = "customer"
     fields = ["answered_at", "kind", "score", "comment"]
-    verbose_name_plural = "Survey answers"
+    verbose_name_plural = _("Survey answers")
 
 
 @admin.register(PointsEntry)
@@ -33,12 +34,12 @@ class PointsEntryAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
 
 
 class DetractorFilter(admin.SimpleListFilter):
-    title = "NPS group"
+    title = _("NPS group")
     parameter_name = "nps_group"
 
     def lookups(self, request, model_admin):
-        return [("detractor", "Detractors (0-6)"), ("passive", "Passives (7-8)"),
-                ("promoter", "Promoters (9-10)")]
+        return [("detractor", _("Detractors (0-6)")), ("passive", _("Passives (7-8)")),
+                ("promoter", _("Promoters (9-10)"))]
 
     def queryset(self, request, queryset):
         ranges = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
@@ -65,7 +66,7 @@ class StepVariantAdmin(admin.ModelAdmin):
     autocomplete_fields = ["template"]
     search_fields = ["name", "step__campaign__name"]
 
-    @admin.display(description="campaign", ordering="step__campaign__name")
+    @admin.display(description=_("campaign"), ordering="step__campaign__name")
     def campaign(self, obj):
         return obj.step.campaign
 
@@ -79,9 +80,9 @@ class EarningRuleAdmin(admin.ModelAdmin):
     list_filter = ["kind", "active"]
     fieldsets = [
         (None, {"fields": ["kind", "active"]}),
-        ("Spend: points per currency unit, rounded down per order",
+        (_("Spend: points per currency unit, rounded down per order"),
          {"fields": ["currency", "points_per_unit"]}),
-        ("Bonus event", {"fields": ["event_type", "points"]}),
+        (_("Bonus event"), {"fields": ["event_type", "points"]}),
     ]
 
 

@@ -1,6 +1,8 @@
 """Admin for survey wording (per language) and the service team's detractor list."""
 from django.contrib import admin
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from campaigns.models import DetractorAnswer, SurveyQuestion, SurveyResponse
 from campaigns.services.surveys import detractors_mark_handled
@@ -25,11 +27,11 @@ def detractor_q() -> Q:
 
 
 class HandledFilter(admin.SimpleListFilter):
-    title = "follow-up"
+    title = _("follow-up")
     parameter_name = "handled"
 
     def lookups(self, request, model_admin):
-        return [("open", "To follow up"), ("done", "Handled")]
+        return [("open", _("To follow up")), ("done", _("Handled"))]
 
     def queryset(self, request, queryset):
         if self.value() == "open":
@@ -48,7 +50,7 @@ class DetractorAnswerAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_filter = [HandledFilter, "kind", "answered_at", "message__campaign"]
     list_select_related = ["customer", "message__campaign"]
     search_fields = ["customer__external_id", "customer__email", "comment"]
-    search_help_text = "Customer external id or email, or words in the comment."
+    search_help_text = _("Customer external id or email, or words in the comment.")
     show_full_result_count = False
     actions = ["mark_handled"]
     fields = ["customer_link", "kind", "score", "comment", "campaign", "answered_at",
@@ -64,16 +66,18 @@ class DetractorAnswerAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=_("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
-    @admin.display(description="campaign", ordering="message__campaign__name")
+    @admin.display(description=_("campaign"), ordering="message__campaign__name")
     def campaign(self, obj):
         return obj.message.campaign
 
-    @admin.action(description="Mark the selected answers as handled", permissions=["change"])
+    @admin.action(description=_("Mark the selected answers as handled"), permissions=["change"])
     def mark_handled(self, request, queryset):
         count = detractors_mark_handled(response_ids=list(queryset.values_list("pk", flat=True)),
                                         actor=request.user.get_username())
-        self.message_user(request, f"{count} answers marked as handled.")
+        self.message_user(request, ngettext("%(count)d answer marked as handled.",
+                                            "%(count)d answers marked as handled.",
+                                            count) % {"count": count})

@@ -1,12 +1,13 @@
 """Abstract base model with creation and update times read from the one clock."""
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import clock
 
 
 class TimestampedModel(models.Model):
-    created_at = models.DateTimeField(default=clock.now, editable=False)
-    updated_at = models.DateTimeField(default=clock.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=clock.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=clock.now, editable=False)
 
     class Meta:
         abstract = True

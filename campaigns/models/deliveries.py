@@ -2,6 +2,7 @@
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import clock
 
@@ -13,26 +14,32 @@ class Enrollment(models.Model):
     """One customer's pass through one campaign; unique per (campaign, customer, entry key)."""
 
     class State(models.TextChoices):
-        ACTIVE = "active"
-        COMPLETED = "completed"
-        EXITED = "exited"
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        EXITED = "exited", _("Exited")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="enrollments")
-    entry_key = models.CharField(max_length=200, blank=True)
-    trigger_event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL)
-    triggered_at = models.DateTimeField(help_text="When the trigger happened (the event's time).")
-    enrolled_at = models.DateTimeField(default=clock.now)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="enrollments")
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="enrollments")
+    entry_key = models.CharField(_("entry key"), max_length=200, blank=True)
+    trigger_event = models.ForeignKey(Event, verbose_name=_("trigger event"), null=True,
+                                      blank=True, on_delete=models.SET_NULL)
+    triggered_at = models.DateTimeField(
+        _("triggered at"), help_text=_("When the trigger happened (the event's time)."))
+    enrolled_at = models.DateTimeField(_("enrolled at"), default=clock.now)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
     # Position of the step the enrollment is at; the step runs at next_action_at. A send
     # step clears next_action_at until its message is settled.
-    step_position = models.PositiveSmallIntegerField(default=0)
-    next_action_at = models.DateTimeField(null=True, blank=True)
-    is_holdout = models.BooleanField(default=False)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    exit_reason = models.CharField(max_length=64, blank=True)
+    step_position = models.PositiveSmallIntegerField(_("step position"), default=0)
+    next_action_at = models.DateTimeField(_("next action at"), null=True, blank=True)
+    is_holdout = models.BooleanField(_("is holdout"), default=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    exit_reason = models.CharField(_("exit reason"), max_length=64, blank=True)
 
     class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
         ordering = ["-enrolled_at"]
         constraints = [
             models.UniqueConstraint(
@@ -58,64 +65,75 @@ class Message(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending"
-        CLAIMED = "claimed"
-        SENDING = "sending"
-        SENT = "sent"
-        SKIPPED = "skipped"
-        EXPIRED = "expired"
-        FAILED = "failed"
-        UNKNOWN = "unknown"
+        PENDING = "pending", _("Pending")
+        CLAIMED = "claimed", _("Claimed")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped")
+        EXPIRED = "expired", _("Expired")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
 
     FINAL_STATES = (State.SENT, State.SKIPPED, State.EXPIRED, State.FAILED, State.UNKNOWN)
     # States that hold a frequency-cap slot: the send may have reached the customer.
     CAP_STATES = (State.SENDING, State.SENT, State.UNKNOWN)
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="messages")
-    step = models.ForeignKey(JourneyStep, on_delete=models.PROTECT, related_name="messages")
+    enrollment = models.ForeignKey(Enrollment, verbose_name=_("enrollment"),
+                                   on_delete=models.CASCADE, related_name="messages")
+    step = models.ForeignKey(JourneyStep, verbose_name=_("step"), on_delete=models.PROTECT,
+                             related_name="messages")
     # Denormalised from the enrollment for the dispatcher's and the cap's indexes.
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="messages")
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="messages")
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="messages")
     # The A/B variant drawn for this customer, if the step has variants.
     variant = models.ForeignKey(
-        "StepVariant", null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        "StepVariant", verbose_name=_("variant"), null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="messages"
     )
-    priority = models.PositiveSmallIntegerField(default=50)
-    counts_toward_cap = models.BooleanField(default=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=50)
+    counts_toward_cap = models.BooleanField(_("counts toward cap"), default=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices,
+                             default=State.PENDING)
     # Why it is where it is: for a sent (or sending) row its legal ground (consent,
     # existing_customer, transactional), with the ground's detail next to it.
-    reason = models.CharField(max_length=64, blank=True)
-    ground_detail = models.CharField(max_length=300, blank=True)
-    first_due_at = models.DateTimeField()
-    due_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    deferrals = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=clock.now)
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    ground_detail = models.CharField(_("ground detail"), max_length=300, blank=True)
+    first_due_at = models.DateTimeField(_("first due at"))
+    due_at = models.DateTimeField(_("due at"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    deferrals = models.PositiveIntegerField(_("deferrals"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
     # Filled in when the message is handed to the provider.
-    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    provider_message_id = models.CharField(max_length=200, blank=True)
-    subject = models.CharField(max_length=300, blank=True)
-    locale = models.CharField(max_length=16, blank=True)
+    message_id = models.UUIDField(_("message id"), default=uuid.uuid4, unique=True, editable=False)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    locale = models.CharField(_("locale"), max_length=16, blank=True)
     lag_seconds = models.FloatField(
-        null=True, blank=True, help_text="Scheduling lag: seconds between its due time (after deferrals) and sending."
+        _("lag seconds"), null=True, blank=True,
+        help_text=_("Scheduling lag: seconds between its due time (after deferrals) and sending.")
     )
     # The domain of the From address it went out with: deliverability is judged per domain.
-    sending_domain = models.CharField(max_length=253, blank=True)
+    sending_domain = models.CharField(_("sending domain"), max_length=253, blank=True)
     # What the provider told us afterwards (services.deliverability), each the first time
     # it happened. Set once and never cleared: a late "delivered" does not undo a bounce.
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    clicked_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+    clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True)
     bounced_at = models.DateTimeField(
-        null=True, blank=True, help_text="Bounced, or refused by the provider (bad or bounced address)."
+        _("bounced at"), null=True, blank=True,
+        help_text=_("Bounced, or refused by the provider (bad or bounced address).")
     )
-    complained_at = models.DateTimeField(null=True, blank=True, help_text="Marked as spam.")
+    complained_at = models.DateTimeField(_("complained at"), null=True, blank=True,
+                                         help_text=_("Marked as spam."))
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["-due_at"]
         constraints = [
             models.UniqueConstraint(fields=["enrollment", "step"], name="message_unique_step")
@@ -143,14 +161,17 @@ class Message(models.Model):
 class MessageLog(models.Model):
     """Every change of a message's state with its reason: answers "why (not)?"."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="log")
-    at = models.DateTimeField(default=clock.now)
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE,
+                                related_name="log")
+    at = models.DateTimeField(_("at"), default=clock.now)
     # A Message.State value, or "deferred" for a move back to pending with a later time.
-    state = models.CharField(max_length=16)
-    reason = models.CharField(max_length=64, blank=True)
-    detail = models.CharField(max_length=300, blank=True)
+    state = models.CharField(_("state"), max_length=16)
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("message log")
+        verbose_name_plural = _("message logs")
         ordering = ["at", "id"]
 
     def __str__(self):
@@ -161,20 +182,23 @@ class MessageEvent(models.Model):
     """A provider's tracking event (anymail normalised), stored once per (provider, event id)."""
 
     message = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+        Message, verbose_name=_("message"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="events"
     )
-    provider = models.CharField(max_length=32)
-    event_id = models.CharField(max_length=200)
-    event_type = models.CharField(max_length=32)
-    occurred_at = models.DateTimeField()
-    received_at = models.DateTimeField(default=clock.now)
-    payload = models.JSONField(default=dict, blank=True)
+    provider = models.CharField(_("provider"), max_length=32)
+    event_id = models.CharField(_("event id"), max_length=200)
+    event_type = models.CharField(_("event type"), max_length=32)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), default=clock.now)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
     # Set by the Celery task that applies the event (services.deliverability); rows left
     # unprocessed (a lost task) are picked up again by a periodic sweep.
-    processed_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=64, blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=64, blank=True)
 
     class Meta:
+        verbose_name = _("message event")
+        verbose_name_plural = _("message events")
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "event_id"], name="message_event_unique_provider_id"
@@ -191,8 +215,8 @@ class Deliverability(MessageEvent):
 
     class Meta:
         proxy = True
-        verbose_name = "deliverability report"
-        verbose_name_plural = "deliverability (daily bounce and complaint rates)"
+        verbose_name = _("deliverability report")
+        verbose_name_plural = _("deliverability (daily bounce and complaint rates)")
 
 
 class Dashboard(Message):
@@ -200,5 +224,5 @@ class Dashboard(Message):
 
     class Meta:
         proxy = True
-        verbose_name = "impact dashboard"
-        verbose_name_plural = "impact dashboard (trends, cohorts, funnels)"
+        verbose_name = _("impact dashboard")
+        verbose_name_plural = _("impact dashboard (trends, cohorts, funnels)")

@@ -1,5 +1,6 @@
 """Facts about the running system itself (not about customers)."""
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Heartbeat(models.Model):
@@ -8,8 +9,12 @@ class Heartbeat(models.Model):
 
     TICK = "tick"  # the scheduler tick (services/scheduling.py)
 
-    name = models.CharField(max_length=32, unique=True)
-    at = models.DateTimeField()
+    name = models.CharField(_("name"), max_length=32, unique=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self):
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
@@ -19,12 +24,16 @@ class RateLimitBucket(models.Model):
     """One provider's send-rate token bucket (delivery/ratelimit.py) when there is no Redis:
     every worker process takes its tokens from this row under a row lock."""
 
-    provider = models.CharField(max_length=200, unique=True)
-    tokens = models.FloatField()
+    provider = models.CharField(_("provider"), max_length=200, unique=True)
+    tokens = models.FloatField(_("tokens"))
     # Wall-clock seconds since the epoch (time.time()), not the virtual clock: a rate limit
     # is about real seconds. Ahead of now while a pause is in force.
-    refilled_at = models.FloatField()
-    paused_until = models.FloatField(default=0.0)
+    refilled_at = models.FloatField(_("refilled at"))
+    paused_until = models.FloatField(_("paused until"), default=0.0)
+
+    class Meta:
+        verbose_name = _("rate limit bucket")
+        verbose_name_plural = _("rate limit buckets")
 
     def __str__(self):
         return f"{self.provider}: {self.tokens:.1f} tokens"

@@ -1,5 +1,6 @@
 """Data-subject requests (export, erasure): the audit trail, with no personal data in it."""
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import clock
 
@@ -13,18 +14,20 @@ class PrivacyRequest(models.Model):
     """
 
     class Kind(models.TextChoices):
-        EXPORT = "export"
-        ERASURE = "erasure"
+        EXPORT = "export", _("Export")
+        ERASURE = "erasure", _("Erasure")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    customer_id = models.BigIntegerField(db_index=True)
-    actor = models.CharField(max_length=200)
-    requested_at = models.DateTimeField(default=clock.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    customer_id = models.BigIntegerField(_("customer id"), db_index=True)
+    actor = models.CharField(_("actor"), max_length=200)
+    requested_at = models.DateTimeField(_("requested at"), default=clock.now)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     # Erasure: rows deleted or anonymised per table, e.g. {"events": 12, "orders": 3}.
-    counts = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
         ordering = ["-requested_at", "-id"]
         indexes = [models.Index(fields=["kind", "customer_id", "requested_at"])]
 

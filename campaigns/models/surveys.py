@@ -1,5 +1,6 @@
 """Survey answers: NPS, CSAT and CES, one per (survey email, kind); a new answer updates it."""
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import clock
 
@@ -9,26 +10,30 @@ from .deliveries import Message
 
 class SurveyResponse(models.Model):
     class Kind(models.TextChoices):
-        NPS = "nps", "NPS (0-10)"
-        CSAT = "csat", "CSAT (1-5)"
-        CES = "ces", "CES (1-7)"
+        NPS = "nps", _("NPS (0-10)")
+        CSAT = "csat", _("CSAT (1-5)")
+        CES = "ces", _("CES (1-7)")
 
     SCALES = {Kind.NPS: (0, 10), Kind.CSAT: (1, 5), Kind.CES: (1, 7)}
     # Answers at or below these scores are detractors: the service team follows them up.
     DETRACTOR_MAX = {Kind.NPS: 6, Kind.CSAT: 2}
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="survey_responses")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="survey_responses")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    score = models.PositiveSmallIntegerField()
-    comment = models.TextField(blank=True)
-    answered_at = models.DateTimeField(default=clock.now)
-    updated_at = models.DateTimeField(default=clock.now)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="survey_responses")
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE,
+                                related_name="survey_responses")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), default=clock.now)
+    updated_at = models.DateTimeField(_("updated at"), default=clock.now)
     # Detractor follow-up by the service team (services.surveys.detractor_handle).
-    handled_at = models.DateTimeField(null=True, blank=True)
-    handled_by = models.CharField(max_length=150, blank=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_by = models.CharField(_("handled by"), max_length=150, blank=True)
 
     class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
         ordering = ["-answered_at"]
         # Segments: each customer's latest answer of a kind.
         indexes = [
@@ -58,25 +63,29 @@ class DetractorAnswer(SurveyResponse):
 
     class Meta:
         proxy = True
-        verbose_name = "detractor to follow up"
-        verbose_name_plural = "detractors to follow up (NPS 0-6, CSAT 1-2)"
+        verbose_name = _("detractor to follow up")
+        verbose_name_plural = _("detractors to follow up (NPS 0-6, CSAT 1-2)")
 
 
 class SurveyQuestion(models.Model):
     """The wording of a survey question in one language; built-in wording where none is set."""
 
     class Locale(models.TextChoices):
-        SV = "sv", "Swedish"
-        NB = "nb", "Norwegian (bokmål)"
-        EN = "en", "English"
+        SV = "sv", _("Swedish")
+        NB = "nb", _("Norwegian (bokmål)")
+        EN = "en", _("English")
 
-    kind = models.CharField(max_length=8, choices=SurveyResponse.Kind.choices)
-    locale = models.CharField(max_length=8, choices=Locale.choices)
-    question = models.CharField(max_length=300)
-    low_label = models.CharField(max_length=100, help_text="Under the lowest score.")
-    high_label = models.CharField(max_length=100, help_text="Under the highest score.")
+    kind = models.CharField(_("kind"), max_length=8, choices=SurveyResponse.Kind.choices)
+    locale = models.CharField(_("locale"), max_length=8, choices=Locale.choices)
+    question = models.CharField(_("question"), max_length=300)
+    low_label = models.CharField(_("low label"), max_length=100,
+                                 help_text=_("Under the lowest score."))
+    high_label = models.CharField(_("high label"), max_length=100,
+                                  help_text=_("Under the highest score."))
 
     class Meta:
+        verbose_name = _("survey question")
+        verbose_name_plural = _("survey questions")
         ordering = ["kind", "locale"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "locale"], name="survey_question_per_locale")

@@ -96,7 +96,8 @@ SUBSCRIBE_RATE_PER_HOUR = env.int("SUBSCRIBE_RATE_PER_HOUR", default=20)
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the project's site (home grouped by task; campaigns/apps.py).
+    "campaigns.apps.LoyaltyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -115,6 +116,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "campaigns.middleware.ApiBodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin's language: the visitor's choice (cookie, set by the switch on every admin
+    # page), else the browser's Accept-Language. After the session, before CommonMiddleware.
+    # Public pages choose their own (the customer's; campaigns/views_consent.page_language).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -167,9 +172,19 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-# The languages of the public pages (unsubscribe, preferences, subscribe, surveys): each
-# shows in the customer's locale, else the browser's. The admin stays in English.
+# The languages of the admin and of the public pages (unsubscribe, preferences, subscribe,
+# surveys). A public page shows in the customer's locale, else the browser's; the admin in
+# the language chosen with its switch, else the browser's. Each name is in its own language,
+# as the switch shows it.
 LANGUAGES = [("en", "English"), ("sv", "Svenska"), ("nb", "Norsk bokmål")]
+# The admin's language switch remembers the choice for a year (Django's default cookie
+# ends with the browser session).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True  # read by the server only
+# Where the admin's "View site" leads: the public landing page, or the shop if set.
+ADMIN_VIEW_SITE_URL = env("ADMIN_VIEW_SITE_URL", default="/")
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="Europe/Stockholm")
 USE_I18N = True

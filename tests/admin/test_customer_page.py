@@ -98,7 +98,7 @@ class TestSections:
         assert "NPS (0-10) 2 comment 2" in text
         assert "Balance: 30 points." in text and "+10 30 bonus 2" in text
         assert f"Segment {customer.pk}-0 2026-03-01 09:00 UTC" in text
-        assert "All marketing granted Api v2 checkbox" in text
+        assert "All marketing granted API v2 checkbox" in text
         assert "Now: All marketing: yes ." in text
 
     def test_a_customer_with_nothing_yet_gets_a_sentence_per_section(self, admin_client, frozen_clock):

@@ -138,7 +138,7 @@ def test_the_admin_action_revokes_the_selected_keys(admin_client, frozen_clock):
         follow=True,
     )
 
-    assert "Revoked 1 key(s)." in response.content.decode()
+    assert "Revoked 1 key." in response.content.decode()
     revoked.refresh_from_db()
     kept.refresh_from_db()
     assert revoked.revoked_at == frozen_clock.now

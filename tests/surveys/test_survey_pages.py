@@ -136,7 +136,7 @@ def test_the_service_team_marks_detractors_handled_and_filters_them(admin_client
     still_open = admin_client.get(changelist, {"handled": "open"})
 
     other.refresh_from_db()
-    assert "1 answers marked as handled." in response.content.decode()
+    assert "1 answer marked as handled." in response.content.decode()
     assert other.handled_at is not None and other.handled_by == "admin"
     assert list(still_open.context["cl"].result_list) == [open_answer]
 
