@@ -22,7 +22,8 @@ from simple_history.signals import pre_create_historical_record
 
 from campaigns import clock
 from campaigns.models import (
-    Campaign, FrequencyPolicy, JourneyStep, MessageTemplate, StepVariant, TemplateTranslation,
+    Campaign, EmailLayout, FrequencyPolicy, JourneyStep, MessageTemplate, StepVariant,
+    TemplateTranslation,
 )
 
 
@@ -44,6 +45,7 @@ AUDITED = [
     Audited(MessageTemplate, exclude=("updated_at",)),
     Audited(TemplateTranslation, parent="template", exclude=("updated_at",)),
     Audited(FrequencyPolicy),
+    Audited(EmailLayout, exclude=("updated_at",)),
 ]
 
 

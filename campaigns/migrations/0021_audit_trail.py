@@ -32,7 +32,7 @@ def history_start(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0018_cache_table'),
+        ('campaigns', '0019_forecast_job'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

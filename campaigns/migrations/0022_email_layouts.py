@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0018_cache_table'),
+        ('campaigns', '0021_audit_trail'),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0018_cache_table'),
+        ('campaigns', '0022_email_layouts'),
     ]
 
     operations = [
