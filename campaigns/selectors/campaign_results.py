@@ -228,7 +228,8 @@ def message_as_sent(*, message: Message) -> AsSent:
              | Q(variant__template__purpose=Purpose.MARKETING)).exists()
     try:
         rendered, used, _url = translation_render(
-            message=message, translation=translation, marketing=marketing, cache_key=cache_key)
+            message=message, translation=translation, template=template, marketing=marketing,
+            cache_key=cache_key)
     except TemplateRenderError as error:
         result.error = str(error)
         return result

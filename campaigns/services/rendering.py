@@ -163,16 +163,17 @@ def message_render(*, message: Message) -> tuple[dict, str, str | None]:
     translation = _translation_for(template, message.customer.locale)
     if translation is None:
         raise TemplateRenderError("the template has no text in any language", template=template.name)
-    return translation_render(message=message, translation=translation,
+    return translation_render(message=message, translation=translation, template=template,
                               marketing=template.purpose == Purpose.MARKETING,
                               cache_key=(translation.pk, translation.version))
 
 
-def translation_render(*, message: Message, translation, marketing: bool,
+def translation_render(*, message: Message, translation, template, marketing: bool,
                        cache_key: tuple) -> tuple[dict, str, str | None]:
     """`message_render` with a given text: the current one at send, or the version that was
-    sent (a row of the audit trail) when the campaign page shows a message as sent.
-    `cache_key` must change whenever the text does."""
+    sent (rows of the audit trail: the translation and the template, whose layout choice is
+    read from it; the layout itself is today's) when the campaign page shows a message as
+    sent. `cache_key` must change whenever the text does."""
     token = unsubscribe_token(customer_id=message.customer_id)
     # The link names the email's language, so the pages it opens (and the one-click
     # answer) speak it whatever the browser says, without looking the customer up.
