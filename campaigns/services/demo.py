@@ -29,6 +29,7 @@ from campaigns.models import (
     Topic,
 )
 from campaigns.services.consent import consent_record
+from campaigns.services.demo_history import history_load
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 SEED = 20260302
@@ -92,9 +93,11 @@ def demo_load(*, customers: int = 200) -> dict:
         created["country_policies"] = _country_policies_load()
         created["segments"] = _segments_load()
         created.update(_journeys_load(now=now))
-        created.update(_customers_load(count=customers, now=now))
+        counts, people = _customers_load(count=customers, now=now)
+        created.update(counts)
         if created["campaigns"]:
             _journeys_start_after_history(now=now)
+        created.update(history_load(people=people, now=now, new_campaigns=bool(created["campaigns"])))
     return created
 
 
@@ -208,6 +211,8 @@ JOURNEYS = [
         "slug": "surprise-bonus", "name": "Surprise bonus (3rd purchase)", "priority": 60,
         "trigger_event_type": "purchase", "trigger_config": {"nth_order": 3},
         "entry_key": Campaign.EntryKey.ORDER, "reentry_cooldown": 90 * DAY, "deadline": 3 * DAY,
+        # One in ten is held out, so the dashboard can show what the bonus does.
+        "holdout_percent": 10,
         "steps": [
             {"kind": JourneyStep.Kind.REWARD, "reward_points": 500},
             {"kind": JourneyStep.Kind.SEND, "content": "bonus", "topic": Topic.LOYALTY},
@@ -240,7 +245,7 @@ JOURNEYS = [
         "slug": "win-back", "name": "Win-back (90 days without an order)", "priority": 40,
         "trigger": Campaign.Trigger.INACTIVITY, "trigger_event_type": "",
         "trigger_config": {"days": 90}, "entry_key": Campaign.EntryKey.EVENT,
-        "exit_event_types": ["purchase"], "deadline": 21 * DAY,
+        "exit_event_types": ["purchase"], "deadline": 21 * DAY, "holdout_percent": 10,
         "steps": [
             {"kind": JourneyStep.Kind.SEND, "content": "winback", "topic": Topic.OFFERS},
             {"kind": JourneyStep.Kind.WAIT, "wait_duration": 14 * DAY},
@@ -282,7 +287,9 @@ def _journeys_load(*, now: dt.datetime) -> dict:
     return counts
 
 
-def _customers_load(*, count: int, now: dt.datetime) -> dict:
+def _customers_load(*, count: int, now: dt.datetime) -> tuple[dict, list[dict]]:
+    """The missing demo customers with their orders, events and consent: the counts made,
+    and each new customer's person (customer, orders, consent) for their history."""
     wanted = {_customer_id(i): i for i in range(1, count + 1)}
     existing = set(
         Customer.objects.filter(external_id__startswith="demo-c-").values_list(
@@ -345,7 +352,7 @@ def _customers_load(*, count: int, now: dt.datetime) -> dict:
         "orders": len(orders),
         "events": len(events),
         "consent_events": consents,
-    }
+    }, people
 
 
 def _customer_id(index: int) -> str:
