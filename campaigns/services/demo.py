@@ -1,4 +1,5 @@
-"""Demo data for `make run`: the welcome journey, its content and a year of Nordic customers.
+"""Demo data for `make run`: the lifecycle journeys, their content and fifteen months of Nordic
+customers with their history (services.demo_history).
 
 Idempotent: every row has a deterministic key (demo-c-0001, demo-o-0001-01, demo-ev-…),
 existing rows are never changed, and a second run adds nothing.
@@ -35,6 +36,7 @@ CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 SEED = 20260302
 FRESH_SIGNUPS = 5
 CONSENT_SHARE = 0.7
+HISTORY_DAYS = 455
 
 # country: (weight, first names, last names, email domain, time zone, currency, locales)
 _PEOPLE = {
@@ -374,7 +376,9 @@ def _person(*, index: int, fresh: bool, now: dt.datetime) -> dict:
         signed_up_at = now - dt.timedelta(minutes=rng.uniform(5, 240))
     else:
         locale = rng.choices([loc for loc, _ in locales], weights=[w for _, w in locales])[0]
-        signed_up_at = now - dt.timedelta(days=rng.uniform(1.5, 365))
+        # Fifteen months back: the dashboard's year-over-year figures (churn over a year,
+        # expected lifetime value) need customers who bought more than a year ago.
+        signed_up_at = now - dt.timedelta(days=rng.uniform(1.5, HISTORY_DAYS))
     if not fresh and rng.random() < 0.04:
         zone = ""
     local_part = ".".join(_ascii(part) for part in (first, last) if part)
