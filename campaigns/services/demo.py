@@ -37,6 +37,8 @@ SEED = 20260302
 FRESH_SIGNUPS = 5
 CONSENT_SHARE = 0.7
 HISTORY_DAYS = 455
+# One customer in this many is about to become at risk when the demo is seeded.
+AT_RISK_EVERY = 20
 
 # country: (weight, first names, last names, email domain, time zone, currency, locales)
 _PEOPLE = {
@@ -385,6 +387,8 @@ def _person(*, index: int, fresh: bool, now: dt.datetime) -> dict:
     external_id = _customer_id(index)
     orders = [] if fresh else _orders(rng, external_id=external_id, currency=currency,
                                       signed_up_at=signed_up_at, now=now)
+    if index % AT_RISK_EVERY == AT_RISK_EVERY // 2:
+        _about_to_be_at_risk(orders, rng, signed_up_at=signed_up_at, now=now)
     total = sum((o.amount for o in orders), Decimal("0"))
     customer = Customer(
         external_id=external_id,
@@ -424,6 +428,16 @@ def _orders(rng, *, external_id, currency, signed_up_at, now) -> list[Order]:
         )
         for n, placed_at in enumerate(moments, start=1)
     ]
+
+
+def _about_to_be_at_risk(orders: list[Order], rng, *, signed_up_at, now) -> None:
+    """Move the last order to 60-66 days ago, where the next nightly scoring finds the
+    customer newly at risk (the demo was last scored a week ago; services.demo_history):
+    a "became at risk" journey then has someone to reach on the demo."""
+    moment = now - dt.timedelta(days=60 + rng.uniform(0.1, 6))
+    earlier = orders[-2].placed_at if len(orders) > 1 else signed_up_at
+    if orders and earlier < moment:
+        orders[-1].placed_at = moment
 
 
 def _tier(total: Decimal) -> str:
