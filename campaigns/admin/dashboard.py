@@ -271,6 +271,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "enrolled": _("Entered"), "delivered": _("Delivered"), "opened": _("Opened"),
             "clicked": _("Clicked"), "converted": _("Bought within 7 days"),
             "conversion_pct": _("Bought within 7 days of the email (%)"),
+            "opened_pct": _("Opened (%)"), "clicked_pct": _("Clicked (%)"),
             "step": _("step"),
         }.items()}
 

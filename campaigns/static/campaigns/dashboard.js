@@ -24,7 +24,8 @@
     function column(rows, key) { return rows.map(function (row) { return row[key]; }); }
     function month(value) { return String(value).slice(0, 7); }
     function line(rows, key, extra) {
-      return Object.assign({ label: label[key], data: column(rows, key), tension: 0.25 }, extra || {});
+      return Object.assign({ label: label[key], data: column(rows, key),
+                             cubicInterpolationMode: "monotone" }, extra || {});
     }
 
     var health = data.health || [];
@@ -54,19 +55,29 @@
       datasets: [{ label: label.sent, data: column(data.weekly_sends, "sent") }] } });
     chart("chart-weekly-nps", { type: "line", data: {
       labels: column(data.weekly_nps, "week"),
-      datasets: [{ label: label.nps, data: column(data.weekly_nps, "nps"), tension: 0.25 }] } });
+      datasets: [{ label: label.nps, data: column(data.weekly_nps, "nps"),
+                   cubicInterpolationMode: "monotone" }] } },
+      { scales: { y: { suggestedMin: -100, suggestedMax: 100 } } });
     var steps = ["enrolled", "sent", "delivered", "opened", "clicked", "converted"];
     chart("chart-campaign-funnel", { type: "bar", data: {
       labels: steps.map(function (s) { return label[s]; }),
       datasets: data.campaign_funnel.map(function (row) {
         return { label: row.campaign, data: steps.map(function (s) { return row[s]; }) };
       }) } });
+    // Per variant: the share of its emails opened, clicked and followed by a purchase.
+    function share(row, key) { return row.sends ? Math.round(1000 * row[key] / row.sends) / 10 : null; }
+    function short(text) { return narrow && text.length > 22 ? text.slice(0, 21) + "…" : text; }
+    var variants = data.campaign_variants;
     chart("chart-campaign-variants", { type: "bar", data: {
-      labels: data.campaign_variants.map(function (row) {
-        return row.campaign + " · " + label.step + " " + (row.step + 1) + " · " + row.variant;
+      labels: variants.map(function (row) {
+        return [short(row.campaign), label.step + " " + (row.step + 1) + " · " + row.variant];
       }),
-      datasets: [{ label: label.conversion_pct, data: column(data.campaign_variants, "conversion_pct") }]
-    } }, { indexAxis: narrow ? "y" : "x" });
+      datasets: [
+        { label: label.opened_pct, data: variants.map(function (row) { return share(row, "opens"); }) },
+        { label: label.clicked_pct, data: variants.map(function (row) { return share(row, "clicks"); }) },
+        { label: label.conversion_pct, data: column(variants, "conversion_pct") }
+      ]
+    } }, { scales: { y: { min: 0, suggestedMax: 100 } } });
   }
   document.addEventListener("DOMContentLoaded", draw);
 })();
