@@ -89,8 +89,13 @@ _FRESH_LOCALES = {"SE": "sv", "NO": "nb", "GB": "en"}
 _ASCII = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss"})
 
 
-def demo_load(*, customers: int = 200) -> dict:
-    """Create whatever demo data is missing and return how many rows of each kind were made."""
+def demo_load(*, customers: int = 200, history: bool = False) -> dict:
+    """Create whatever demo data is missing and return how many rows of each kind were made.
+
+    With `history` (what `seed_demo` asks for) the new customers also get their past in
+    the journeys, their lifecycle stages and the dashboard's snapshots (services.demo_history);
+    without it they have orders and events only, as a shop's import would leave them.
+    """
     now = clock.now()
     with transaction.atomic():
         created = {"frequency_policies": _policy_load()}
@@ -101,7 +106,9 @@ def demo_load(*, customers: int = 200) -> dict:
         created.update(counts)
         if created["campaigns"]:
             _journeys_start_after_history(now=now)
-        created.update(history_load(people=people, now=now, new_campaigns=bool(created["campaigns"])))
+        if history:
+            created.update(history_load(people=people, now=now,
+                                        new_campaigns=bool(created["campaigns"])))
     return created
 
 

@@ -34,7 +34,7 @@ def column_names(data: dict) -> set[str]:
 
 @pytest.fixture
 def demo(frozen_clock):
-    demo_load(customers=60)
+    demo_load(customers=60, history=True)
 
 
 def test_every_chart_and_table_has_something_after_seeding_the_demo(admin_client, demo):
@@ -86,7 +86,7 @@ def test_each_health_figure_is_explained_in_a_line(admin_client, demo):
 def test_before_any_snapshot_the_first_visit_queues_one_build_and_says_so(
     admin_client, frozen_clock, django_capture_on_commit_callbacks
 ):
-    demo_load(customers=5)
+    demo_load(customers=5, history=True)
     from campaigns.models import MetricSnapshot
     MetricSnapshot.objects.all().delete()
     MetricSnapshotState.objects.all().delete()

@@ -34,7 +34,7 @@ return arguments[0].map(function (id) {
 
 @pytest.fixture
 def small_demo(transactional_db):
-    demo_load(customers=120)
+    demo_load(customers=120, history=True)
 
 
 def _wait(browser, condition, timeout=15):

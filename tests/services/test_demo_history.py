@@ -45,19 +45,19 @@ def test_the_same_seed_tells_the_same_story(frozen_clock):
             Enrollment.objects.values_list("customer__external_id", "campaign__slug", "entry_key",
                                            "triggered_at"))
 
-    demo_load(customers=30)
+    demo_load(customers=30, history=True)
     told = story()
     answers = sorted(SurveyResponse.objects.values_list("customer__external_id", "kind", "score"))
     Customer.objects.all().delete()
 
-    demo_load(customers=30)
+    demo_load(customers=30, history=True)
 
     assert story() == told and told
     assert sorted(SurveyResponse.objects.values_list("customer__external_id", "kind", "score")) == answers
 
 
 def test_the_history_lies_in_the_past_and_follows_the_journeys(frozen_clock):
-    demo_load(customers=80)
+    demo_load(customers=80, history=True)
     now = frozen_clock.now
 
     messages = Message.objects.select_related("enrollment", "campaign")
@@ -82,7 +82,7 @@ def test_the_history_lies_in_the_past_and_follows_the_journeys(frozen_clock):
 
 
 def test_customers_have_stages_at_once_and_no_lifecycle_event_yet(frozen_clock):
-    demo_load(customers=80)
+    demo_load(customers=80, history=True)
 
     assert not Customer.objects.filter(lifecycle_stage="").exists()
     assert not Event.objects.filter(type__startswith="lifecycle.").exists()
@@ -93,7 +93,7 @@ def test_customers_have_stages_at_once_and_no_lifecycle_event_yet(frozen_clock):
 
 
 def test_the_next_nightly_scoring_emits_the_weeks_stage_changes_as_lifecycle_events(frozen_clock):
-    demo_load(customers=200)
+    demo_load(customers=200, history=True)
     stages = dict(Customer.objects.values_list("pk", "lifecycle_stage"))
 
     # The next night's scoring, at 03:15 tomorrow.
