@@ -15,7 +15,7 @@ answers. Then it prints:
 * the nightly cost: building every snapshot from scratch (a fresh install's backfill), and
   the nightly run (the trailing window re-snapshotted);
 * the whole dashboard page (the admin view through Django's test client as a superuser,
-  default period: the last 182 days), median of --runs, from the snapshots;
+  default period: the last 365 days), median of --runs, from the snapshots;
 * for comparison the same page counted live, --live-runs times (0 to skip it).
 """
 import argparse
@@ -136,12 +136,13 @@ def data_build(customers: int, messages: int, orders: int) -> None:
             """INSERT INTO campaigns_message (enrollment_id, step_id, campaign_id, customer_id,
                    variant_id, priority, counts_toward_cap, state, reason, first_due_at, due_at,
                    attempts, deferrals, created_at, message_id, sent_at, provider_message_id,
-                   subject, locale, sending_domain, delivered_at, opened_at, clicked_at)
+                   subject, locale, sending_domain, ground_detail, delivered_at, opened_at,
+                   clicked_at)
                SELECT e.id, s.id, e.campaign_id, e.customer_id,
                    CASE WHEN e.campaign_id = %(first)s AND s.position = 0
                         THEN %(variant_a)s + (e.id / 6) %% 2 END,
                    50, true, x.state, x.reason, x.due, x.due, 1, 0, e.enrolled_at,
-                   gen_random_uuid(), CASE WHEN x.state = 'sent' THEN x.due END, '', '', 'nb', '',
+                   gen_random_uuid(), CASE WHEN x.state = 'sent' THEN x.due END, '', '', 'nb', '', '',
                    CASE WHEN x.state = 'sent' AND h.h >= 12 THEN x.due + interval '1 minute' END,
                    CASE WHEN x.state = 'sent' AND h.o < 35 AND x.due + interval '2 hours' < %(now)s
                         THEN x.due + interval '2 hours' END,

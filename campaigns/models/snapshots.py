@@ -32,6 +32,11 @@ class MetricSnapshot(models.Model):
         # joining day (sign-up, else first order); month null: {"size"}; month set: {"customers"}
         # with a placed order in that calendar month before the snapshot's cut-off
         COHORT = "cohort", _("Cohort")
+        # The shop's health (`selectors.metrics.health_figures`, every figure by name; None
+        # where there is nothing to go on). Label "month": day = the month's first day, for
+        # [that day, the month's end or the build's day if sooner). Label "year": day = the
+        # build's day, for the 365 days before it. Not additive: rebuilt, never summed.
+        HEALTH = "health", _("Shop health")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     day = models.DateField(_("day"))

@@ -259,6 +259,22 @@ def variants_table(results: list[dict]) -> Table:
         "conversion_pct", "vs_control_pp", "ci_low_pp", "ci_high_pp", "verdict"), rows)
 
 
+def shop_health(*, since: dt.datetime, until: dt.datetime) -> dict:
+    """The shop's health from the nightly snapshots only (never the raw tables, so the page
+    stays fast however big the shop): one row per month starting in [since, until), each
+    `metrics.health_figures` for that month (the open one up to the last build), and the
+    figures for the 365 days before the last build. {"months": [...], "year": {...} | None}.
+    """
+    from campaigns.selectors import snapshots
+
+    first = since.astimezone(UTC).date().replace(day=1)
+    months, year = snapshots.health_stored(first, until.astimezone(UTC).date())
+    return {
+        "months": [{"month": row.day, **row.values} for row in months],
+        "year": None if year is None else {"through": year.day, **year.values},
+    }
+
+
 DASHBOARD_TABLES = {f.__name__: f for f in (
     weekly_sends, weekly_nps, monthly_trends, cohort_retention, campaign_funnel, campaign_held_back,
     campaign_lift, campaign_variants)}

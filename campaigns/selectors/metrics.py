@@ -348,18 +348,39 @@ def variants_from_sums(rows) -> list[dict]:
     return result
 
 
-def metrics_for_period(start: dt.datetime, end: dt.datetime, attribution_days: int = ATTRIBUTION_DAYS) -> dict:
-    """Everything `manage.py metrics` prints (and the dashboard shows) for [start, end)."""
+# The shop's health figures, in the order the dashboard and the command show them.
+HEALTH_FIGURES = (
+    "nps", "nps_answers", "csat", "csat_answers", "ces", "ces_answers", "customers_at_start",
+    "customers_at_end", "new_customers", "retention_rate", "churn_rate", "repeat_purchase_rate",
+    "avg_days_between_purchases", "clv", "predictive_clv",
+)
+
+
+def health_figures(start: dt.datetime, end: dt.datetime) -> dict:
+    """The shop's health for [start, end): survey scores, retention and churn, repeat
+    purchase rate, days between purchases and CLV (keys: HEALTH_FIGURES).
+
+    The one place these figures are computed: `manage.py metrics` prints them and the
+    nightly snapshots store them per month for the dashboard, so both always agree.
+    """
     _check_period(start, end)
     values = clv(end)
     return {
-        "from": start.isoformat(), "to": end.isoformat(),
         **survey_scores(start, end),
         **retention(start, end),
         "repeat_purchase_rate": repeat_purchase_rate(end),
         "avg_days_between_purchases": avg_days_between_purchases(start, end),
         "clv": values["clv"],
         "predictive_clv": values["predictive_clv"],
+    }
+
+
+def metrics_for_period(start: dt.datetime, end: dt.datetime, attribution_days: int = ATTRIBUTION_DAYS) -> dict:
+    """Everything `manage.py metrics` prints (and the dashboard shows) for [start, end)."""
+    _check_period(start, end)
+    return {
+        "from": start.isoformat(), "to": end.isoformat(),
+        **health_figures(start, end),
         "cohort_retention": cohort_retention(end),
         "lift": campaign_lift(start, end, attribution_days),
         "ab_variants": variant_stats(start, end, attribution_days),
@@ -368,6 +389,6 @@ def metrics_for_period(start: dt.datetime, end: dt.datetime, attribution_days: i
 
 __all__ = [
     "avg_days_between_purchases", "campaign_lift", "clv", "cohort_retention", "customers_active_at",
-    "metrics_for_period", "new_customers", "repeat_purchase_rate", "retention", "survey_scores",
+    "health_figures", "metrics_for_period", "new_customers", "repeat_purchase_rate", "retention", "survey_scores",
     "variant_stats",
 ]

@@ -208,3 +208,35 @@ def stored(kind: str, start: dt.date, end: dt.date, **filters) -> list[MetricSna
     """The stored snapshot rows of one kind for the days in [start, end)."""
     return list(MetricSnapshot.objects.filter(kind=kind, day__gte=start, day__lt=end, **filters)
                 .order_by())
+
+
+def _month_after(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def health_rows(first_month: dt.date, today: dt.date) -> list[MetricSnapshot]:
+    """The shop's health (`metrics.health_figures`) for each calendar month from
+    `first_month` through the one before `today` ends (the open month up to today's
+    midnight), and for the 365 days before today. A few aggregate queries per month."""
+    rows = []
+    month = first_month.replace(day=1)
+    while month < today:
+        end = min(_month_after(month), today)
+        rows.append(_row(Kind.HEALTH, month, metrics.health_figures(midnight(month), midnight(end)),
+                         label="month"))
+        month = _month_after(month)
+    year = metrics.health_figures(midnight(today) - dt.timedelta(days=metrics.ACTIVE_DAYS),
+                                  midnight(today))
+    rows.append(_row(Kind.HEALTH, today, year, label="year"))
+    return rows
+
+
+def health_stored(start: dt.date, end: dt.date) -> tuple[list[MetricSnapshot], MetricSnapshot | None]:
+    """The stored monthly health rows for the months starting in [start, end), oldest
+    first, and the latest 365-day row (None before the first build)."""
+    months = list(MetricSnapshot.objects.filter(kind=Kind.HEALTH, label="month", day__gte=start,
+                                                day__lt=end).order_by("day"))
+    year = (MetricSnapshot.objects.filter(kind=Kind.HEALTH, label="year").order_by("-day")
+            .first())
+    return months, year
+

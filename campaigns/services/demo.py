@@ -1,4 +1,5 @@
-"""Demo data for `make run`: the welcome journey, its content and a year of Nordic customers.
+"""Demo data for `make run`: the lifecycle journeys, their content and fifteen months of Nordic
+customers with their history (services.demo_history).
 
 Idempotent: every row has a deterministic key (demo-c-0001, demo-o-0001-01, demo-ev-…),
 existing rows are never changed, and a second run adds nothing.
@@ -30,11 +31,15 @@ from campaigns.models import (
     Topic,
 )
 from campaigns.services.consent import consent_record
+from campaigns.services.demo_history import history_load
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 SEED = 20260302
 FRESH_SIGNUPS = 5
 CONSENT_SHARE = 0.7
+HISTORY_DAYS = 455
+# One customer in this many is about to become at risk when the demo is seeded.
+AT_RISK_EVERY = 20
 
 # country: (weight, first names, last names, email domain, time zone, currency, locales)
 _PEOPLE = {
@@ -85,17 +90,26 @@ _FRESH_LOCALES = {"SE": "sv", "NO": "nb", "GB": "en"}
 _ASCII = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss"})
 
 
-def demo_load(*, customers: int = 200) -> dict:
-    """Create whatever demo data is missing and return how many rows of each kind were made."""
+def demo_load(*, customers: int = 200, history: bool = False) -> dict:
+    """Create whatever demo data is missing and return how many rows of each kind were made.
+
+    With `history` (what `seed_demo` asks for) the new customers also get their past in
+    the journeys, their lifecycle stages and the dashboard's snapshots (services.demo_history);
+    without it they have orders and events only, as a shop's import would leave them.
+    """
     now = clock.now()
     with transaction.atomic():
         created = {"frequency_policies": _policy_load()}
         created["country_policies"] = _country_policies_load()
         created["segments"] = _segments_load()
         created.update(_journeys_load(now=now))
-        created.update(_customers_load(count=customers, now=now))
+        counts, people = _customers_load(count=customers, now=now)
+        created.update(counts)
         if created["campaigns"]:
             _journeys_start_after_history(now=now)
+        if history:
+            created.update(history_load(people=people, now=now,
+                                        new_campaigns=bool(created["campaigns"])))
     return created
 
 
@@ -219,6 +233,8 @@ JOURNEYS = [
         "slug": "surprise-bonus", "name": "Surprise bonus (3rd purchase)", "priority": 60,
         "trigger_event_type": "purchase", "trigger_config": {"nth_order": 3},
         "entry_key": Campaign.EntryKey.ORDER, "reentry_cooldown": 90 * DAY, "deadline": 3 * DAY,
+        # One in ten is held out, so the dashboard can show what the bonus does.
+        "holdout_percent": 10,
         "steps": [
             {"kind": JourneyStep.Kind.REWARD, "reward_points": 500},
             {"kind": JourneyStep.Kind.SEND, "content": "bonus", "topic": Topic.LOYALTY},
@@ -251,7 +267,7 @@ JOURNEYS = [
         "slug": "win-back", "name": "Win-back (90 days without an order)", "priority": 40,
         "trigger": Campaign.Trigger.INACTIVITY, "trigger_event_type": "",
         "trigger_config": {"days": 90}, "entry_key": Campaign.EntryKey.EVENT,
-        "exit_event_types": ["purchase"], "deadline": 21 * DAY,
+        "exit_event_types": ["purchase"], "deadline": 21 * DAY, "holdout_percent": 10,
         "steps": [
             {"kind": JourneyStep.Kind.SEND, "content": "winback", "topic": Topic.OFFERS},
             {"kind": JourneyStep.Kind.WAIT, "wait_duration": 14 * DAY},
@@ -293,7 +309,9 @@ def _journeys_load(*, now: dt.datetime) -> dict:
     return counts
 
 
-def _customers_load(*, count: int, now: dt.datetime) -> dict:
+def _customers_load(*, count: int, now: dt.datetime) -> tuple[dict, list[dict]]:
+    """The missing demo customers with their orders, events and consent: the counts made,
+    and each new customer's person (customer, orders, consent) for their history."""
     wanted = {_customer_id(i): i for i in range(1, count + 1)}
     existing = set(
         Customer.objects.filter(external_id__startswith="demo-c-").values_list(
@@ -356,7 +374,7 @@ def _customers_load(*, count: int, now: dt.datetime) -> dict:
         "orders": len(orders),
         "events": len(events),
         "consent_events": consents,
-    }
+    }, people
 
 
 def _customer_id(index: int) -> str:
@@ -378,13 +396,17 @@ def _person(*, index: int, fresh: bool, now: dt.datetime) -> dict:
         signed_up_at = now - dt.timedelta(minutes=rng.uniform(5, 240))
     else:
         locale = rng.choices([loc for loc, _ in locales], weights=[w for _, w in locales])[0]
-        signed_up_at = now - dt.timedelta(days=rng.uniform(1.5, 365))
+        # Fifteen months back: the dashboard's year-over-year figures (churn over a year,
+        # expected lifetime value) need customers who bought more than a year ago.
+        signed_up_at = now - dt.timedelta(days=rng.uniform(1.5, HISTORY_DAYS))
     if not fresh and rng.random() < 0.04:
         zone = ""
     local_part = ".".join(_ascii(part) for part in (first, last) if part)
     external_id = _customer_id(index)
     orders = [] if fresh else _orders(rng, external_id=external_id, currency=currency,
                                       signed_up_at=signed_up_at, now=now)
+    if index % AT_RISK_EVERY == AT_RISK_EVERY // 2:
+        _about_to_be_at_risk(orders, rng, signed_up_at=signed_up_at, now=now)
     total = sum((o.amount for o in orders), Decimal("0"))
     customer = Customer(
         external_id=external_id,
@@ -424,6 +446,16 @@ def _orders(rng, *, external_id, currency, signed_up_at, now) -> list[Order]:
         )
         for n, placed_at in enumerate(moments, start=1)
     ]
+
+
+def _about_to_be_at_risk(orders: list[Order], rng, *, signed_up_at, now) -> None:
+    """Move the last order to 60-66 days ago, where the next nightly scoring finds the
+    customer newly at risk (the demo was last scored a week ago; services.demo_history):
+    a "became at risk" journey then has someone to reach on the demo."""
+    moment = now - dt.timedelta(days=60 + rng.uniform(0.1, 6))
+    earlier = orders[-2].placed_at if len(orders) > 1 else signed_up_at
+    if orders and earlier < moment:
+        orders[-1].placed_at = moment
 
 
 def _tier(total: Decimal) -> str:

@@ -69,6 +69,13 @@ def metric_snapshots_build(*, now: dt.datetime, since: dt.date | None = None,
         MetricSnapshot.objects.filter(kind=MetricSnapshot.Kind.COHORT).delete()
         rows += daily.cohort_sizes(None, hi)
         rows += daily.cohort_cells(hi)
+        # Health figures are not additive: each month touched by the rebuild is computed
+        # again whole (the open month up to today), and the 365-day figure every night.
+        health_from = start.replace(day=1)
+        MetricSnapshot.objects.filter(kind=MetricSnapshot.Kind.HEALTH, label="month",
+                                      day__gte=health_from).delete()
+        MetricSnapshot.objects.filter(kind=MetricSnapshot.Kind.HEALTH, label="year").delete()
+        rows += daily.health_rows(health_from, today)
         MetricSnapshot.objects.bulk_create(rows, batch_size=5000)
         state.built_through, state.built_at = today, now
         state.save()

@@ -122,7 +122,7 @@ def test_the_page_loads_nothing_from_outside_the_site(admin_client, small_shop):
                for u in re.findall(r'(?:src|href)="([^"#?][^"]*)"', page))
     assert {"/static/campaigns/vendor/chartjs/chart.umd.js", "/static/campaigns/dashboard.js"} <= set(
         re.findall(r'src="([^"]+)"', page))
-    assert page.count(">CSV</a>") == 8  # one per table
+    assert page.count(">Download (CSV)</a>") == 8  # one per table
 
 
 def test_the_admin_index_links_to_the_dashboard(admin_client, small_shop):
@@ -300,6 +300,6 @@ def test_the_exports_are_the_same_from_the_snapshots(admin_client, small_shop, a
     metric_snapshots_build(now=clock.now())
     page = admin_client.get(PAGE, period).content.decode()
 
-    assert "come from the nightly" in page and "2026-03-02" in page
+    assert "brought up to date every night" in page and "2026-03-02" in page
     assert {name: export(admin_client, name, period) for name in DASHBOARD_TABLES} == live
     assert all(len(rows) > 1 for rows in live.values())

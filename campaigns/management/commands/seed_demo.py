@@ -1,4 +1,4 @@
-"""Load the demo data (welcome journey, content, customers) and print what was added."""
+"""Load the demo data (journeys, content, customers and their history) and print what was added."""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,8 +7,10 @@ from campaigns.services.demo import demo_load
 
 class Command(BaseCommand):
     help = (
-        "Add the welcome campaign, its content, the default frequency policy and demo "
-        "customers with orders, events and consent. Safe to run again: adds only what is missing."
+        "Add the lifecycle campaigns, their content, the default frequency policy and demo "
+        "customers with fifteen months of orders, events, consent, emails, survey answers and "
+        "lifecycle stages, and the dashboard's figures for that time. Safe to run again: adds "
+        "only what is missing."
     )
 
     def add_arguments(self, parser):
@@ -28,7 +30,7 @@ class Command(BaseCommand):
                 "seed_demo adds made-up customers and consent records; with DEBUG off, "
                 "pass --force if that is really wanted."
             )
-        created = demo_load(customers=customers)
+        created = demo_load(customers=customers, history=True)
         if not any(created.values()):
             self.stdout.write("Demo data is already there: nothing added.")
             return
