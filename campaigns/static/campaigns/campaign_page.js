@@ -115,6 +115,11 @@
       var value = kind ? kind.value : "";
       show(step, ALL_KIND_FIELDS, KIND_FIELDS[value] || []);
       if (variants) { variants.hidden = value !== "send"; }
+      // The header names the step by its kind; its stored position is renumbered anyway.
+      var label = step.querySelector(".inline_label");
+      if (label && kind && kind.selectedIndex > 0) {
+        label.textContent = kind.options[kind.selectedIndex].text;
+      }
       renumber();
     };
     if (kind) { kind.addEventListener("change", update); }

@@ -1,0 +1,107 @@
+"""The campaign page in a real browser: a win-back from its starter, edited and reordered."""
+import base64
+import datetime as dt
+from pathlib import Path
+
+from django.conf import settings
+
+from campaigns.models import Campaign, JourneyStep
+from tests.browser.conftest import needs_chromium
+
+pytestmark = needs_chromium
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+
+
+def _screenshot(browser, name: str) -> None:
+    """The whole page, not only the window, as a marketer would scroll through it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    size = metrics["cssContentSize"]
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+    })
+    (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def _visible(browser, css: str) -> bool:
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.CSS_SELECTOR, css).is_displayed()
+
+
+def test_a_marketer_starts_a_winback_changes_its_days_reorders_steps_and_sees_the_picture(
+    browser, live_server, admin_user, transactional_db
+):
+    from selenium.webdriver.common.by import By
+
+    # Given a logged-in marketer on the campaign list
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/")
+    browser.find_element(By.ID, "id_username").send_keys(admin_user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    # When they add a campaign and choose the win-back starter
+    browser.find_element(By.CSS_SELECTOR, ".object-tools a.addlink").click()
+    browser.find_element(By.CSS_SELECTOR, "button[name=starter][value=winback]").click()
+
+    # Then its page shows only the inactivity trigger's field, and the journey
+    days = browser.find_element(By.ID, "id_inactivity_days")
+    assert days.get_attribute("value") == "90"
+    assert not _visible(browser, ".form-row.field-nth_order")
+    assert not _visible(browser, ".form-row.field-first_run")
+    boxes = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".cp-journey .cp-box")]
+    assert boxes[0].startswith("Starts when") and "No order for 90 days" in boxes[0]
+    assert "14 days" in boxes[2]
+    assert "{" not in browser.find_element(By.ID, "campaign_form").text  # no JSON anywhere
+
+    # When they change the days and move the first email below the wait
+    days.clear()
+    days.send_keys("60")
+    steps = browser.find_elements(By.CSS_SELECTOR, "#steps-group .inline-related:not(.empty-form)")
+    assert len(steps) == 3
+    assert not steps[0].find_element(By.CSS_SELECTOR, ".form-row.field-wait_duration").is_displayed()
+    steps[0].find_element(By.CSS_SELECTOR, "button.cp-down").click()
+    browser.find_element(By.CSS_SELECTOR, "input[name=_continue]").click()
+
+    # Then the campaign is saved in that order and the picture follows it
+    campaign = Campaign.objects.get()
+    assert campaign.trigger_config == {"days": 60}
+    assert list(campaign.steps.order_by("position").values_list("kind", "position")) == [
+        (JourneyStep.Kind.WAIT, 0), (JourneyStep.Kind.SEND, 1), (JourneyStep.Kind.SEND, 2)]
+    assert campaign.steps.get(position=0).wait_duration == dt.timedelta(days=14)
+    boxes = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".cp-journey .cp-box")]
+    assert "No order for 60 days" in boxes[0]
+    assert boxes[1].startswith("Wait") and boxes[2].startswith("Send an email")
+    assert "Leaves early when" in boxes[-2] and "purchase" in boxes[-2]
+    assert "Priority 40" in browser.find_element(By.CSS_SELECTOR, ".cp-rules").text
+    _screenshot(browser, "campaign_page")
+
+    # And on a phone the page fits the screen's width
+    browser.set_window_size(390, 844)
+    browser.refresh()
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390 + 2, width
+    _screenshot(browser, "campaign_page_phone_full")
+    # What the phone's screen shows: the journey, then the steps.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.execute_script("document.querySelector('.cp-overview').scrollIntoView()")
+    browser.save_screenshot(str(SCREENSHOTS / "campaign_page_phone.png"))
+    browser.execute_script("document.getElementById('steps-group').scrollIntoView()")
+    browser.save_screenshot(str(SCREENSHOTS / "campaign_page_phone_steps.png"))
+
+
+def test_the_starters_page_fits_a_phone(browser, live_server, admin_user, transactional_db):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/start/")
+    browser.find_element(By.ID, "id_username").send_keys(admin_user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    cards = browser.find_elements(By.CSS_SELECTOR, ".cp-starter")
+    assert len(cards) == 7
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 392
+    _screenshot(browser, "campaign_starters_phone")
