@@ -78,6 +78,13 @@ class JourneyStepInline(admin.StackedInline):
     verbose_name = gettext_lazy("step")
     verbose_name_plural = gettext_lazy("Steps, in order (drag them, or use the arrows)")
     classes = ["cp-steps"]
+    # A journey of more steps is a mistake; a post claiming thousands of forms must not
+    # build (and re-render) them all.
+    max_num = 50
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs.setdefault("absolute_max", self.max_num + 10)
+        return super().get_formset(request, obj, **kwargs)
     fieldsets = [
         (None, {"fields": ["position", "kind", "template", "on_blocked", "wait_duration",
                            "wait_until_local_time", "reward_points", "coupon_valid_days"]}),

@@ -296,3 +296,59 @@ def test_a_variant_needs_a_template_and_a_unique_name(admin_client):
     assert form.errors["variant_1_template"] == ["Choose the variant's template."]
     assert form.errors["variant_3_name"] == ["Two variants have this name."]
     assert not StepVariant.objects.exists()
+
+
+@pytest.mark.parametrize(("step", "field"), [
+    ({"position": "abc", "kind": "wait", "wait_duration_0": "1"}, "position"),
+    ({"position": 0, "kind": "nuke"}, "kind"),
+    ({"position": 0, "kind": "reward", "reward_points": "-5"}, "reward_points"),
+    ({"position": 0, "kind": "coupon", "coupon_valid_days": "0"}, "coupon_valid_days"),
+    ({"position": 0, "kind": "wait", "wait_duration_0": "99999"}, "wait_duration"),
+    ({"position": 0, "kind": "wait", "wait_until_local_time": "25:99"}, "wait_until_local_time"),
+])
+def test_a_bad_step_is_refused_on_its_field(admin_client, step, field):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT)
+
+    response = save(admin_client, campaign, steps=[step])
+
+    assert response.status_code == 200
+    form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert field in form.errors, form.errors
+    assert not campaign.steps.exists()
+
+
+def test_a_bad_variant_weight_and_too_many_steps_are_refused(admin_client):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT)
+    step = JourneyStepFactory(campaign=campaign, position=0)
+
+    response = save(admin_client, campaign, steps=[send_step(
+        step, 0, variant_1_name="A", variant_1_template=step.template_id, variant_1_weight="0")])
+    flood = admin_client.post(change_url(campaign), {
+        **page_data(campaign), "steps-TOTAL_FORMS": "100000"})
+
+    assert response.status_code == 200
+    form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert "variant_1_weight" in form.errors
+    assert flood.status_code == 200
+    assert "at most 50" in str(flood.context["inline_admin_formsets"][0].formset.non_form_errors())
+
+
+def test_a_variant_with_sent_messages_cannot_be_removed(admin_client):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT)
+    step = JourneyStepFactory(campaign=campaign, position=0)
+    variant = StepVariant.objects.create(step=step, name="B", template=step.template)
+    SentMessageFactory(enrollment__campaign=campaign, variant=variant)
+
+    response = save(admin_client, campaign, steps=[send_step(step, 0)])
+
+    assert response.status_code == 200
+    form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert "Variant B has sent messages and cannot be removed" in str(form.non_field_errors())
+    assert StepVariant.objects.filter(pk=variant.pk).exists()
+
+
+def test_the_add_page_shows_the_fields_and_a_note_instead_of_the_picture(admin_client):
+    page = admin_client.get(reverse("admin:campaigns_campaign_add")).content.decode()
+
+    assert "Save the campaign to see its journey." in page
+    assert 'name="inactivity_days"' in page and 'name="deadline_0"' in page

@@ -348,3 +348,25 @@ def test_duplicate_makes_a_draft_copy_with_steps_and_variants_sharing_templates(
 
     admin_client.post(CHANGELIST, {"action": "duplicate", "_selected_action": [original.pk]})
     assert Campaign.objects.filter(name="Spring sale (copy) 2").exists()
+
+
+def test_a_draft_says_who_enters_first_in_words(frozen_clock):
+    from campaigns.models import Segment, SegmentMembership
+
+    segment = Segment.objects.create(name="Loyal", rule={})
+    for _ in range(4):
+        SegmentMembership.objects.create(segment=segment, customer=CustomerFactory())
+    schedule = CampaignFactory(status=Campaign.Status.DRAFT, trigger="schedule", trigger_config={
+        "first_run": "2026-03-05T09:00:00+00:00", "every_days": 30, "segment": segment.pk,
+        "share": 50})
+    winback = CampaignFactory(status=Campaign.Status.DRAFT, trigger="inactivity",
+                              trigger_config={"days": 90})
+    entering = CampaignFactory(status=Campaign.Status.DRAFT, trigger="segment_entry",
+                               trigger_config={"segment": segment.pk})
+
+    first_run = campaign_reach_at_once(campaign=schedule, now=frozen_clock.now)
+    assert first_run.count == 2
+    assert first_run.why.startswith("At its next run, March 5, 2026")
+    assert campaign_reach_at_once(campaign=winback, now=frozen_clock.now).why == (
+        "Only customers who reach 90 days without an order from now on enter.")
+    assert campaign_reach_at_once(campaign=entering, now=frozen_clock.now).count == 0
