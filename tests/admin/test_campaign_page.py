@@ -352,3 +352,52 @@ def test_the_add_page_shows_the_fields_and_a_note_instead_of_the_picture(admin_c
 
     assert "Save the campaign to see its journey." in page
     assert 'name="inactivity_days"' in page and 'name="deadline_0"' in page
+
+
+def _data_of(form) -> dict:
+    """What a browser posts for an unchanged form."""
+    from django import forms
+
+    data = {}
+    for bound in form:
+        field, value = bound.field, bound.value()
+        if isinstance(field, forms.MultiValueField):
+            parts = field.widget.decompress(value)
+            data.update({f"{bound.html_name}_{i}": "" if p is None else p
+                         for i, p in enumerate(parts)})
+        elif isinstance(field, forms.MultipleChoiceField):
+            data[bound.html_name] = list(value or [])
+        elif isinstance(field, forms.BooleanField):
+            if value:
+                data[bound.html_name] = "on"
+        elif isinstance(field, forms.DateTimeField) and value:
+            data[bound.html_name] = value.strftime("%Y-%m-%dT%H:%M")
+        else:
+            data[bound.html_name] = "" if value is None else value
+    return data
+
+
+def test_every_demo_campaign_saves_unchanged_to_the_same_planner_settings(frozen_clock):
+    from campaigns.admin.campaign_forms import CampaignForm
+    from campaigns.services.demo import demo_load
+
+    demo_load(customers=0)
+    campaigns = list(Campaign.objects.all())
+    assert len(campaigns) >= 6
+
+    for campaign in campaigns:
+        before = (dict(campaign.trigger_config), list(campaign.exit_event_types),
+                  campaign.trigger_segment_id(), campaign.deadline, campaign.reentry_cooldown)
+        form = CampaignForm(data=_data_of(CampaignForm(instance=campaign)), instance=campaign)
+        assert form.is_valid(), (campaign.name, form.errors)
+        saved = form.save()
+
+        config = dict(saved.trigger_config)
+        if "segment" in before[0]:  # kept as the segment's id: a rename cannot break it
+            assert config.pop("segment") == before[2]
+            before[0].pop("segment")
+        if "first_run" in before[0]:  # the same moment, written in the site's zone
+            assert (dt.datetime.fromisoformat(config.pop("first_run"))
+                    == dt.datetime.fromisoformat(before[0].pop("first_run")))
+        assert (config, saved.exit_event_types, saved.deadline, saved.reentry_cooldown) == (
+            before[0], before[1], before[3], before[4]), campaign.name
