@@ -105,3 +105,39 @@ def test_the_starters_page_fits_a_phone(browser, live_server, admin_user, transa
     assert len(cards) == 7
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 392
     _screenshot(browser, "campaign_starters_phone")
+
+
+def test_resuming_a_winback_that_would_take_in_many_at_once_asks_first(
+    browser, live_server, admin_user, transactional_db, settings
+):
+    from django.utils import timezone
+    from selenium.webdriver.common.by import By
+
+    from campaigns.models import Customer
+    from campaigns.services.campaign_drafts import campaign_create_from_starter
+    from tests.factories import CustomerFactory
+
+    settings.CAMPAIGN_CONFIRM_ABOVE = 2
+    campaign = campaign_create_from_starter(key="winback")
+    # Paused since 20 days; three customers reached 90 days without an order since.
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.PAUSED, planned_through=timezone.now() - dt.timedelta(days=20))
+    for _ in range(3):
+        Customer.objects.filter(pk=CustomerFactory().pk).update(
+            last_order_at=timezone.now() - dt.timedelta(days=100))
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/{campaign.pk}/change/")
+    browser.find_element(By.ID, "id_username").send_keys(admin_user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    browser.find_element(By.CSS_SELECTOR, ".object-tools button.cp-tool-activate").click()
+
+    page = browser.find_element(By.ID, "content").text
+    assert "3 customers would enter at once." in page
+    assert "reached 90 days without an order while the campaign was paused" in page
+    _screenshot(browser, "campaign_activate_confirmation")
+    browser.find_element(By.CSS_SELECTOR, ".cp-confirm button[type=submit]").click()
+
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.ACTIVE
+    assert "1 campaign activated." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
