@@ -103,7 +103,7 @@ class JourneyStepInline(admin.StackedInline):
 class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
     form = CampaignForm
     list_display = ["name", "status", "trigger_words", "priority", "deadline_words",
-                    "holdout_percent", "enrollment_count", "sent_count", "pending_count"]
+                    "holdout_words", "enrollment_count", "sent_count", "pending_count"]
     list_filter = ["status", "trigger"]
     search_fields = ["name", "slug", "trigger_event_type"]
     prepopulated_fields = {"slug": ["name"]}
@@ -184,6 +184,11 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("deadline"), ordering="deadline")
     def deadline_words(self, obj):
         return duration_in_words(obj.deadline) if obj.deadline else _("none")
+
+    @admin.display(description=gettext_lazy("holdout"), ordering="holdout_percent")
+    def holdout_words(self, obj):
+        return _("%(share)d %%") % {"share": obj.holdout_percent} if obj.holdout_percent \
+            else _("none")
 
     @admin.display(description="enrollments", ordering="n_enrollments")
     def enrollment_count(self, obj):

@@ -78,6 +78,30 @@ def test_a_marketer_starts_a_winback_changes_its_days_reorders_steps_and_sees_th
     assert "Priority 40" in browser.find_element(By.CSS_SELECTOR, ".cp-rules").text
     _screenshot(browser, "campaign_page")
 
+    # Dragging the last step onto the top of the first puts it first (not saved here)
+    browser.execute_script("""
+        const steps = [...document.querySelectorAll('#steps-group .inline-related:not(.empty-form)')];
+        const handle = steps[2].querySelector('h3'), target = steps[0];
+        const data = new DataTransfer(), box = target.getBoundingClientRect();
+        handle.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: data}));
+        target.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true,
+            dataTransfer: data, clientY: box.top + 2}));
+        target.dispatchEvent(new DragEvent('drop', {bubbles: true, dataTransfer: data}));
+        handle.dispatchEvent(new DragEvent('dragend', {bubbles: true, dataTransfer: data}));
+    """)
+    order = browser.execute_script("""
+        return [...document.querySelectorAll('#steps-group .inline-related:not(.empty-form)')]
+            .map(s => [s.querySelector('.inline_label').textContent,
+                       s.querySelector('input.cp-position').value]);""")
+    assert order == [["Send an email", "0"], ["Wait", "1"], ["Send an email", "2"]], order
+
+    # The list says the trigger and the deadline in words
+    browser.get(f"{live_server.url}/admin/campaigns/campaign/")
+    row = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr").text
+    assert "No order for 60 days" in row and "21 days" in row
+    _screenshot(browser, "campaign_list")
+    browser.back()
+
     # And on a phone the page fits the screen's width
     browser.set_window_size(390, 844)
     browser.refresh()
