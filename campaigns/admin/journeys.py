@@ -114,9 +114,10 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
         (gettext_lazy("Journey"), {"fields": ["journey_picture", "messaging_rules"],
                                    "classes": ["cp-overview"]}),
         (gettext_lazy("Trigger"), {
-            "fields": ["trigger", "trigger_event_type", "nth_order", "inactivity_days",
-                       "date_attribute", "trigger_segment", "first_run", "every_days", "share",
-                       "entry_key", "exit_events", "exit_events_other", "entry_help"],
+            "fields": ["trigger", "trigger_event_type", "nth_order", "entry_key",
+                       "inactivity_days", "date_attribute", "first_run", "every_days",
+                       "trigger_segment", "share", "exit_events", "exit_events_other",
+                       "entry_help"],
             "classes": ["cp-trigger"]}),
         (gettext_lazy("Rules"), {"fields": ["priority", "deadline", "reentry_cooldown",
                                             "exempt_from_caps", "holdout_percent"]}),

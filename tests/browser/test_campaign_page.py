@@ -25,6 +25,17 @@ def _screenshot(browser, name: str) -> None:
     (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
+def _saved(browser) -> None:
+    """Wait for the page after a save: its success note, or its errors (then fail)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda b: b.find_elements(
+        By.CSS_SELECTOR, ".messagelist .success, .errornote"))
+    errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".errorlist, .errornote")]
+    assert not errors, errors
+
+
 def _visible(browser, css: str) -> bool:
     from selenium.webdriver.common.by import By
 
@@ -64,6 +75,7 @@ def test_a_marketer_starts_a_winback_changes_its_days_reorders_steps_and_sees_th
     assert not steps[0].find_element(By.CSS_SELECTOR, ".form-row.field-wait_duration").is_displayed()
     steps[0].find_element(By.CSS_SELECTOR, "button.cp-down").click()
     browser.find_element(By.CSS_SELECTOR, "input[name=_continue]").click()
+    _saved(browser)
 
     # Then the campaign is saved in that order and the picture follows it
     campaign = Campaign.objects.get()
@@ -161,7 +173,47 @@ def test_resuming_a_winback_that_would_take_in_many_at_once_asks_first(
     assert "reached 90 days without an order while the campaign was paused" in page
     _screenshot(browser, "campaign_activate_confirmation")
     browser.find_element(By.CSS_SELECTOR, ".cp-confirm button[type=submit]").click()
+    _saved(browser)
 
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.ACTIVE
     assert "1 campaign activated." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+
+
+def test_choosing_a_trigger_shows_only_its_fields_and_saves_them(
+    browser, live_server, admin_user, transactional_db
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from campaigns.models import Segment
+
+    segment = Segment.objects.create(name="Loyal customers", rule={})
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/campaign/start/")
+    browser.find_element(By.ID, "id_username").send_keys(admin_user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    browser.find_element(By.CSS_SELECTOR, "button[name=starter][value=blank]").click()
+    assert _visible(browser, ".form-row.field-trigger_event_type")
+
+    Select(browser.find_element(By.ID, "id_trigger")).select_by_value("schedule")
+
+    assert not _visible(browser, ".form-row.field-trigger_event_type")
+    assert not _visible(browser, ".form-row.field-inactivity_days")
+    assert not _visible(browser, ".form-row.field-entry_key")  # a schedule keys by its run
+    for field in ("first_run", "every_days", "trigger_segment", "share"):
+        assert _visible(browser, f".form-row.field-{field}"), field
+    browser.execute_script(
+        "document.getElementById('id_first_run').value = '2026-12-01T10:00'")
+    browser.find_element(By.ID, "id_every_days").send_keys("30")
+    Select(browser.find_element(By.ID, "id_trigger_segment")).select_by_visible_text(
+        "Loyal customers")
+    browser.find_element(By.ID, "id_share").send_keys("10")
+    _screenshot(browser, "campaign_page_schedule")
+    browser.find_element(By.CSS_SELECTOR, "input[name=_continue]").click()
+    _saved(browser)
+    campaign = Campaign.objects.get()
+    assert campaign.trigger == Campaign.Trigger.SCHEDULE
+    assert campaign.trigger_config["every_days"] == 30
+    assert (campaign.trigger_config["segment"], campaign.trigger_config["share"]) == (segment.pk, 10)
+    assert "Every 30 days from" in browser.find_element(By.CSS_SELECTOR, ".cp-box-trigger").text
