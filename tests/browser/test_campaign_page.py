@@ -168,7 +168,7 @@ def test_resuming_a_winback_that_would_take_in_many_at_once_asks_first(
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     browser.find_element(By.CSS_SELECTOR, ".object-tools button.cp-tool-activate").click()
 
-    page = browser.find_element(By.ID, "content").text
+    page = browser.find_element(By.CSS_SELECTOR, ".cp-confirm").text
     assert "3 customers would enter at once." in page
     assert "reached 90 days without an order while the campaign was paused" in page
     _screenshot(browser, "campaign_activate_confirmation")
