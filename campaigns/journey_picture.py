@@ -92,7 +92,7 @@ def trigger_in_words(campaign: Campaign, segment_names: dict | None = None) -> s
 class Box:
     """One box of the journey picture."""
 
-    kind: str  # trigger, wait, send, reward, coupon, exit, end
+    kind: str  # trigger, holdout, wait, send, reward, coupon, exit, end
     title: str
     detail: str = ""
     variants: list[str] = field(default_factory=list)
@@ -130,6 +130,10 @@ def journey_boxes(campaign: Campaign, steps: list[JourneyStep],
                   segment_names: dict | None = None) -> list[Box]:
     """The journey from its trigger through its steps to its exits, top to bottom."""
     boxes = [Box("trigger", _("Starts when"), trigger_in_words(campaign, segment_names))]
+    if campaign.holdout_percent:
+        boxes.append(Box("holdout", _("Holdout"), _(
+            "%(share)d %% of those who enter get nothing, to measure the lift") % {
+            "share": campaign.holdout_percent}))
     boxes += [step_in_words(step) for step in steps]
     exits = [e for e in (campaign.exit_event_types or []) if isinstance(e, str)]
     if exits:

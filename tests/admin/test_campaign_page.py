@@ -135,7 +135,7 @@ def test_durations_are_typed_in_days_and_hours(admin_client):
 def test_the_page_and_the_list_say_durations_and_triggers_in_words(admin_client):
     campaign = CampaignFactory(name="Win-back", trigger=Campaign.Trigger.INACTIVITY,
                                trigger_event_type="", trigger_config={"days": 90},
-                               deadline=dt.timedelta(days=2, hours=3))
+                               deadline=dt.timedelta(days=2, hours=3), holdout_percent=10)
     CampaignFactory(name="Bonus", trigger_event_type="purchase",
                     trigger_config={"nth_order": 3}, deadline=dt.timedelta(days=5))
     JourneyStepFactory(campaign=campaign, kind=JourneyStep.Kind.WAIT, template=None,
@@ -148,6 +148,7 @@ def test_the_page_and_the_list_say_durations_and_triggers_in_words(admin_client)
     assert "Event: purchase (the customer&#x27;s order number 3 only)" in listing
     assert "2 days 3 hours" in listing and "5 days" in listing
     assert "14 days" in page  # the wait step in the picture
+    assert "10 % of those who enter get nothing" in page and "10 %" in listing
     assert "{&quot;days&quot;" not in page and "trigger_config" not in page
 
 

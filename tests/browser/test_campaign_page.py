@@ -209,6 +209,14 @@ def test_choosing_a_trigger_shows_only_its_fields_and_saves_them(
     Select(browser.find_element(By.ID, "id_trigger_segment")).select_by_visible_text(
         "Loyal customers")
     browser.find_element(By.ID, "id_share").send_keys("10")
+    # Two new steps, the second moved above the first with its arrow
+    for kind, field, value in (("wait", "wait_duration_0", "2"), ("reward", "reward_points", "100")):
+        browser.find_element(By.CSS_SELECTOR, "#steps-group .add-row a").click()
+        new = browser.find_elements(
+            By.CSS_SELECTOR, "#steps-group .inline-related:not(.empty-form)")[-1]
+        Select(new.find_element(By.CSS_SELECTOR, "select.cp-kind")).select_by_value(kind)
+        new.find_element(By.CSS_SELECTOR, f"input[name$='-{field}']").send_keys(value)
+    new.find_element(By.CSS_SELECTOR, "button.cp-up").click()
     _screenshot(browser, "campaign_page_schedule")
     browser.find_element(By.CSS_SELECTOR, "input[name=_continue]").click()
     _saved(browser)
@@ -217,3 +225,6 @@ def test_choosing_a_trigger_shows_only_its_fields_and_saves_them(
     assert campaign.trigger_config["every_days"] == 30
     assert (campaign.trigger_config["segment"], campaign.trigger_config["share"]) == (segment.pk, 10)
     assert "Every 30 days from" in browser.find_element(By.CSS_SELECTOR, ".cp-box-trigger").text
+    assert list(campaign.steps.order_by("position").values_list("kind", "position")) == [
+        (JourneyStep.Kind.REWARD, 0), (JourneyStep.Kind.WAIT, 1)]
+    assert campaign.steps.get(kind=JourneyStep.Kind.WAIT).wait_duration == dt.timedelta(days=2)
