@@ -135,7 +135,8 @@ def journey_boxes(campaign: Campaign, steps: list[JourneyStep],
             "%(share)d %% of those who enter get nothing, to measure the lift") % {
             "share": campaign.holdout_percent}))
     boxes += [step_in_words(step) for step in steps]
-    exits = [e for e in (campaign.exit_event_types or []) if isinstance(e, str)]
+    stored = campaign.exit_event_types if isinstance(campaign.exit_event_types, list) else []
+    exits = [e for e in stored if isinstance(e, str)]
     if exits:
         boxes.append(Box("exit", _("Leaves early when"), ", ".join(exits)))
     boxes.append(Box("end", _("Journey ends")))

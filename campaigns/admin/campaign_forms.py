@@ -178,12 +178,13 @@ class CampaignForm(forms.ModelForm):
         first_run = config.get("first_run")
         parsed = parse_datetime(first_run) if isinstance(first_run, str) else None
         known = {value for value, _words in KNOWN_EVENT_TYPES}
-        exits = [e for e in campaign.exit_event_types or [] if isinstance(e, str)]
+        exits = [e for e in campaign.exit_event_types or [] if isinstance(e, str)] \
+            if isinstance(campaign.exit_event_types, list) else []
         self.initial.update({
             "nth_order": config.get("nth_order"),
             "inactivity_days": config.get("days", 90),
             "date_attribute": config.get("attribute", "birthday"),
-            "trigger_segment": campaign.trigger_segment_id(),
+            "trigger_segment": campaign.trigger_segment_id() if config else None,
             "first_run": localtime(parsed) if parsed and parsed.tzinfo else None,
             "every_days": config.get("every_days"),
             "share": config.get("share"),

@@ -402,3 +402,17 @@ def test_every_demo_campaign_saves_unchanged_to_the_same_planner_settings(frozen
                     == dt.datetime.fromisoformat(before[0].pop("first_run")))
         assert (config, saved.exit_event_types, saved.deadline, saved.reentry_cooldown) == (
             before[0], before[1], before[3], before[4]), campaign.name
+
+
+def test_a_campaign_with_malformed_stored_settings_still_opens_and_can_be_fixed(admin_client):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT, trigger=Campaign.Trigger.INACTIVITY,
+                               trigger_event_type="", trigger_config=["days", 90],
+                               exit_event_types={"purchase": True})
+
+    page = admin_client.get(change_url(campaign))
+    listing = admin_client.get(reverse("admin:campaigns_campaign_changelist"))
+    response = save(admin_client, campaign, trigger="inactivity", inactivity_days="30")
+
+    assert page.status_code == listing.status_code == 200
+    assert response.status_code == 302, errors(response)
+    assert (campaign.trigger_config, campaign.exit_event_types) == ({"days": 30}, [])
