@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from campaigns import clock
 from campaigns.exceptions import CampaignTransitionError
@@ -446,10 +446,28 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
                 f"quiet hours" + (", " + ", ".join(held) if held else "") +
                 ". Nothing was sent or stored."), messages.INFO)
 
-    _WORDS = {
-        "activate": (gettext_lazy("activated"), gettext_lazy("already active")),
-        "pause": (gettext_lazy("paused"), gettext_lazy("already paused")),
-        "archive": (gettext_lazy("archived"), gettext_lazy("already archived")),
+    # Whole sentences per move, so each language can word them its own way.
+    _SENTENCES = {
+        "activate": (
+            ngettext_lazy("%(count)d campaign activated.", "%(count)d campaigns activated.",
+                          "count"),
+            ngettext_lazy("%(count)d campaign was already active.",
+                          "%(count)d campaigns were already active.", "count"),
+            gettext_lazy("Not activated: %(reason)s"),
+        ),
+        "pause": (
+            ngettext_lazy("%(count)d campaign paused.", "%(count)d campaigns paused.", "count"),
+            ngettext_lazy("%(count)d campaign was already paused.",
+                          "%(count)d campaigns were already paused.", "count"),
+            gettext_lazy("Not paused: %(reason)s"),
+        ),
+        "archive": (
+            ngettext_lazy("%(count)d campaign archived.", "%(count)d campaigns archived.",
+                          "count"),
+            ngettext_lazy("%(count)d campaign was already archived.",
+                          "%(count)d campaigns were already archived.", "count"),
+            gettext_lazy("Not archived: %(reason)s"),
+        ),
     }
 
     def _transition(self, request, queryset, service, move: str):
@@ -462,18 +480,13 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
                     unchanged += 1
             except CampaignTransitionError as error:
                 refused.append(str(error))
-        done, already = self._WORDS[move]
-        self.message_user(request, ngettext(
-            "%(count)d campaign %(done)s.", "%(count)d campaigns %(done)s.", changed,
-        ) % {"count": changed, "done": done}, messages.SUCCESS if changed else messages.INFO)
+        done, already, not_done = self._SENTENCES[move]
+        self.message_user(request, done % {"count": changed},
+                          messages.SUCCESS if changed else messages.INFO)
         if unchanged:
-            self.message_user(request, ngettext(
-                "%(count)d campaign was %(already)s.", "%(count)d campaigns were %(already)s.",
-                unchanged,
-            ) % {"count": unchanged, "already": already}, messages.INFO)
+            self.message_user(request, already % {"count": unchanged}, messages.INFO)
         for reason in refused:
-            self.message_user(request, _("Not %(done)s: %(reason)s") % {
-                "done": done, "reason": reason}, messages.WARNING)
+            self.message_user(request, not_done % {"reason": reason}, messages.WARNING)
 
 
 @admin.register(FrequencyPolicy)
