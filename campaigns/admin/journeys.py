@@ -1,18 +1,36 @@
 """Admin for campaigns (journeys), their steps, and the site-wide frequency policy."""
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.utils.safestring import mark_safe
-from django.utils.translation import ngettext
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import ngettext, ngettext_lazy
 
+from campaigns import clock
 from campaigns.exceptions import CampaignTransitionError
-from campaigns.models import Campaign, Enrollment, FrequencyPolicy, JourneyStep, Message
+from campaigns.journey_picture import duration_in_words, journey_boxes, trigger_in_words
+from campaigns.models import (
+    Campaign, Enrollment, FrequencyPolicy, JourneyStep, Message, Segment,
+)
+from campaigns.selectors.campaign_reach import campaign_reach_at_once
+from campaigns.services.campaign_drafts import (
+    campaign_create_from_starter, campaign_duplicate, campaign_steps_place,
+)
+from campaigns.services.forecast import forecast_job_create
 from campaigns.services.journeys import campaign_activate, campaign_archive, campaign_pause
+from campaigns.starters import STARTERS
 
+from .campaign_forms import VARIANT_SLOTS, CampaignForm, JourneyStepForm, JourneyStepFormSet
 from .campaign_results import CampaignResultsMixin
-from .deliveries import duration_words
-from .forms import EventTypeInput
 
 PENDING_STATES = (Message.State.PENDING, Message.State.CLAIMED, Message.State.SENDING)
 
@@ -26,53 +44,104 @@ def _count_per_campaign(model, **filters):
     return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
-class JourneyStepInline(admin.TabularInline):
+def _segment_names(*campaigns) -> dict:
+    ids = {c.trigger_config.get("segment") for c in campaigns
+           if isinstance(c.trigger_config, dict)}
+    ids = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+    return dict(Segment.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def confirm_above() -> int:
+    """Activating a campaign that takes in more customers than this at once asks first."""
+    return settings.CAMPAIGN_CONFIRM_ABOVE
+
+
+def _reach_if_checkable(campaign: Campaign):
+    """The first wave of entrants, or None when the campaign is not ready to activate
+    (campaign_activate then refuses it with its reasons)."""
+    if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.PAUSED):
+        return None
+    try:
+        campaign.clean()
+        return campaign_reach_at_once(campaign=campaign, now=clock.now())
+    except (ValidationError, KeyError, TypeError, ValueError):
+        return None
+
+
+class JourneyStepInline(admin.StackedInline):
     model = JourneyStep
+    form = JourneyStepForm
+    formset = JourneyStepFormSet
     ordering = ["position"]
     extra = 0
-    fields = ["position", "kind", "template", "wait_duration", "wait_until_local_time",
-              "on_blocked", "reward_points", "coupon_valid_days"]
     autocomplete_fields = ["template"]
-    verbose_name_plural = "Steps (run in order of position)"
+    verbose_name = gettext_lazy("step")
+    verbose_name_plural = gettext_lazy("Steps, in order (drag them, or use the arrows)")
+    classes = ["cp-steps"]
+    # A journey of more steps is a mistake; a post claiming thousands of forms must not
+    # build (and re-render) them all.
+    max_num = 50
 
-
-TRIGGER_CONFIG_HELP = (
-    'Settings of the trigger, as JSON. Event: {} or {"nth_order": 3}. No order for N days: '
-    '{"days": 90}. Date attribute: {"attribute": "birthday"}. Entering a segment: '
-    '{"segment": "Loyal customers"}. Schedule: {"first_run": "2026-04-01T09:00:00+02:00", '
-    '"every_days": 30}, optionally with "segment" (only its members) and "share" (a random '
-    "percentage of them, drawn anew each run)."
-)
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs.setdefault("absolute_max", self.max_num + 10)
+        return super().get_formset(request, obj, **kwargs)
+    fieldsets = [
+        (None, {"fields": ["position", "kind", "template", "on_blocked", "wait_duration",
+                           "wait_until_local_time", "reward_points", "coupon_valid_days"]}),
+        (gettext_lazy("A/B variants (optional)"), {
+            "classes": ["collapse", "cp-variants"],
+            "description": gettext_lazy(
+                "With variants, each customer gets one of them, drawn by weight, instead of "
+                "the step's template. Empty a variant's name and template to remove it."),
+            "fields": [(f"variant_{i}_name", f"variant_{i}_template", f"variant_{i}_weight")
+                       for i in range(1, VARIANT_SLOTS + 1)],
+        }),
+    ]
 
 
 @admin.register(Campaign)
 class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
+    form = CampaignForm
     list_display = ["name", "status", "trigger_words", "priority", "deadline_words",
-                    "holdout_percent", "enrollment_count", "sent_count", "pending_count"]
+                    "holdout_words", "enrollment_count", "sent_count", "pending_count"]
     list_filter = ["status", "trigger"]
     search_fields = ["name", "slug", "trigger_event_type"]
     prepopulated_fields = {"slug": ["name"]}
-    actions = ["activate", "pause", "archive", "forecast"]
+    actions = ["activate", "pause", "archive", "duplicate", "forecast"]
     inlines = [JourneyStepInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "status_help"]}),
-        ("Trigger", {"fields": ["trigger", "trigger_event_type", "trigger_config", "entry_key",
-                                "exit_event_types", "entry_help"]}),
-        ("Rules", {"fields": ["priority", "deadline", "reentry_cooldown", "exempt_from_caps",
-                              "holdout_percent"]}),
-        ("Schedule", {"fields": ["active_from", "active_until"],
-                      "description": "Leave empty to run whenever the campaign is active."}),
+        (gettext_lazy("Journey"), {"fields": ["journey_picture", "messaging_rules"],
+                                   "classes": ["cp-overview"]}),
+        (gettext_lazy("Trigger"), {
+            "fields": ["trigger", "trigger_event_type", "nth_order", "entry_key",
+                       "inactivity_days", "date_attribute", "first_run", "every_days",
+                       "trigger_segment", "share", "exit_events", "exit_events_other",
+                       "entry_help"],
+            "classes": ["cp-trigger"]}),
+        (gettext_lazy("Rules"), {"fields": ["priority", "deadline", "reentry_cooldown",
+                                            "exempt_from_caps", "holdout_percent"]}),
+        (gettext_lazy("Active dates"), {
+            "fields": ["active_from", "active_until"],
+            "description": gettext_lazy("Leave empty to run whenever the campaign is active.")}),
         ("Results so far", {"fields": CampaignResultsMixin.results_fields}),
     ]
-    readonly_fields = ["status", "status_help", "entry_help", *CampaignResultsMixin.results_fields]
+    readonly_fields = ["status", "status_help", "entry_help", "journey_picture",
+                       "messaging_rules", *CampaignResultsMixin.results_fields]
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name in ("trigger_event_type",):
-            kwargs["widget"] = EventTypeInput(attrs={"size": 30})
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "trigger_config":
-            field.help_text = TRIGGER_CONFIG_HELP
-        return field
+    class Media:
+        css = {"all": ["campaigns/campaign_page.css"]}
+        js = ["campaigns/campaign_page.js"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("start/", view(self.starters_view), name="campaigns_campaign_start"),
+            path("<int:pk>/status/", view(self.status_view), name="campaigns_campaign_status"),
+            path("<int:pk>/duplicate/", view(self.duplicate_view),
+                 name="campaigns_campaign_duplicate"),
+            *super().get_urls(),
+        ]
 
     def get_actions(self, request):
         # Bulk delete would erase send history the frequency caps count: archive instead.
@@ -93,21 +162,34 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
             n_pending=_count_per_campaign(Message, state__in=PENDING_STATES),
         )
 
-    @admin.display(description="trigger", ordering="trigger")
-    def trigger_words(self, obj):
-        if obj.trigger == Campaign.Trigger.EVENT and obj.trigger_event_type:
-            return f"event: {obj.trigger_event_type}"
-        segment = obj.trigger_config.get("segment") if isinstance(obj.trigger_config, dict) else None
-        if obj.trigger == Campaign.Trigger.SEGMENT_ENTRY:
-            return f"entering segment: {segment}"
-        if obj.trigger == Campaign.Trigger.SCHEDULE and segment is not None:
-            share = obj.trigger_config.get("share", 100)
-            return f"schedule: {share} % of segment {segment}" if share < 100 else f"schedule: segment {segment}"
-        return obj.get_trigger_display()
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not JourneyStep:
+            return super().save_formset(request, form, formset, change)
+        # Positions come from the page's order; campaign_steps_place renumbers them
+        # 0, 1, 2 … without ever holding two steps at one position.
+        with transaction.atomic():
+            formset.save(commit=False)
+            for step in formset.deleted_objects:
+                step.delete()
+            ordered = formset.ordered_forms()
+            campaign_steps_place(campaign=form.instance, steps=[f.instance for f in ordered])
+            for step_form in ordered:
+                step_form.variants_save()
 
-    @admin.display(description="deadline", ordering="deadline")
+    # -- the list --------------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("trigger"), ordering="trigger")
+    def trigger_words(self, obj):
+        return trigger_in_words(obj, _segment_names(obj))
+
+    @admin.display(description=gettext_lazy("deadline"), ordering="deadline")
     def deadline_words(self, obj):
-        return duration_words(obj.deadline) if obj.deadline else "none"
+        return duration_in_words(obj.deadline) if obj.deadline else _("none")
+
+    @admin.display(description=gettext_lazy("holdout"), ordering="holdout_percent")
+    def holdout_words(self, obj):
+        return _("%(share)d %%") % {"share": obj.holdout_percent} if obj.holdout_percent \
+            else _("none")
 
     @admin.display(description="enrollments", ordering="n_enrollments")
     def enrollment_count(self, obj):
@@ -121,75 +203,262 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
     def pending_count(self, obj):
         return obj.n_pending
 
-    @admin.display(description="How status changes")
+    # -- the page ----------------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("How status changes"))
     def status_help(self, obj):
-        return (
-            "Change the status with the Activate, Pause and Archive actions on the campaign "
-            "list. Pausing stops sends at once; messages stay pending and are re-checked "
-            "against their deadline on resume (Activate). Archiving is final."
+        return _(
+            "Use the buttons at the top of the page: Activate starts a draft, Pause stops "
+            "every send at once (messages stay waiting), Resume continues and lets anything "
+            "past its deadline expire instead of going out late. Archiving is final; "
+            "Duplicate makes a new draft to change a campaign that has run."
         )
 
-    @admin.display(description="Entry and exit")
+    @admin.display(description=gettext_lazy("Entry and exit"))
     def entry_help(self, obj):
-        return mark_safe(
-            "<p><strong>Entry key</strong>: what makes an entry unique. “Once per customer” "
-            "lets each customer in once, ever; “once per trigger event” or “once per order” "
-            "let them in again for each new event or order.</p>"
-            "<p><strong>Re-entry cooldown</strong> (in Rules): the least time between two "
-            "entries of the same customer, so repeated events don't repeat the journey.</p>"
-            "<p><strong>Exit event types</strong>: events that end the journey early, e.g. "
-            "<code>[\"purchase\"]</code> for a win-back. When the journey began with an order "
-            "(one survey per order), only exit events about that order (or about no order) end "
-            "it: a refund of another order does not.</p>"
-            "<p><strong>Lifecycle stages</strong>: the nightly scoring emits "
-            "<code>lifecycle.at_risk</code>, <code>lifecycle.lapsed</code>, "
-            "<code>lifecycle.won_back</code>, <code>lifecycle.loyal</code>, … when a customer's "
-            "stage changes; use one as the event type to start a journey then (e.g. “became at "
-            "risk”). A customer's very first stage starts nothing.</p>"
-            "<p><strong>Trigger config</strong>: for an inactivity trigger "
-            "<code>{\"days\": 90}</code> (a customer lapses 90 days after the last order and "
-            "enters again only after a new purchase and a new lapse); for an event trigger "
-            "<code>{\"nth_order\": 3}</code> lets only the customer's 3rd order in; for a date "
-            "attribute <code>{\"attribute\": \"birthday\"}</code> enters customers on the "
-            "anniversary of that date (once a year; 29 February on the 28th), due at 00:00 UTC "
-            "— add a \"wait until local time\" step to pick the hour; for a schedule "
-            "<code>{\"first_run\": \"2026-04-01T09:00:00+02:00\", \"every_days\": 91}</code> "
-            "enters every customer once per run.</p>"
-            "<p><strong>Customers already in the journey</strong>: a new campaign answers "
-            "triggers that arrive after it is started. Editing the steps changes the road "
-            "ahead for everyone: a customer continues from the step position they have "
-            "reached. Pausing stops every send at once and keeps the messages waiting; on "
-            "resume, anything past its deadline expires instead of going out late.</p>"
+        return _(
+            "Entry: “once per customer” lets each customer in once, ever; “once per "
+            "trigger event” or “once per order” let them in again for each new event or "
+            "order (the re-entry cooldown can space them out). Exit: when the journey began "
+            "with an order (one survey per order), only exit events about that order end it. "
+            "Editing the steps changes the road ahead for everyone already in the journey: "
+            "they continue from the step number they have reached."
         )
 
-    @admin.action(
-        description="Activate (start or resume) selected campaigns", permissions=["change"]
-    )
+    @admin.display(description=gettext_lazy("The journey"))
+    def journey_picture(self, obj):
+        if obj is None or obj.pk is None:
+            return _("Save the campaign to see its journey.")
+        steps = list(JourneyStep.objects.filter(campaign=obj).select_related("template")
+                     .prefetch_related("variants__template").order_by("position"))
+        return render_to_string("admin/campaigns/campaign/journey_picture.html", {
+            "boxes": journey_boxes(obj, steps, _segment_names(obj)),
+        })
+
+    @admin.display(description=gettext_lazy("Over-messaging rules"))
+    def messaging_rules(self, obj):
+        policy = FrequencyPolicy.objects.order_by("pk").first()
+        lines = []
+        if obj is not None and obj.exempt_from_caps:
+            lines.append(_("This campaign is exempt from the caps: its emails are neither "
+                           "counted nor held back by them. Quiet hours still apply."))
+        if policy is None:
+            lines.append(_("No over-messaging policy is set: nothing caps how many emails a "
+                           "customer gets."))
+        else:
+            lines += self._policy_words(policy)
+        if obj is not None and obj.pk is not None:
+            lines.append(self._priority_words(obj))
+            lines.append(_("Deadline: %(deadline)s after the start; a message not sent by "
+                           "then is recorded as expired.") % {
+                "deadline": duration_in_words(obj.deadline)} if obj.deadline else
+                _("No deadline: a held-back message waits as long as it takes."))
+        policy_url = (reverse("admin:campaigns_frequencypolicy_change", args=[policy.pk])
+                      if policy else reverse("admin:campaigns_frequencypolicy_add"))
+        return render_to_string("admin/campaigns/campaign/messaging_rules.html", {
+            "lines": lines, "policy_url": policy_url})
+
+    @staticmethod
+    def _policy_words(policy) -> list[str]:
+        lines = []
+        caps = []
+        if policy.max_per_day:
+            caps.append(ngettext("%(count)d marketing email per customer per 24 hours",
+                                 "%(count)d marketing emails per customer per 24 hours",
+                                 policy.max_per_day) % {"count": policy.max_per_day})
+        if policy.max_per_week:
+            caps.append(ngettext("%(count)d per 7 days", "%(count)d per 7 days",
+                                 policy.max_per_week) % {"count": policy.max_per_week})
+        if policy.min_gap:
+            caps.append(_("at least %(gap)s between two emails") % {
+                "gap": duration_in_words(policy.min_gap)})
+        lines.append(_("Caps: at most %(caps)s.") % {"caps": ", ".join(caps)} if caps
+                     else _("Caps: none."))
+        if policy.quiet_hours_start and policy.quiet_hours_end:
+            lines.append(_("Quiet hours: nothing goes out between %(start)s and %(end)s in "
+                           "the customer's time zone.") % {
+                "start": policy.quiet_hours_start.strftime("%H:%M"),
+                "end": policy.quiet_hours_end.strftime("%H:%M")})
+        else:
+            lines.append(_("Quiet hours: none."))
+        return lines
+
+    @staticmethod
+    def _priority_words(obj) -> str:
+        others = Campaign.objects.filter(status=Campaign.Status.ACTIVE).exclude(pk=obj.pk)
+        before = list(others.filter(priority__gt=obj.priority).order_by("-priority")
+                      .values_list("name", flat=True)[:5])
+        after = others.filter(priority__lt=obj.priority).count()
+        if not before and not after:
+            return _("Priority %(priority)d: no other campaign is active.") % {
+                "priority": obj.priority}
+        if not before:
+            return ngettext(
+                "Priority %(priority)d: goes first when it competes with the %(count)d other "
+                "active campaign for a customer's cap.",
+                "Priority %(priority)d: goes first when it competes with the %(count)d other "
+                "active campaigns for a customer's cap.", after,
+            ) % {"priority": obj.priority, "count": after}
+        return _("Priority %(priority)d: gives way to %(names)s when they compete for a "
+                 "customer's cap.") % {"priority": obj.priority, "names": ", ".join(before)}
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        if obj is not None and obj.pk is not None:
+            context["status_buttons"] = self._status_buttons(obj)
+            context["status_url"] = reverse("admin:campaigns_campaign_status", args=[obj.pk])
+            context["duplicate_url"] = reverse("admin:campaigns_campaign_duplicate",
+                                               args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def _status_buttons(obj) -> list[tuple[str, str]]:
+        status = obj.status
+        buttons = []
+        if status == Campaign.Status.DRAFT:
+            buttons.append(("activate", _("Activate")))
+        if status == Campaign.Status.ACTIVE:
+            buttons.append(("pause", _("Pause")))
+        if status == Campaign.Status.PAUSED:
+            buttons.append(("activate", _("Resume")))
+        if status != Campaign.Status.ARCHIVED:
+            buttons.append(("archive", _("Archive")))
+        return buttons
+
+    # -- views -----------------------------------------------------------------------
+
+    def starters_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            key = request.POST.get("starter", "")
+            if key not in STARTERS:
+                self.message_user(request, _("Choose one of the starters."), messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:campaigns_campaign_start"))
+            campaign = campaign_create_from_starter(key=key)
+            self.message_user(request, _(
+                "“%(name)s” was made from its starter as a draft. Check its settings and "
+                "messages, then activate it.") % {"name": campaign.name}, messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+        return TemplateResponse(request, "admin/campaigns/campaign/starters.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "title": _("Start a campaign"),
+            "starters": [{"key": key, **spec} for key, spec in STARTERS.items()],
+        })
+
+    def status_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        services = {"activate": campaign_activate, "pause": campaign_pause,
+                    "archive": campaign_archive}
+        move = request.POST.get("to", "")
+        page = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        if move not in services:
+            self.message_user(request, _("Choose activate, pause or archive."), messages.ERROR)
+            return HttpResponseRedirect(page)
+        if move == "activate" and not request.POST.get("confirmed"):
+            confirmation = self._confirmation(request, [campaign], page)
+            if confirmation is not None:
+                return confirmation
+        self._transition(request, Campaign.objects.filter(pk=campaign.pk), services[move], move)
+        return HttpResponseRedirect(page)
+
+    def duplicate_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        copy = campaign_duplicate(campaign=campaign)
+        self.message_user(request, _("“%(name)s” is a draft copy of “%(original)s”.") % {
+            "name": copy.name, "original": campaign.name}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[copy.pk]))
+
+    def _confirmation(self, request, campaigns, cancel_url, selected=None):
+        """The "are you sure" page when a campaign would take in many customers at once."""
+        large = []
+        for campaign in campaigns:
+            reach = _reach_if_checkable(campaign)
+            if reach is not None and reach.count > confirm_above():
+                large.append({"campaign": campaign, "reach": reach})
+        if not large:
+            return None
+        return TemplateResponse(request, "admin/campaigns/campaign/activate_confirmation.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "title": _("Activate now?"), "large": large,
+            "threshold": confirm_above(), "cancel_url": cancel_url, "selected": selected,
+            "status_url": (reverse("admin:campaigns_campaign_status", args=[campaigns[0].pk])
+                           if selected is None else ""),
+        })
+
+    # -- actions -----------------------------------------------------------------------
+
+    @admin.action(description=gettext_lazy("Activate (start or resume) selected campaigns"),
+                  permissions=["change"])
     def activate(self, request, queryset):
-        self._transition(request, queryset, campaign_activate, "activated", "already active")
+        if not request.POST.get("confirmed"):
+            ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+            confirmation = self._confirmation(
+                request, list(queryset.order_by("pk")),
+                reverse("admin:campaigns_campaign_changelist"), selected=ids)
+            if confirmation is not None:
+                return confirmation
+        self._transition(request, queryset, campaign_activate, "activate")
 
-    @admin.action(description="Pause selected campaigns", permissions=["change"])
+    @admin.action(description=gettext_lazy("Pause selected campaigns"), permissions=["change"])
     def pause(self, request, queryset):
-        self._transition(request, queryset, campaign_pause, "paused", "already paused")
+        self._transition(request, queryset, campaign_pause, "pause")
 
-    @admin.action(description="Archive selected campaigns", permissions=["change"])
+    @admin.action(description=gettext_lazy("Archive selected campaigns"), permissions=["change"])
     def archive(self, request, queryset):
-        self._transition(request, queryset, campaign_archive, "archived", "already archived")
+        self._transition(request, queryset, campaign_archive, "archive")
 
-    @admin.action(description="Forecast: replay the last 14 days with the selected campaigns on")
+    @admin.action(description=gettext_lazy("Duplicate selected campaigns as drafts"),
+                  permissions=["add"])
+    def duplicate(self, request, queryset):
+        copies = [campaign_duplicate(campaign=c) for c in queryset.order_by("pk")]
+        self.message_user(request, ngettext(
+            "%(count)d draft copy made: %(names)s.", "%(count)d draft copies made: %(names)s.",
+            len(copies)) % {"count": len(copies), "names": ", ".join(c.name for c in copies)},
+            messages.SUCCESS)
+
+    @admin.action(description=gettext_lazy("Forecast: what the selected campaigns would do"))
     def forecast(self, request, queryset):
         # A background job (it replays days of events): the job's page shows its progress,
-        # then the answer. Imported here: this module is being reshaped by others.
-        from django.http import HttpResponseRedirect
-        from django.urls import reverse
-
-        from campaigns.services.forecast import forecast_job_create
-
+        # then the answer.
         job = forecast_job_create(campaign_ids=list(queryset.values_list("pk", flat=True)),
                                   user=request.user)
         return HttpResponseRedirect(reverse("admin:campaigns_forecastjob_change", args=[job.pk]))
 
-    def _transition(self, request, queryset, service, done: str, already: str):
+    # Whole sentences per move, so each language can word them its own way.
+    _SENTENCES = {
+        "activate": (
+            ngettext_lazy("%(count)d campaign activated.", "%(count)d campaigns activated.",
+                          "count"),
+            ngettext_lazy("%(count)d campaign was already active.",
+                          "%(count)d campaigns were already active.", "count"),
+            gettext_lazy("Not activated: %(reason)s"),
+        ),
+        "pause": (
+            ngettext_lazy("%(count)d campaign paused.", "%(count)d campaigns paused.", "count"),
+            ngettext_lazy("%(count)d campaign was already paused.",
+                          "%(count)d campaigns were already paused.", "count"),
+            gettext_lazy("Not paused: %(reason)s"),
+        ),
+        "archive": (
+            ngettext_lazy("%(count)d campaign archived.", "%(count)d campaigns archived.",
+                          "count"),
+            ngettext_lazy("%(count)d campaign was already archived.",
+                          "%(count)d campaigns were already archived.", "count"),
+            gettext_lazy("Not archived: %(reason)s"),
+        ),
+    }
+
+    def _transition(self, request, queryset, service, move: str):
         changed, unchanged, refused = 0, 0, []
         for campaign in queryset.order_by("pk"):
             try:
@@ -199,16 +468,13 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
                     unchanged += 1
             except CampaignTransitionError as error:
                 refused.append(str(error))
-        self.message_user(request, ngettext(
-            "%(count)d campaign %(done)s.", "%(count)d campaigns %(done)s.", changed,
-        ) % {"count": changed, "done": done}, messages.SUCCESS if changed else messages.INFO)
+        done, already, not_done = self._SENTENCES[move]
+        self.message_user(request, done % {"count": changed},
+                          messages.SUCCESS if changed else messages.INFO)
         if unchanged:
-            self.message_user(request, ngettext(
-                "%(count)d campaign was %(already)s.", "%(count)d campaigns were %(already)s.",
-                unchanged,
-            ) % {"count": unchanged, "already": already}, messages.INFO)
+            self.message_user(request, already % {"count": unchanged}, messages.INFO)
         for reason in refused:
-            self.message_user(request, f"Not {done}: {reason}", messages.WARNING)
+            self.message_user(request, not_done % {"reason": reason}, messages.WARNING)
 
 
 @admin.register(FrequencyPolicy)

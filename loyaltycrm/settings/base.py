@@ -268,6 +268,9 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat runs the scheduler tick (seconds).
 TICK_SECONDS = env.int("TICK_SECONDS", default=60)
+# Activating a campaign that would take in more customers than this at once asks the
+# marketer to confirm first (admin campaign page and list action).
+CAMPAIGN_CONFIRM_ABOVE = env.int("CAMPAIGN_CONFIRM_ABOVE", default=500)
 # How often beat recomputes every segment's members (and so how soon an entry starts a
 # segment-entry journey).
 SEGMENT_REFRESH_MINUTES = env.int("SEGMENT_REFRESH_MINUTES", default=15)
