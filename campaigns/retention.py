@@ -53,6 +53,9 @@ RETENTION: dict[str, Retention] = {
                   why="Free-text comments go; the scores stay for NPS / CSAT trends."),
         Retention("imports", "campaigns.ImportJob", 30, Action.DELETE, field="created_at",
                   why="Uploaded CSV files and their rejects files hold whole customer lists."),
+        Retention("forecasts", "campaigns.ForecastJob", 30, Action.DELETE, field="created_at",
+                  why="A forecast's answer names a sample of customers; it is a planning aid "
+                      "for the days around a launch, not a record."),
         Retention("privacy_requests", "campaigns.PrivacyRequest", 5 * 365, Action.DELETE, field="requested_at",
                   why="Proof that export and erasure requests were answered; holds no "
                       "personal data."),
@@ -86,6 +89,13 @@ NO_PERSONAL_DATA = {
     "campaigns.FrequencyPolicy", "campaigns.JourneyStep", "campaigns.MessageTemplate",
     "campaigns.MetricSnapshot", "campaigns.MetricSnapshotState",
     "campaigns.Segment", "campaigns.StepVariant", "campaigns.SurveyQuestion", "campaigns.TemplateTranslation",
+    "campaigns.EmailLayout",
+    # The audit trail (campaigns/audit.py): copies of configuration and content rows, with
+    # the staff user who changed them; no customer's data.
+    "campaigns.HistoricalCampaign", "campaigns.HistoricalEmailLayout",
+    "campaigns.HistoricalFrequencyPolicy", "campaigns.HistoricalJourneyStep",
+    "campaigns.HistoricalMessageTemplate", "campaigns.HistoricalStepVariant",
+    "campaigns.HistoricalTemplateTranslation",
 }
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from campaigns import clock
 from campaigns.models import (
     AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest,
-    Event, ImportJob, Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
+    Event, ForecastJob, ImportJob, Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
     SurveyQuestion, Tier,
 )
 from campaigns.services.api_keys import api_key_create
@@ -85,6 +85,7 @@ def _shop_build(frozen_clock: Clock) -> None:
     AttributeDefinition.objects.create(key="birthday", label="Birthday", type="date")
     ImportJob.objects.create(kind="customers", file="imports/shop.csv", status="done",
                              rows_done=3, created=2, rejected=1)
+    ForecastJob.objects.create(campaign_ids=[bonus.pk], state="done", progress=100)
     PrivacyRequest.objects.create(kind="export", customer_id=sent.customer_id, actor="command")
     ErasureRequest.objects.create(customer=sent.customer)
     SubscriptionRequest.objects.create(
