@@ -104,3 +104,32 @@ def test_a_user_without_access_to_forecasts_cannot_see_one(client, django_user_m
     client.force_login(staff)
     assert client.get(page(job)).status_code == 403
     assert client.post(reverse("admin:campaigns_forecastjob_again", args=[job.pk])).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_campaign_page_has_a_forecast_button_that_starts_the_same_job(admin_client, frozen_clock):
+    campaign, _customers = thank_you(frozen_clock.now, hours_ago=(30,))
+    change = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    url = reverse("admin:campaigns_campaign_forecast", args=[campaign.pk])
+    assert url in admin_client.get(change).content.decode()
+
+    assert admin_client.get(url).status_code == 405
+    response = admin_client.post(url)
+
+    job = ForecastJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == page(job)
+    assert job.campaign_ids == [campaign.pk] and job.state == ForecastJob.State.DONE
+
+
+@pytest.mark.django_db
+def test_the_forecast_button_needs_access_to_forecasts(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    campaign = Campaign.objects.create(name="Thanks", slug="thanks", trigger_event_type="purchase")
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_campaign"))
+    client.force_login(staff)
+    url = reverse("admin:campaigns_campaign_forecast", args=[campaign.pk])
+    assert url not in client.get(
+        reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+    assert client.post(url).status_code == 403 and not ForecastJob.objects.exists()
