@@ -15,9 +15,12 @@ SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 def _wait(browser, condition, timeout=20):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout).until(condition)
+    # The page read while the browser moves on (the login's redirect) goes stale: read again.
+    return WebDriverWait(browser, timeout,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _text(browser):
