@@ -104,7 +104,7 @@ def lifecycle_html(customer: Customer, zone: ZoneInfo, now: dt.datetime) -> str:
 def attributes_html(customer: Customer) -> str:
     """Custom attributes with their defined label and type; undefined keys are flagged."""
     if not customer.attributes:
-        return "No custom attributes."
+        return gettext("No custom attributes.")
     definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=list(customer.attributes))}
     rows = []
     for key, value in sorted(customer.attributes.items()):
@@ -206,7 +206,7 @@ def orders_html(customer: Customer, zone: ZoneInfo) -> str:
     orders = list(Order.objects.filter(customer=customer).order_by("-placed_at", "-id")
                   [:SECTION_LIMIT + 1])
     if not orders:
-        return "No orders."
+        return gettext("No orders.")
     orders, note = _capped(orders, SECTION_LIMIT, "orders",
                            changelist_link(Order, customer, "All of this customer's orders"))
     return format_html("{}{}", note, _table(
@@ -222,7 +222,7 @@ def surveys_html(customer: Customer, zone: ZoneInfo) -> str:
         .order_by("-answered_at", "-id")[:SECTION_LIMIT + 1]
     )
     if not answers:
-        return "No survey answers."
+        return gettext("No survey answers.")
     answers, note = _capped(answers, SECTION_LIMIT, "answers",
                             changelist_link(SurveyResponse, customer, "All answers"))
     return format_html("{}{}", note, _table(

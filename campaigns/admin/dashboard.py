@@ -86,8 +86,10 @@ OUTCOME_WORDS = {
 }
 # The shop's health figures: label, one line for a marketer, and how the value is shown.
 HEALTH = [
-    ("nps", _("NPS"), _("Net Promoter Score: % of answers 9–10 minus % of answers 0–6 to "
-                        "“Would you recommend us?”, from −100 to 100."), "number"),
+    ("nps", _("NPS"),
+     # xgettext:no-python-format (its "%" signs are literal, not placeholders)
+     _("Net Promoter Score: % of answers 9–10 minus % of answers 0–6 to "
+       "“Would you recommend us?”, from −100 to 100."), "number"),
     ("csat", _("CSAT"), _("Customer satisfaction: the average answer from 1 (very unhappy) "
                           "to 5 (very happy)."), "score"),
     ("ces", _("CES"), _("Customer effort: the average answer from 1 (ordering was very "

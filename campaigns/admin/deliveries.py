@@ -219,16 +219,16 @@ class MessageAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     fieldsets = [
         (None, {"fields": ["customer_link", "campaign", "step", "enrollment_link", "story",
                            "as_sent_link"]}),
-        ("State", {"fields": ["state", "reason", "ground_detail", "attempts", "deferrals",
+        (gettext_lazy("State"), {"fields": ["state", "reason", "ground_detail", "attempts", "deferrals",
                               "priority", "counts_toward_cap"]}),
-        ("Timing", {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
+        (gettext_lazy("Timing"), {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
                                "claimed_until", "sent_at", "lag"]}),
-        ("Handed to the provider", {"fields": ["message_id", "provider_message_id", "subject",
+        (gettext_lazy("Handed to the provider"), {"fields": ["message_id", "provider_message_id", "subject",
                                                "locale", "sending_domain"]}),
-        ("What the provider reported (first time each)", {
+        (gettext_lazy("What the provider reported (first time each)"), {
             "fields": ["delivered_at", "opened_at", "clicked_at", "bounced_at", "complained_at"],
-            "description": "Opens and clicks are recorded only when the site tracks them "
-                           "(TRACK_OPENS / TRACK_CLICKS, off by default).",
+            "description": gettext_lazy("Opens and clicks are recorded only when the site tracks them "
+                                        "(TRACK_OPENS / TRACK_CLICKS, off by default)."),
         }),
     ]
     readonly_fields = ["customer_link", "enrollment_link", "story", "lag", "as_sent_link"]
@@ -273,19 +273,19 @@ class MessageAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         }
         return TemplateResponse(request, "admin/campaigns/results/message_as_sent.html", context)
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=gettext_lazy("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
-    @admin.display(description="enrollment")
+    @admin.display(description=gettext_lazy("enrollment"))
     def enrollment_link(self, obj):
         return admin_link(obj.enrollment)
 
-    @admin.display(description="lag", ordering="lag_seconds")
+    @admin.display(description=gettext_lazy("lag"), ordering="lag_seconds")
     def lag(self, obj):
         return duration_words(obj.lag_seconds)
 
-    @admin.display(description="Where it stands")
+    @admin.display(description=gettext_lazy("Where it stands"))
     def story(self, obj):
         zone = customer_zone(obj.customer.time_zone)
         lines = format_html_join("", "<li>{}</li>", ((line,) for line in history_lines(obj, zone)))
@@ -310,7 +310,7 @@ class EnrollmentAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
         return super().get_queryset(request).select_related("customer", "campaign",
                                                             "trigger_event")
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=gettext_lazy("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 

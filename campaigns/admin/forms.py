@@ -86,7 +86,7 @@ class TemplateTranslationForm(forms.ModelForm):
 class SuppressionAddForm(forms.ModelForm):
     """Marketers type an address; only its hash is stored."""
 
-    email = forms.EmailField(help_text="Stored only as a SHA-256 hash; never mailed again.")
+    email = forms.EmailField(help_text=_("Stored only as a SHA-256 hash; never mailed again."))
 
     class Meta:
         model = Suppression
