@@ -44,8 +44,9 @@ class RfmScoreFilter(admin.SimpleListFilter):
     field = ""
 
     def lookups(self, request, model_admin):
-        return [(str(q), f"{q}{' (best)' if q == 5 else ''}") for q in range(5, 0, -1)] + [
-            ("none", "no score (no orders, or not scored yet)")]
+        return [(str(q), gettext("%(score)d (best)") % {"score": q} if q == 5 else str(q))
+                for q in range(5, 0, -1)] + [
+            ("none", gettext("no score (no orders, or not scored yet)"))]
 
     def queryset(self, request, queryset):
         if self.value() == "none":
@@ -216,9 +217,17 @@ class CustomerAdmin(admin.ModelAdmin):
         if latest is None:
             return gettext("No consent recorded.")
         zone = customer_zone(obj.time_zone)
-        return (f"Last change: {'granted' if latest.granted else 'withdrawn'} {latest.topic} "
-                f"{local_time(latest.occurred_at, zone)} via {latest.get_source_display()}"
-                + (f" (wording {latest.wording_version})" if latest.wording_version else ""))
+        words = {"topic": latest.topic, "at": local_time(latest.occurred_at, zone),
+                 "source": latest.get_source_display(), "wording": latest.wording_version}
+        if latest.granted:
+            text = (gettext("Last change: granted %(topic)s %(at)s via %(source)s (wording %(wording)s)")
+                    if latest.wording_version else
+                    gettext("Last change: granted %(topic)s %(at)s via %(source)s"))
+        else:
+            text = (gettext("Last change: withdrawn %(topic)s %(at)s via %(source)s (wording %(wording)s)")
+                    if latest.wording_version else
+                    gettext("Last change: withdrawn %(topic)s %(at)s via %(source)s"))
+        return text % words
 
     @admin.display(description=_("Can we email this customer now?"))
     def send_check(self, obj):
@@ -267,16 +276,17 @@ class CustomerAdmin(admin.ModelAdmin):
         note = ""
         if len(history) > MESSAGE_LIMIT:
             history = history[:MESSAGE_LIMIT]
-            note = format_html('<p class="help">Showing the latest {} messages. {}</p>',
-                               MESSAGE_LIMIT, page.changelist_link(Message, obj, "All messages"))
+            note = format_html('<p class="help">{} {}</p>', gettext(
+                "Showing the latest %(count)d messages.") % {"count": MESSAGE_LIMIT},
+                page.changelist_link(Message, obj, gettext("All messages")))
         # Entries that have no message yet (a wait step is running, or the journey ended).
         quiet = list(
             Enrollment.objects.filter(customer=obj, messages__isnull=True)
             .select_related("campaign").order_by("-enrolled_at")[:MESSAGE_LIMIT]
         )
         if not history and not quiet:
-            return ("No messages yet: the customer has not entered any campaign, or their "
-                    "first step is not due.")
+            return gettext("No messages yet: the customer has not entered any campaign, or "
+                           "their first step is not due.")
         # The log's consent details ("no opt-in consent; …") read as sentences here.
         for message in history:
             for entry in message.log.all():
@@ -374,7 +384,7 @@ class OrderAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "currency"]
     list_select_related = ["customer"]
     search_fields = ["external_id", "customer__external_id"]
-    search_help_text = "Order id or the customer's external id."
+    search_help_text = _("Order id or the customer's external id.")
     show_full_result_count = False
     readonly_fields = ["customer_link"]
     fields = ["external_id", "customer_link", "placed_at", "amount", "currency", "status",
@@ -391,7 +401,7 @@ class EventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["type"]
     list_select_related = ["customer"]
     search_fields = ["customer__external_id", "event_id"]
-    search_help_text = "The customer's external id, or the event id."
+    search_help_text = _("The customer's external id, or the event id.")
     show_full_result_count = False
     readonly_fields = ["customer_link", "order_link"]
     fields = ["type", "customer_link", "occurred_at", "received_at", "event_id", "order_link",

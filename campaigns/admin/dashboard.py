@@ -134,7 +134,11 @@ def _rows_in_words(table: Table) -> list[tuple]:
     """Rows as shown on the page: the held-back outcomes and reasons in words, steps
     counted from 1 as the campaign page shows them."""
     if table.name == "campaign_variants":
-        return [(c, None if step is None else step + 1, *rest) for c, step, *rest in table.rows]
+        # The verdict (last column) comes in English from the statistics: said in words here.
+        return [(c, None if step is None else step + 1, *rest[:-1], gettext(rest[-1]))
+                for c, step, *rest in table.rows]
+    if table.name == "campaign_lift":
+        return [(*row[:-1], gettext(row[-1])) for row in table.rows]
     if table.name != "campaign_held_back":
         return table.rows
     return [(campaign, str(OUTCOME_WORDS.get(outcome, outcome)),

@@ -58,11 +58,13 @@ class RuleBuilderWidget(forms.Textarea):
             # One block: the admin lays a widget's siblings out in a row, which would
             # squeeze the builder next to the preview.
             '<div class="sb-wrap"><div id="segment-builder" class="sb-root" data-textarea="{}" data-preview-url="{}">'
-            '<noscript>Without JavaScript, edit the rule as JSON below.</noscript></div>'
-            '<p><button type="button" class="button sb-toggle-json">Advanced: edit JSON</button></p>'
+            '<noscript>{}</noscript></div>'
+            '<p><button type="button" class="button sb-toggle-json">{}</button></p>'
             '<div class="sb-json-box">{}</div>'
             '<div id="segment-preview" class="sb-preview" aria-live="polite"></div>{}</div>',
-            attrs.get("id", f"id_{name}"), self.preview_url, textarea,
+            attrs.get("id", f"id_{name}"), self.preview_url,
+            gettext("Without JavaScript, edit the rule as JSON below."),
+            gettext("Advanced: edit JSON"), textarea,
             json_script(self.catalogue, "segment-catalogue"),
         )
 
