@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import (
     AttributeDefinition, ConsentEvent, Customer, Event, LifecycleStage, Order, PointsEntry,
@@ -26,16 +26,16 @@ TIMELINE_LIMIT = 100
 SECTION_LIMIT = 50
 _TABLE = '<table style="width:100%;max-width:1100px">{}{}</table>'
 
-RFM_WORDS = {5: _lazy("top 20 %"), 4: _lazy("upper middle"), 3: _lazy("middle"),
-             2: _lazy("lower middle"), 1: _lazy("bottom 20 %")}
+RFM_WORDS = {5: gettext_lazy("top 20 %"), 4: gettext_lazy("upper middle"), 3: gettext_lazy("middle"),
+             2: gettext_lazy("lower middle"), 1: gettext_lazy("bottom 20 %")}
 STAGE_WORDS = {
-    LifecycleStage.PROSPECT: _lazy("has not ordered yet"),
-    LifecycleStage.NEW: _lazy("first order recently"),
-    LifecycleStage.ACTIVE: _lazy("orders regularly"),
-    LifecycleStage.LOYAL: _lazy("orders often and recently"),
-    LifecycleStage.AT_RISK: _lazy("no order for a while: at risk of lapsing"),
-    LifecycleStage.LAPSED: _lazy("no order for a long time"),
-    LifecycleStage.WON_BACK: _lazy("ordered again after having lapsed"),
+    LifecycleStage.PROSPECT: gettext_lazy("has not ordered yet"),
+    LifecycleStage.NEW: gettext_lazy("first order recently"),
+    LifecycleStage.ACTIVE: gettext_lazy("orders regularly"),
+    LifecycleStage.LOYAL: gettext_lazy("orders often and recently"),
+    LifecycleStage.AT_RISK: gettext_lazy("no order for a while: at risk of lapsing"),
+    LifecycleStage.LAPSED: gettext_lazy("no order for a long time"),
+    LifecycleStage.WON_BACK: gettext_lazy("ordered again after having lapsed"),
 }
 
 
@@ -122,10 +122,10 @@ def attributes_html(customer: Customer) -> str:
 
 # How an event's properties read: the few keys a shop sends most, in words; others as they are.
 _PROPERTY_LABELS = {
-    "order_id": _lazy("order"), "amount": _lazy("amount"), "currency": _lazy("currency"),
-    "items": _lazy("items"), "item_count": _lazy("items"), "source": _lazy("source"),
-    "path": _lazy("page"), "url": _lazy("page"), "score": _lazy("score"),
-    "comment": _lazy("comment"), "reason": _lazy("reason"),
+    "order_id": gettext_lazy("order"), "amount": gettext_lazy("amount"), "currency": gettext_lazy("currency"),
+    "items": gettext_lazy("items"), "item_count": gettext_lazy("items"), "source": gettext_lazy("source"),
+    "path": gettext_lazy("page"), "url": gettext_lazy("page"), "score": gettext_lazy("score"),
+    "comment": gettext_lazy("comment"), "reason": gettext_lazy("reason"),
 }
 _PROPERTY_WIDTH = 60
 _PROPERTIES_SHOWN = 8

@@ -80,7 +80,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ["lifecycle_stage", RecencyFilter, FrequencyFilter, MonetaryFilter, "locale",
                    "country", "marketing_consent", "tier"]
     search_fields = ["external_id", "email", "first_name", "last_name"]
-    search_help_text = "External id, email, first or last name."
+    search_help_text = _("External id, email, first or last name.")
     show_full_result_count = False
 
     class Media:
