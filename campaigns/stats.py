@@ -15,23 +15,47 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+
+
+def gettext_noop(text: str) -> str:
+    """Marks a sentence for the translation catalogs (makemessages looks for this name)
+    without importing Django: the verdicts stay English here and in the API, and the admin
+    translates them where it shows them."""
+    return text
+
+
 CONFIDENCE = 0.95
 # Fewer members than this in either arm and we do not draw a conclusion at all.
 MIN_PER_ARM = 30
 
 VERDICT_WORDS = {
     "too_small": "Too small to tell: fewer than {n} in an arm.",
-    "no_difference": "No clear difference: the 95 % interval includes zero.",
-    "higher": "Treated is higher: the whole 95 % interval is above zero.",
-    "lower": "Treated is lower: the whole 95 % interval is below zero.",
+    "no_difference":
+        # xgettext:no-python-format
+        gettext_noop("No clear difference: the 95 % interval includes zero."),
+    "higher":
+        # xgettext:no-python-format
+        gettext_noop("Treated is higher: the whole 95 % interval is above zero."),
+    "lower":
+        # xgettext:no-python-format
+        gettext_noop("Treated is lower: the whole 95 % interval is below zero."),
 }
+# The too-small verdict as the admin shows it (with the usual MIN_PER_ARM).
+gettext_noop("Too small to tell: fewer than 30 in an arm.")
 # The same verdicts said of an A/B variant against the step's control variant.
 VARIANT_VERDICT_WORDS = {
     "too_small": f"Too small to tell: fewer than {MIN_PER_ARM} sends in a variant.",
-    "no_difference": "No clear difference from the control: the 95 % interval includes zero.",
-    "higher": "Converts better than the control: the whole 95 % interval is above zero.",
-    "lower": "Converts worse than the control: the whole 95 % interval is below zero.",
+    "no_difference":
+        # xgettext:no-python-format
+        gettext_noop("No clear difference from the control: the 95 % interval includes zero."),
+    "higher":
+        # xgettext:no-python-format
+        gettext_noop("Converts better than the control: the whole 95 % interval is above zero."),
+    "lower":
+        # xgettext:no-python-format
+        gettext_noop("Converts worse than the control: the whole 95 % interval is below zero."),
 }
+gettext_noop("Too small to tell: fewer than 30 sends in a variant.")
 
 
 def _z(confidence: float) -> float:

@@ -9,6 +9,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import get_current_timezone_name, localtime
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import (
@@ -75,7 +76,7 @@ class DaysHoursField(forms.MultiValueField):
 
 def _event_types_field(**kwargs):
     return forms.MultipleChoiceField(
-        choices=[(value, f"{value} ({words})") for value, words in KNOWN_EVENT_TYPES],
+        choices=[(value, format_lazy("{} ({})", value, words)) for value, words in KNOWN_EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple(attrs={"class": "cp-exit-events"}), **kwargs)
 
 

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from campaigns import clock
 from campaigns.models import Message
@@ -128,17 +128,20 @@ class CampaignResultsMixin:
                 "Deferred %(times)s time (%(messages)s email) because of %(reason)s.",
                 "Deferred %(times)s times (%(messages)s emails) because of %(reason)s.",
                 times) % {"times": times, "messages": messages, "reason": reason_words(reason)})
+        # Lazy plurals: the count ("n") picks the form when the line is made.
         words = {
-            Message.State.SKIPPED: ("%(n)s not sent: %(reason)s.", "%(n)s not sent: %(reason)s."),
-            Message.State.EXPIRED: ("%(n)s expired unsent: %(reason)s.",
-                                    "%(n)s expired unsent: %(reason)s."),
-            Message.State.FAILED: ("%(n)s failed: %(reason)s.", "%(n)s failed: %(reason)s."),
-            Message.State.UNKNOWN: ("%(n)s with an unknown outcome: %(reason)s.",
-                                    "%(n)s with an unknown outcome: %(reason)s."),
+            Message.State.SKIPPED: ngettext_lazy("%(n)s not sent: %(reason)s.",
+                                                 "%(n)s not sent: %(reason)s.", "n"),
+            Message.State.EXPIRED: ngettext_lazy("%(n)s expired unsent: %(reason)s.",
+                                                 "%(n)s expired unsent: %(reason)s.", "n"),
+            Message.State.FAILED: ngettext_lazy("%(n)s failed: %(reason)s.",
+                                                "%(n)s failed: %(reason)s.", "n"),
+            Message.State.UNKNOWN: ngettext_lazy("%(n)s with an unknown outcome: %(reason)s.",
+                                                 "%(n)s with an unknown outcome: %(reason)s.", "n"),
         }
-        for state, (one, many) in words.items():
+        for state, sentence in words.items():
             for reason, n in sorted(outcomes.by_state.get(state, {}).items(), key=lambda i: -i[1]):
-                lines.append(ngettext(one, many, n) % {"n": n, "reason": reason_words(reason)})
+                lines.append(sentence % {"n": n, "reason": reason_words(reason)})
         lines += self._tracking_lines(numbers)
         conversions = results.campaign_conversions(campaign_id=obj.pk)
         if conversions.sent:
@@ -283,5 +286,5 @@ class CampaignResultsMixin:
 def results_verdict(vs) -> str:
     from campaigns.stats import VARIANT_VERDICT_WORDS
 
-    return VARIANT_VERDICT_WORDS[vs["verdict"]] if vs else _("Control.")
+    return _(VARIANT_VERDICT_WORDS[vs["verdict"]]) if vs else _("Control.")
 

@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import (
     AttributeDefinition, ConsentEvent, Customer, Event, LifecycleStage, Order, PointsEntry,
@@ -27,15 +26,16 @@ TIMELINE_LIMIT = 100
 SECTION_LIMIT = 50
 _TABLE = '<table style="width:100%;max-width:1100px">{}{}</table>'
 
-RFM_WORDS = {5: "top 20 %", 4: "upper middle", 3: "middle", 2: "lower middle", 1: "bottom 20 %"}
+RFM_WORDS = {5: gettext_lazy("top 20 %"), 4: gettext_lazy("upper middle"), 3: gettext_lazy("middle"),
+             2: gettext_lazy("lower middle"), 1: gettext_lazy("bottom 20 %")}
 STAGE_WORDS = {
-    LifecycleStage.PROSPECT: "has not ordered yet",
-    LifecycleStage.NEW: "first order recently",
-    LifecycleStage.ACTIVE: "orders regularly",
-    LifecycleStage.LOYAL: "orders often and recently",
-    LifecycleStage.AT_RISK: "no order for a while: at risk of lapsing",
-    LifecycleStage.LAPSED: "no order for a long time",
-    LifecycleStage.WON_BACK: "ordered again after having lapsed",
+    LifecycleStage.PROSPECT: gettext_lazy("has not ordered yet"),
+    LifecycleStage.NEW: gettext_lazy("first order recently"),
+    LifecycleStage.ACTIVE: gettext_lazy("orders regularly"),
+    LifecycleStage.LOYAL: gettext_lazy("orders often and recently"),
+    LifecycleStage.AT_RISK: gettext_lazy("no order for a while: at risk of lapsing"),
+    LifecycleStage.LAPSED: gettext_lazy("no order for a long time"),
+    LifecycleStage.WON_BACK: gettext_lazy("ordered again after having lapsed"),
 }
 
 
@@ -59,11 +59,12 @@ def changelist_link(model, customer: Customer, label: str) -> str:
                        urlencode({"customer__id__exact": customer.pk}), label)
 
 
-def _capped(rows: list, limit: int, noun: str, link: str) -> tuple[list, str]:
-    """The first `limit` rows of a list fetched with limit + 1, and a note when cut."""
+def _capped(rows: list, limit: int, sentence: str, link: str) -> tuple[list, str]:
+    """The first `limit` rows of a list fetched with limit + 1, and a note when cut
+    (`sentence` says what is shown, with %(count)d for the limit)."""
     if len(rows) <= limit:
         return rows, ""
-    note = format_html('<p class="help">Showing the latest {} {}. {}</p>', limit, noun, link)
+    note = format_html('<p class="help">{} {}</p>', sentence % {"count": limit}, link)
     return rows[:limit], note
 
 
@@ -71,58 +72,60 @@ def _days_ago(moment: dt.datetime | None, now: dt.datetime) -> str:
     if moment is None:
         return ""
     days = (now - moment).days
-    return "today" if days <= 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+    if days <= 0:
+        return gettext("today")
+    return ngettext("%(count)d day ago", "%(count)d days ago", days) % {"count": days}
 
 
 def lifecycle_html(customer: Customer, zone: ZoneInfo, now: dt.datetime) -> str:
     """The stage with since-when, and R, F, M with what each number means."""
     if not customer.lifecycle_stage:
-        return ("Not scored yet: scores and stages are computed nightly, or with "
-                "“Recompute RFM and stages now” on the customer list.")
+        return gettext("Not scored yet: scores and stages are computed nightly, or with "
+                       "“Recompute RFM and stages now” on the customer list.")
     stage = LifecycleStage(customer.lifecycle_stage)
     parts = [format_html(
-        "<p><strong>{}</strong> ({}) since {} ({}).</p>", stage.label,
+        gettext("<p><strong>{}</strong> ({}) since {} ({}).</p>"), stage.label,
         STAGE_WORDS.get(stage, ""), local_time(customer.lifecycle_stage_since, zone),
         _days_ago(customer.lifecycle_stage_since, now),
     )]
     if customer.rfm_recency is None:
-        parts.append(mark_safe("<p>No RFM scores: only customers with orders are ranked.</p>"))
+        parts.append(format_html("<p>{}</p>", gettext("No RFM scores: only customers with orders are ranked.")))
     else:
         parts.append(format_html(
-            "<p>Recency <strong>{}</strong> ({}) · Frequency <strong>{}</strong> ({}) · "
-            "Monetary <strong>{}</strong> ({})</p>"
-            '<p class="help">Quintiles among customers with orders, 5 = most recent, most '
-            "frequent, highest spend; equal customers share a quintile.</p>",
+            gettext("<p>Recency <strong>{}</strong> ({}) · Frequency <strong>{}</strong> ({}) · "
+                    "Monetary <strong>{}</strong> ({})</p>"
+                    '<p class="help">Quintiles among customers with orders, 5 = most recent, most '
+                    "frequent, highest spend; equal customers share a quintile.</p>"),
             customer.rfm_recency, RFM_WORDS[customer.rfm_recency],
             customer.rfm_frequency, RFM_WORDS[customer.rfm_frequency],
             customer.rfm_monetary, RFM_WORDS[customer.rfm_monetary],
         ))
-    parts.append(format_html('<p class="help">Scored {}.</p>', local_time(customer.scored_at, zone)))
+    parts.append(format_html(gettext('<p class="help">Scored {}.</p>'), local_time(customer.scored_at, zone)))
     return format_html_join("", "{}", ((p,) for p in parts))
 
 
 def attributes_html(customer: Customer) -> str:
     """Custom attributes with their defined label and type; undefined keys are flagged."""
     if not customer.attributes:
-        return "No custom attributes."
+        return gettext("No custom attributes.")
     definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=list(customer.attributes))}
     rows = []
     for key, value in sorted(customer.attributes.items()):
         definition = definitions.get(key)
         rows.append((
             definition.label or key if definition else key,
-            definition.type if definition else "not defined",
+            definition.type if definition else gettext("not defined"),
             value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
         ))
-    return _table(["attribute", "type", "value"], rows)
+    return _table([gettext("attribute"), gettext("type"), gettext("value")], rows)
 
 
 # How an event's properties read: the few keys a shop sends most, in words; others as they are.
 _PROPERTY_LABELS = {
-    "order_id": _lazy("order"), "amount": _lazy("amount"), "currency": _lazy("currency"),
-    "items": _lazy("items"), "item_count": _lazy("items"), "source": _lazy("source"),
-    "path": _lazy("page"), "url": _lazy("page"), "score": _lazy("score"),
-    "comment": _lazy("comment"), "reason": _lazy("reason"),
+    "order_id": gettext_lazy("order"), "amount": gettext_lazy("amount"), "currency": gettext_lazy("currency"),
+    "items": gettext_lazy("items"), "item_count": gettext_lazy("items"), "source": gettext_lazy("source"),
+    "path": gettext_lazy("page"), "url": gettext_lazy("page"), "score": gettext_lazy("score"),
+    "comment": gettext_lazy("comment"), "reason": gettext_lazy("reason"),
 }
 _PROPERTY_WIDTH = 60
 _PROPERTIES_SHOWN = 8
@@ -194,8 +197,8 @@ def timeline_html(customer: Customer, zone: ZoneInfo) -> str:
     )
     if not events:
         return gettext("No events yet.")
-    events, note = _capped(events, TIMELINE_LIMIT, "events",
-                           changelist_link(Event, customer, "All of this customer's events"))
+    events, note = _capped(events, TIMELINE_LIMIT, gettext("Showing the latest %(count)d events."),
+                           changelist_link(Event, customer, gettext("All of this customer's events")))
     rows = [(local_time(e.occurred_at, zone), event_summary(e), event_details_html(e))
             for e in events]
     return format_html("{}{}", note, _table(
@@ -206,9 +209,9 @@ def orders_html(customer: Customer, zone: ZoneInfo) -> str:
     orders = list(Order.objects.filter(customer=customer).order_by("-placed_at", "-id")
                   [:SECTION_LIMIT + 1])
     if not orders:
-        return "No orders."
-    orders, note = _capped(orders, SECTION_LIMIT, "orders",
-                           changelist_link(Order, customer, "All of this customer's orders"))
+        return gettext("No orders.")
+    orders, note = _capped(orders, SECTION_LIMIT, gettext("Showing the latest %(count)d orders."),
+                           changelist_link(Order, customer, gettext("All of this customer's orders")))
     return format_html("{}{}", note, _table(
         ["placed", "order", "amount", "status"],
         ((local_time(o.placed_at, zone), o.external_id, f"{o.amount} {o.currency}",
@@ -222,11 +225,12 @@ def surveys_html(customer: Customer, zone: ZoneInfo) -> str:
         .order_by("-answered_at", "-id")[:SECTION_LIMIT + 1]
     )
     if not answers:
-        return "No survey answers."
-    answers, note = _capped(answers, SECTION_LIMIT, "answers",
-                            changelist_link(SurveyResponse, customer, "All answers"))
+        return gettext("No survey answers.")
+    answers, note = _capped(answers, SECTION_LIMIT, gettext("Showing the latest %(count)d answers."),
+                            changelist_link(SurveyResponse, customer, gettext("All answers")))
     return format_html("{}{}", note, _table(
-        ["answered", "question", "score", "comment", "survey email"],
+        [gettext("answered"), gettext("question"), gettext("score"), gettext("comment"),
+         gettext("survey email")],
         ((local_time(a.answered_at, zone), a.get_kind_display(), a.score, a.comment,
           a.message.campaign.name) for a in answers),
     ))
@@ -235,13 +239,13 @@ def surveys_html(customer: Customer, zone: ZoneInfo) -> str:
 def points_html(customer: Customer, zone: ZoneInfo) -> str:
     entries = list(PointsEntry.objects.filter(customer=customer).order_by("-created_at", "-id")
                    [:SECTION_LIMIT + 1])
-    balance = format_html("<p>Balance: <strong>{}</strong> points.</p>", customer.points_balance)
+    balance = format_html(gettext("<p>Balance: <strong>{}</strong> points.</p>"), customer.points_balance)
     if not entries:
-        return format_html("{}<p>No points entries.</p>", balance)
-    entries, note = _capped(entries, SECTION_LIMIT, "entries",
-                            changelist_link(PointsEntry, customer, "The whole ledger"))
+        return format_html("{}<p>{}</p>", balance, gettext("No points entries."))
+    entries, note = _capped(entries, SECTION_LIMIT, gettext("Showing the latest %(count)d entries."),
+                            changelist_link(PointsEntry, customer, gettext("The whole ledger")))
     return format_html("{}{}{}", balance, note, _table(
-        ["when", "change", "balance after", "reason"],
+        [gettext("when"), gettext("change"), gettext("balance after"), gettext("reason")],
         ((local_time(e.created_at, zone), f"{e.delta:+d}", e.balance_after, e.reason)
          for e in entries),
     ))
@@ -338,17 +342,18 @@ def consent_html(customer: Customer, zone: ZoneInfo) -> str:
     subscriptions = list(Subscription.objects.filter(customer=customer).order_by("topic"))
     current = format_html_join(
         " · ", "{}: <strong>{}</strong>",
-        ((s.get_topic_display(), "yes" if s.subscribed else "no") for s in subscriptions),
-    ) if subscriptions else "no topic recorded"
+        ((s.get_topic_display(), gettext("yes") if s.subscribed else gettext("no")) for s in subscriptions),
+    ) if subscriptions else gettext("no topic recorded")
     log = list(ConsentEvent.objects.filter(customer=customer).order_by("-occurred_at", "-id")
                [:SECTION_LIMIT + 1])
     if not log:
-        return format_html("<p>Now: {}.</p><p>No consent recorded.</p>", current)
-    log, note = _capped(log, SECTION_LIMIT, "consent changes",
-                        changelist_link(ConsentEvent, customer, "The whole consent log"))
-    return format_html("<p>Now: {}.</p>{}{}", current, note, _table(
-        ["when", "topic", "change", "source", "wording version", "method"],
+        return format_html(gettext("<p>Now: {}.</p><p>No consent recorded.</p>"), current)
+    log, note = _capped(log, SECTION_LIMIT, gettext("Showing the latest %(count)d consent changes."),
+                        changelist_link(ConsentEvent, customer, gettext("The whole consent log")))
+    return format_html(gettext("<p>Now: {}.</p>{}{}"), current, note, _table(
+        [gettext("when"), gettext("topic"), gettext("change"), gettext("source"),
+         gettext("wording version"), gettext("method")],
         ((local_time(e.occurred_at, zone), e.get_topic_display(),
-          "granted" if e.granted else "withdrawn", e.get_source_display(),
+          gettext("granted") if e.granted else gettext("withdrawn"), e.get_source_display(),
           e.wording_version or "—", e.method or "—") for e in log),
     ))

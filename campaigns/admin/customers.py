@@ -44,8 +44,9 @@ class RfmScoreFilter(admin.SimpleListFilter):
     field = ""
 
     def lookups(self, request, model_admin):
-        return [(str(q), f"{q}{' (best)' if q == 5 else ''}") for q in range(5, 0, -1)] + [
-            ("none", "no score (no orders, or not scored yet)")]
+        return [(str(q), gettext("%(score)d (best)") % {"score": q} if q == 5 else str(q))
+                for q in range(5, 0, -1)] + [
+            ("none", gettext("no score (no orders, or not scored yet)"))]
 
     def queryset(self, request, queryset):
         if self.value() == "none":
@@ -56,17 +57,17 @@ class RfmScoreFilter(admin.SimpleListFilter):
 
 
 class RecencyFilter(RfmScoreFilter):
-    title = "RFM recency"
+    title = _("RFM recency")
     parameter_name = field = "rfm_recency"
 
 
 class FrequencyFilter(RfmScoreFilter):
-    title = "RFM frequency"
+    title = _("RFM frequency")
     parameter_name = field = "rfm_frequency"
 
 
 class MonetaryFilter(RfmScoreFilter):
-    title = "RFM monetary"
+    title = _("RFM monetary")
     parameter_name = field = "rfm_monetary"
 
 
@@ -79,7 +80,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ["lifecycle_stage", RecencyFilter, FrequencyFilter, MonetaryFilter, "locale",
                    "country", "marketing_consent", "tier"]
     search_fields = ["external_id", "email", "first_name", "last_name"]
-    search_help_text = "External id, email, first or last name."
+    search_help_text = _("External id, email, first or last name.")
     show_full_result_count = False
 
     class Media:
@@ -87,33 +88,33 @@ class CustomerAdmin(admin.ModelAdmin):
 
     actions = ["withdraw_marketing_consent", "export_personal_data", "erase_personal_data"]
     fieldsets = [
-        ("Identity", {"fields": ["external_id", "email", "first_name", "last_name"]}),
-        ("Profile", {
+        (_("Identity"), {"fields": ["external_id", "email", "first_name", "last_name"]}),
+        (_("Profile"), {
             "fields": ["locale", "time_zone", "country", "tier", "custom_attributes"],
-            "description": "The shop sends these; a correction here lasts until the shop "
-                           "sends the field again.",
+            "description": _("The shop sends these; a correction here lasts until the shop "
+                             "sends the field again."),
         }),
-        ("Lifecycle stage and RFM scores", {"fields": ["lifecycle"]}),
-        ("Lifecycle facts (kept up to date by the shop's data)", {
+        (_("Lifecycle stage and RFM scores"), {"fields": ["lifecycle"]}),
+        (_("Lifecycle facts (kept up to date by the shop's data)"), {
             "fields": ["signed_up_at", "first_order_at", "last_order_at", "order_count",
                        "total_spent", "points_balance", "erased_at"],
         }),
-        ("Consent", {
+        (_("Consent"), {
             "fields": ["marketing_consent", "consent_note", "consent_history"],
-            "description": "Consent changes only through the consent log: the customer's own "
-                           "choices, the shop's API, or the “Withdraw marketing consent” action.",
+            "description": _("Consent changes only through the consent log: the customer's own "
+                             "choices, the shop's API, or the “Withdraw marketing consent” action."),
         }),
-        ("Segments", {"fields": ["segments"],
-                      "description": "As of each segment's last refresh."}),
+        (_("Segments"), {"fields": ["segments"],
+                      "description": _("As of each segment's last refresh.")}),
         (_("Why did / didn't this customer get each message?"), {
             "fields": ["send_check", "journeys", "message_history"],
             "description": _("Every active or paused campaign, worked out now from its trigger "
                              "and this customer's data, then every message with its history."),
         }),
-        ("Timeline", {"fields": ["timeline"]}),
-        ("Orders", {"fields": ["orders"]}),
-        ("Survey answers", {"fields": ["survey_answers"]}),
-        ("Points ledger", {"fields": ["points_ledger"]}),
+        (_("Timeline"), {"fields": ["timeline"]}),
+        (_("Orders"), {"fields": ["orders"]}),
+        (_("Survey answers"), {"fields": ["survey_answers"]}),
+        (_("Points ledger"), {"fields": ["points_ledger"]}),
     ]
     readonly_fields = ["external_id", "tier", "custom_attributes", "marketing_consent",
                        "consent_note", "signed_up_at", "first_order_at", "last_order_at",
@@ -163,62 +164,70 @@ class CustomerAdmin(admin.ModelAdmin):
         from campaigns.tasks import score_customers
 
         score_customers.delay_on_commit()
-        self.message_user(request, "Recompute queued: RFM scores and lifecycle stages are "
+        self.message_user(request, gettext("Recompute queued: RFM scores and lifecycle stages are "
                           "updated in the background, usually within a minute for 100,000 "
-                          "customers. Reload the list to see them.", messages.SUCCESS)
+                          "customers. Reload the list to see them."), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_customer_changelist"))
 
-    @admin.display(description="name", ordering="last_name")
+    @admin.display(description=_("name"), ordering="last_name")
     def name(self, obj):
         return f"{obj.first_name} {obj.last_name}".strip() or "—"
 
-    @admin.display(description="RFM", ordering="rfm_recency")
+    @admin.display(description=_("RFM"), ordering="rfm_recency")
     def rfm(self, obj):
         if obj.rfm_recency is None:
             return "—"
         return f"{obj.rfm_recency}-{obj.rfm_frequency}-{obj.rfm_monetary}"
 
-    @admin.display(description="Custom attributes")
+    @admin.display(description=_("Custom attributes"))
     def custom_attributes(self, obj):
         return page.attributes_html(obj)
 
-    @admin.display(description="Stage and scores")
+    @admin.display(description=_("Stage and scores"))
     def lifecycle(self, obj):
         return page.lifecycle_html(obj, customer_zone(obj.time_zone), clock.now())
 
-    @admin.display(description="Consent log (append-only proof)")
+    @admin.display(description=_("Consent log (append-only proof)"))
     def consent_history(self, obj):
         return page.consent_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
-    @admin.display(description="Segment memberships")
+    @admin.display(description=_("Segment memberships"))
     def segments(self, obj):
         return page.segments_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
-    @admin.display(description="Events, newest first")
+    @admin.display(description=_("Events, newest first"))
     def timeline(self, obj):
         return page.timeline_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
-    @admin.display(description="Orders, newest first")
+    @admin.display(description=_("Orders, newest first"))
     def orders(self, obj):
         return page.orders_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
-    @admin.display(description="Answers")
+    @admin.display(description=_("Answers"))
     def survey_answers(self, obj):
         return page.surveys_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
-    @admin.display(description="Points")
+    @admin.display(description=_("Points"))
     def points_ledger(self, obj):
         return page.points_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
-    @admin.display(description="Consent history")
+    @admin.display(description=_("Consent history"))
     def consent_note(self, obj):
         latest = obj.consent_events.order_by("-occurred_at", "-id").first() if obj.pk else None
         if latest is None:
-            return "No consent recorded."
+            return gettext("No consent recorded.")
         zone = customer_zone(obj.time_zone)
-        return (f"Last change: {'granted' if latest.granted else 'withdrawn'} {latest.topic} "
-                f"{local_time(latest.occurred_at, zone)} via {latest.get_source_display()}"
-                + (f" (wording {latest.wording_version})" if latest.wording_version else ""))
+        words = {"topic": latest.topic, "at": local_time(latest.occurred_at, zone),
+                 "source": latest.get_source_display(), "wording": latest.wording_version}
+        if latest.granted:
+            text = (gettext("Last change: granted %(topic)s %(at)s via %(source)s (wording %(wording)s)")
+                    if latest.wording_version else
+                    gettext("Last change: granted %(topic)s %(at)s via %(source)s"))
+        else:
+            text = (gettext("Last change: withdrawn %(topic)s %(at)s via %(source)s (wording %(wording)s)")
+                    if latest.wording_version else
+                    gettext("Last change: withdrawn %(topic)s %(at)s via %(source)s"))
+        return text % words
 
     @admin.display(description=_("Can we email this customer now?"))
     def send_check(self, obj):
@@ -254,7 +263,7 @@ class CustomerAdmin(admin.ModelAdmin):
         return page.journeys_html(
             customer_journeys_explain(customer=obj, now=clock.now(), zone=zone), obj)
 
-    @admin.display(description="Messages and their history")
+    @admin.display(description=_("Messages and their history"))
     def message_history(self, obj):
         if obj.pk is None:
             return "—"
@@ -267,16 +276,17 @@ class CustomerAdmin(admin.ModelAdmin):
         note = ""
         if len(history) > MESSAGE_LIMIT:
             history = history[:MESSAGE_LIMIT]
-            note = format_html('<p class="help">Showing the latest {} messages. {}</p>',
-                               MESSAGE_LIMIT, page.changelist_link(Message, obj, "All messages"))
+            note = format_html('<p class="help">{} {}</p>', gettext(
+                "Showing the latest %(count)d messages.") % {"count": MESSAGE_LIMIT},
+                page.changelist_link(Message, obj, gettext("All messages")))
         # Entries that have no message yet (a wait step is running, or the journey ended).
         quiet = list(
             Enrollment.objects.filter(customer=obj, messages__isnull=True)
             .select_related("campaign").order_by("-enrolled_at")[:MESSAGE_LIMIT]
         )
         if not history and not quiet:
-            return ("No messages yet: the customer has not entered any campaign, or their "
-                    "first step is not due.")
+            return gettext("No messages yet: the customer has not entered any campaign, or "
+                           "their first step is not due.")
         # The log's consent details ("no opt-in consent; …") read as sentences here.
         for message in history:
             for entry in message.log.all():
@@ -304,7 +314,7 @@ class CustomerAdmin(admin.ModelAdmin):
         """Erasures: campaigns.erase_customer, the Admins' (services/roles.py)."""
         return request.user.has_perm("campaigns.erase_customer") and customer_data_allowed(request)
 
-    @admin.action(description="Export personal data (JSON)", permissions=["export"])
+    @admin.action(description=_("Export personal data (JSON)"), permissions=["export"])
     def export_personal_data(self, request, queryset):
         customers = list(queryset.order_by("pk"))
         documents = [customer_export(customer=c) for c in customers]
@@ -319,7 +329,7 @@ class CustomerAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
-    @admin.action(description="Erase personal data…", permissions=["erase"])
+    @admin.action(description=_("Erase personal data…"), permissions=["erase"])
     def erase_personal_data(self, request, queryset):
         customers = list(queryset.order_by("pk"))
         pending = [c for c in customers if c.erased_at is None]
@@ -331,12 +341,13 @@ class CustomerAdmin(admin.ModelAdmin):
                 "Erased %(count)d customers; their addresses are suppressed.", len(records),
             ) % {"count": len(records)}, messages.SUCCESS if records else messages.INFO)
             if len(records) < len(customers):
-                self.message_user(request, f"{len(customers) - len(records)} had already been "
-                                  "erased; nothing changed for them.", messages.INFO)
+                self.message_user(request, gettext("%(count)d had already been erased; nothing changed "
+                                  "for them.") % {"count": len(customers) - len(records)},
+                                  messages.INFO)
             return None
         return TemplateResponse(request, "admin/campaigns/customer/erase_confirmation.html", {
             **self.admin_site.each_context(request),
-            "title": "Erase personal data",
+            "title": gettext("Erase personal data"),
             "opts": self.model._meta,
             "customers": pending,
             "already_erased": len(customers) - len(pending),
@@ -345,7 +356,7 @@ class CustomerAdmin(admin.ModelAdmin):
             "media": self.media,
         })
 
-    @admin.action(description="Withdraw marketing consent", permissions=["change"])
+    @admin.action(description=_("Withdraw marketing consent"), permissions=["change"])
     def withdraw_marketing_consent(self, request, queryset):
         withdrawn = unchanged = 0
         who = f"admin action by {request.user.get_username()}"[:64]
@@ -373,13 +384,13 @@ class OrderAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "currency"]
     list_select_related = ["customer"]
     search_fields = ["external_id", "customer__external_id"]
-    search_help_text = "Order id or the customer's external id."
+    search_help_text = _("Order id or the customer's external id.")
     show_full_result_count = False
     readonly_fields = ["customer_link"]
     fields = ["external_id", "customer_link", "placed_at", "amount", "currency", "status",
               "created_at"]
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=_("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
@@ -390,7 +401,7 @@ class EventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["type"]
     list_select_related = ["customer"]
     search_fields = ["customer__external_id", "event_id"]
-    search_help_text = "The customer's external id, or the event id."
+    search_help_text = _("The customer's external id, or the event id.")
     show_full_result_count = False
     readonly_fields = ["customer_link", "order_link"]
     fields = ["type", "customer_link", "occurred_at", "received_at", "event_id", "order_link",
@@ -399,10 +410,10 @@ class EventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "order")
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=_("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
-    @admin.display(description="order")
+    @admin.display(description=_("order"))
     def order_link(self, obj):
         return admin_link(obj.order)

@@ -86,8 +86,10 @@ OUTCOME_WORDS = {
 }
 # The shop's health figures: label, one line for a marketer, and how the value is shown.
 HEALTH = [
-    ("nps", _("NPS"), _("Net Promoter Score: % of answers 9–10 minus % of answers 0–6 to "
-                        "“Would you recommend us?”, from −100 to 100."), "number"),
+    ("nps", _("NPS"),
+     # xgettext:no-python-format (its "%" signs are literal, not placeholders)
+     _("Net Promoter Score: % of answers 9–10 minus % of answers 0–6 to "
+       "“Would you recommend us?”, from −100 to 100."), "number"),
     ("csat", _("CSAT"), _("Customer satisfaction: the average answer from 1 (very unhappy) "
                           "to 5 (very happy)."), "score"),
     ("ces", _("CES"), _("Customer effort: the average answer from 1 (ordering was very "
@@ -132,7 +134,11 @@ def _rows_in_words(table: Table) -> list[tuple]:
     """Rows as shown on the page: the held-back outcomes and reasons in words, steps
     counted from 1 as the campaign page shows them."""
     if table.name == "campaign_variants":
-        return [(c, None if step is None else step + 1, *rest) for c, step, *rest in table.rows]
+        # The verdict (last column) comes in English from the statistics: said in words here.
+        return [(c, None if step is None else step + 1, *rest[:-1], gettext(rest[-1]))
+                for c, step, *rest in table.rows]
+    if table.name == "campaign_lift":
+        return [(*row[:-1], gettext(row[-1])) for row in table.rows]
     if table.name != "campaign_held_back":
         return table.rows
     return [(campaign, str(OUTCOME_WORDS.get(outcome, outcome)),

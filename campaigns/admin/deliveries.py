@@ -30,15 +30,15 @@ from .personal_data import PersonalDataAdminMixin
 
 # What each logged state means to a marketer.
 STATE_WORDS = {
-    "pending": "waiting",
-    "claimed": "picked up for sending",
-    "sending": "being sent",
-    "sent": "sent",
-    "deferred": "deferred",
-    "skipped": "not sent",
-    "expired": "expired, not sent",
-    "failed": "failed",
-    "unknown": "outcome unknown",
+    "pending": gettext_lazy("waiting"),
+    "claimed": gettext_lazy("picked up for sending"),
+    "sending": gettext_lazy("being sent"),
+    "sent": gettext_lazy("sent"),
+    "deferred": gettext_lazy("deferred"),
+    "skipped": gettext_lazy("not sent"),
+    "expired": gettext_lazy("expired, not sent"),
+    "failed": gettext_lazy("failed"),
+    "unknown": gettext_lazy("outcome unknown"),
 }
 # Reasons the scheduler, the sender and the journeys record, in plain words (every code
 # the code base writes to Message.reason, MessageLog.reason or Enrollment.exit_reason:
@@ -124,11 +124,12 @@ def log_line(entry: MessageLog, zone: ZoneInfo) -> str:
     """One history entry in plain words: "… — deferred: frequency cap until 2026-03-03 …"."""
     state = STATE_WORDS.get(entry.state, entry.state)
     if entry.reason == "planned":
-        words = "planned"
+        words = _("planned")
     elif entry.reason:
-        words = f"{state}: {REASON_WORDS.get(entry.reason, entry.reason.replace('_', ' '))}"
+        words = _("%(state)s: %(reason)s") % {
+            "state": state, "reason": REASON_WORDS.get(entry.reason, entry.reason.replace("_", " "))}
     else:
-        words = state
+        words = str(state)
     detail = _localise(entry.detail, zone)
     if detail.lower().startswith(f"{entry.state} "):
         detail = detail[len(entry.state) + 1:]
@@ -141,27 +142,38 @@ def message_summary(message: Message, zone: ZoneInfo) -> str:
     """Where a message stands now, in one sentence."""
     reason = REASON_WORDS.get(message.reason, message.reason.replace("_", " "))
     if message.state == Message.State.SENT:
-        return f"Sent {local_time(message.sent_at, zone)}" + (
-            f": “{message.subject}”" if message.subject else ""
-        )
+        if message.subject:
+            return _("Sent %(at)s: “%(subject)s”") % {
+                "at": local_time(message.sent_at, zone), "subject": message.subject}
+        return _("Sent %(at)s") % {"at": local_time(message.sent_at, zone)}
     if message.state == Message.State.PENDING:
-        text = f"Waiting, due {local_time(message.due_at, zone)}"
-        if message.reason:
-            text += f" (held back: {reason})"
-        if message.expires_at:
-            text += f"; expires {local_time(message.expires_at, zone)}"
+        words = {"due": local_time(message.due_at, zone), "reason": reason,
+                 "expires": local_time(message.expires_at, zone)}
+        if message.reason and message.expires_at:
+            text = _("Waiting, due %(due)s (held back: %(reason)s); expires %(expires)s") % words
+        elif message.reason:
+            text = _("Waiting, due %(due)s (held back: %(reason)s)") % words
+        elif message.expires_at:
+            text = _("Waiting, due %(due)s; expires %(expires)s") % words
+        else:
+            text = _("Waiting, due %(due)s") % words
         if message.campaign.status != message.campaign.Status.ACTIVE:
-            text += f". The campaign is {message.campaign.status}, so nothing goes out now"
+            text = _("%(waiting)s. The campaign is %(status)s, so nothing goes out now") % {
+                "waiting": text, "status": str(message.campaign.get_status_display()).lower()}
         return text
     if message.state in (Message.State.CLAIMED, Message.State.SENDING):
-        return f"Being sent now ({message.state})"
+        return _("Being sent now (%(state)s)") % {"state": message.state}
     if message.state == Message.State.UNKNOWN:
-        return (f"Outcome unknown: {reason or 'the hand-over to the provider broke'}. It is "
-                "not resent automatically; the customer may or may not have received it")
-    word = {"skipped": "Not sent", "expired": "Expired, not sent", "failed": "Failed"}.get(
-        message.state, message.state
-    )
-    return f"{word}" + (f": {reason}" if message.reason else "")
+        return _("Outcome unknown: %(reason)s. It is not resent automatically; the customer "
+                 "may or may not have received it") % {
+            "reason": reason or _("the hand-over to the provider broke")}
+    words = {"skipped": (_("Not sent"), _("Not sent: %(reason)s")),
+             "expired": (_("Expired, not sent"), _("Expired, not sent: %(reason)s")),
+             "failed": (_("Failed"), _("Failed: %(reason)s"))}
+    if message.state not in words:
+        return str(message.state) + (f": {reason}" if message.reason else "")
+    bare, with_reason = words[message.state]
+    return with_reason % {"reason": reason} if message.reason else bare
 
 
 class ReadOnlyAdminMixin:
@@ -194,15 +206,15 @@ class MessageLogInline(ReadOnlyInline):
     model = MessageLog
     fields = ["at", "state", "reason", "detail"]
     show_change_link = False
-    verbose_name = "history entry"
-    verbose_name_plural = "Deviations (deferrals, skips, retries, failures, with their reasons)"
+    verbose_name = gettext_lazy("history entry")
+    verbose_name_plural = gettext_lazy("Deviations (deferrals, skips, retries, failures, with their reasons)")
 
 
 class MessageEventInline(ReadOnlyInline):
     model = MessageEvent
     fields = ["occurred_at", "event_type", "provider", "outcome", "event_id"]
     show_change_link = False
-    verbose_name_plural = "Provider events (delivered, opened, clicked, bounced, …)"
+    verbose_name_plural = gettext_lazy("Provider events (delivered, opened, clicked, bounced, …)")
 
 
 @admin.register(Message)
@@ -212,23 +224,23 @@ class MessageAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_filter = ["state", "reason", "campaign"]
     list_select_related = ["customer", "campaign"]
     search_fields = ["customer__external_id", "customer__email", "subject", "=message_id"]
-    search_help_text = "Customer external id or email, subject, or our message id."
+    search_help_text = gettext_lazy("Customer external id or email, subject, or our message id.")
     ordering = ["-due_at", "-id"]
     show_full_result_count = False
     inlines = [MessageLogInline, MessageEventInline]
     fieldsets = [
         (None, {"fields": ["customer_link", "campaign", "step", "enrollment_link", "story",
                            "as_sent_link"]}),
-        ("State", {"fields": ["state", "reason", "ground_detail", "attempts", "deferrals",
+        (gettext_lazy("State"), {"fields": ["state", "reason", "ground_detail", "attempts", "deferrals",
                               "priority", "counts_toward_cap"]}),
-        ("Timing", {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
+        (gettext_lazy("Timing"), {"fields": ["created_at", "first_due_at", "due_at", "expires_at",
                                "claimed_until", "sent_at", "lag"]}),
-        ("Handed to the provider", {"fields": ["message_id", "provider_message_id", "subject",
+        (gettext_lazy("Handed to the provider"), {"fields": ["message_id", "provider_message_id", "subject",
                                                "locale", "sending_domain"]}),
-        ("What the provider reported (first time each)", {
+        (gettext_lazy("What the provider reported (first time each)"), {
             "fields": ["delivered_at", "opened_at", "clicked_at", "bounced_at", "complained_at"],
-            "description": "Opens and clicks are recorded only when the site tracks them "
-                           "(TRACK_OPENS / TRACK_CLICKS, off by default).",
+            "description": gettext_lazy("Opens and clicks are recorded only when the site tracks them "
+                                        "(TRACK_OPENS / TRACK_CLICKS, off by default)."),
         }),
     ]
     readonly_fields = ["customer_link", "enrollment_link", "story", "lag", "as_sent_link"]
@@ -273,19 +285,19 @@ class MessageAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         }
         return TemplateResponse(request, "admin/campaigns/results/message_as_sent.html", context)
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=gettext_lazy("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
-    @admin.display(description="enrollment")
+    @admin.display(description=gettext_lazy("enrollment"))
     def enrollment_link(self, obj):
         return admin_link(obj.enrollment)
 
-    @admin.display(description="lag", ordering="lag_seconds")
+    @admin.display(description=gettext_lazy("lag"), ordering="lag_seconds")
     def lag(self, obj):
         return duration_words(obj.lag_seconds)
 
-    @admin.display(description="Where it stands")
+    @admin.display(description=gettext_lazy("Where it stands"))
     def story(self, obj):
         zone = customer_zone(obj.customer.time_zone)
         lines = format_html_join("", "<li>{}</li>", ((line,) for line in history_lines(obj, zone)))
@@ -299,7 +311,7 @@ class EnrollmentAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     list_filter = ["state", "is_holdout", "campaign"]
     list_select_related = ["customer", "campaign"]
     search_fields = ["customer__external_id", "customer__email", "entry_key"]
-    search_help_text = "Customer external id or email, or the entry key."
+    search_help_text = gettext_lazy("Customer external id or email, or the entry key.")
     show_full_result_count = False
     readonly_fields = ["customer_link"]
     fields = ["campaign", "customer_link", "entry_key", "trigger_event", "triggered_at",
@@ -310,7 +322,7 @@ class EnrollmentAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
         return super().get_queryset(request).select_related("customer", "campaign",
                                                             "trigger_event")
 
-    @admin.display(description="customer", ordering="customer__external_id")
+    @admin.display(description=gettext_lazy("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
         return admin_link(obj.customer)
 
@@ -337,7 +349,7 @@ class DeliverabilityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         context = {
             "health": scheduler_health(now=clock.now()),
             **self.admin_site.each_context(request),
-            "title": "Deliverability: daily bounce and complaint rates",
+            "title": _("Deliverability: daily bounce and complaint rates"),
             "opts": self.model._meta,
             "rows": rows,
             "days": self.days,
@@ -354,8 +366,8 @@ class DeliverabilityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 def history_lines(message: Message, zone: ZoneInfo) -> list[str]:
     """A message's whole history in plain words: the normal path from its own row (planned,
     sent and on what legal ground), the deviations from its log, in time order."""
-    lines = [(message.created_at, f"{local_time(message.created_at, zone)} — planned, due "
-                                  f"{local_time(message.first_due_at, zone)}")]
+    lines = [(message.created_at, _("%(at)s — planned, due %(due)s") % {
+        "at": local_time(message.created_at, zone), "due": local_time(message.first_due_at, zone)})]
     lines += [(entry.at, log_line(entry, zone)) for entry in message.log.all()]
     if message.sent_at is not None and message.state in (Message.State.SENT, Message.State.SENDING):
         ground = REASON_WORDS.get(message.reason, message.reason.replace("_", " "))
@@ -372,7 +384,7 @@ def message_history_html(messages, zone: ZoneInfo) -> str:
     for message in messages:
         lines = format_html_join("", "<li>{}</li>", ((line,) for line in history_lines(message, zone)))
         blocks.append(format_html(
-            '<div style="margin-bottom:12px"><strong>{}</strong> — step {}: {}.<ul>{}</ul></div>',
+            _('<div style="margin-bottom:12px"><strong>{}</strong> — step {}: {}.<ul>{}</ul></div>'),
             message.campaign.name, message.step.position, message_summary(message, zone), lines,
         ))
     return format_html_join("", "{}", ((b,) for b in blocks))

@@ -3,7 +3,8 @@ address, and event-type suggestions for event triggers."""
 from django import forms
 from django.db.models import F
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext_lazy as _
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_lazy as _
 
 from campaigns.exceptions import TemplateRenderError
 from campaigns.models import LifecycleStage, Suppression, TemplateTranslation
@@ -86,7 +87,7 @@ class TemplateTranslationForm(forms.ModelForm):
 class SuppressionAddForm(forms.ModelForm):
     """Marketers type an address; only its hash is stored."""
 
-    email = forms.EmailField(help_text="Stored only as a SHA-256 hash; never mailed again.")
+    email = forms.EmailField(help_text=_("Stored only as a SHA-256 hash; never mailed again."))
 
     class Meta:
         model = Suppression
@@ -96,12 +97,15 @@ class SuppressionAddForm(forms.ModelForm):
 # Event types a trigger can name: the shop's usual ones and the lifecycle-stage changes
 # that services.rfm emits. Any other type can still be typed.
 KNOWN_EVENT_TYPES = [
-    ("signup", "a customer signed up"),
-    ("purchase", "an order was placed"),
-    ("refund", "an order was refunded"),
-    ("order_cancelled", "an order was cancelled"),
-    ("support_closed", "a support case was closed"),
-    *((f"lifecycle.{stage.value}", f"became {stage.label.lower()} (nightly lifecycle scoring)")
+    ("signup", _("a customer signed up")),
+    ("purchase", _("an order was placed")),
+    ("refund", _("an order was refunded")),
+    ("order_cancelled", _("an order was cancelled")),
+    ("support_closed", _("a support case was closed")),
+    # Lazy, so each page shows the stage in the marketer's language.
+    *((f"lifecycle.{stage.value}", lazy(lambda stage: gettext(
+        "became %(stage)s (nightly lifecycle scoring)") % {"stage": str(stage.label).lower()},
+        str)(stage))
       for stage in LifecycleStage if stage != LifecycleStage.PROSPECT),
 ]
 

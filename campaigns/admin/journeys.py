@@ -124,7 +124,7 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
         (gettext_lazy("Active dates"), {
             "fields": ["active_from", "active_until"],
             "description": gettext_lazy("Leave empty to run whenever the campaign is active.")}),
-        ("Results so far", {"fields": CampaignResultsMixin.results_fields}),
+        (gettext_lazy("Results so far"), {"fields": CampaignResultsMixin.results_fields}),
     ]
     readonly_fields = ["status", "status_help", "entry_help", "journey_picture",
                        "messaging_rules", *CampaignResultsMixin.results_fields]
@@ -193,15 +193,15 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
         return _("%(share)d %%") % {"share": obj.holdout_percent} if obj.holdout_percent \
             else _("none")
 
-    @admin.display(description="enrollments", ordering="n_enrollments")
+    @admin.display(description=gettext_lazy("enrollments"), ordering="n_enrollments")
     def enrollment_count(self, obj):
         return obj.n_enrollments
 
-    @admin.display(description="sent", ordering="n_sent")
+    @admin.display(description=gettext_lazy("sent"), ordering="n_sent")
     def sent_count(self, obj):
         return obj.n_sent
 
-    @admin.display(description="pending", ordering="n_pending")
+    @admin.display(description=gettext_lazy("pending"), ordering="n_pending")
     def pending_count(self, obj):
         return obj.n_pending
 
@@ -499,18 +499,18 @@ class FrequencyPolicyAdmin(admin.ModelAdmin):
                     "quiet_hours_end"]
     fieldsets = [
         (None, {"fields": ["name"]}),
-        ("Caps", {
+        (gettext_lazy("Caps"), {
             "fields": ["max_per_day", "max_per_week", "min_gap"],
-            "description": "How many marketing emails one customer may get. Campaigns marked "
-                           "“exempt from caps” (messages the customer asked for) are not "
-                           "counted or held back.",
+            "description": gettext_lazy("How many marketing emails one customer may get. Campaigns marked "
+                                        "“exempt from caps” (messages the customer asked for) are not "
+                                        "counted or held back."),
         }),
-        ("Quiet hours", {
+        (gettext_lazy("Quiet hours"), {
             "fields": ["quiet_hours_start", "quiet_hours_end"],
-            "description": "No email goes out between these times in the customer's own time "
-                           "zone (the site's zone when the customer has none). A message held "
-                           "back waits, moves on or is dropped as its step says, and expires if "
-                           "its campaign's deadline passes first.",
+            "description": gettext_lazy("No email goes out between these times in the customer's own time "
+                                        "zone (the site's zone when the customer has none). A message held "
+                                        "back waits, moves on or is dropped as its step says, and expires if "
+                                        "its campaign's deadline passes first."),
         }),
     ]
 

@@ -58,11 +58,13 @@ class RuleBuilderWidget(forms.Textarea):
             # One block: the admin lays a widget's siblings out in a row, which would
             # squeeze the builder next to the preview.
             '<div class="sb-wrap"><div id="segment-builder" class="sb-root" data-textarea="{}" data-preview-url="{}">'
-            '<noscript>Without JavaScript, edit the rule as JSON below.</noscript></div>'
-            '<p><button type="button" class="button sb-toggle-json">Advanced: edit JSON</button></p>'
+            '<noscript>{}</noscript></div>'
+            '<p><button type="button" class="button sb-toggle-json">{}</button></p>'
             '<div class="sb-json-box">{}</div>'
             '<div id="segment-preview" class="sb-preview" aria-live="polite"></div>{}</div>',
-            attrs.get("id", f"id_{name}"), self.preview_url, textarea,
+            attrs.get("id", f"id_{name}"), self.preview_url,
+            gettext("Without JavaScript, edit the rule as JSON below."),
+            gettext("Advanced: edit JSON"), textarea,
             json_script(self.catalogue, "segment-catalogue"),
         )
 
@@ -90,12 +92,12 @@ class SegmentAdmin(admin.ModelAdmin):
     actions = ["refresh_members"]
     fieldsets = [
         (None, {"fields": ["name", "description"]}),
-        ("Who is in it", {
+        (_("Who is in it"), {
             "fields": ["rule"],
-            "description": "Build the rule from conditions; the count and a sample of matching "
-                           "customers update as you edit. Relative dates (“in the last 30 days”) "
-                           "are evaluated when the segment is used. Windowed order figures leave "
-                           "refunded and cancelled orders out.",
+            "description": _("Build the rule from conditions; the count and a sample of matching "
+                             "customers update as you edit. Relative dates (“in the last 30 days”) "
+                             "are evaluated when the segment is used. Windowed order figures leave "
+                             "refunded and cancelled orders out."),
         }),
         (_("Members"), {"fields": ["members", "counted", "live_count", "explain_help"]}),
     ]
@@ -242,14 +244,14 @@ class SegmentAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/segment/explain.html", context)
 
-    @admin.action(description="Refresh members now", permissions=["change"])
+    @admin.action(description=_("Refresh members now"), permissions=["change"])
     def refresh_members(self, request, queryset):
         for segment in queryset.order_by("pk"):
             try:
                 entered = segment_members_refresh(segment)
             except RuleError as exc:
-                self.message_user(request, f"“{segment.name}” was not refreshed: "
-                                           + "; ".join(exc.messages), messages.ERROR)
+                self.message_user(request, gettext("“%(name)s” was not refreshed: %(reasons)s") % {
+                    "name": segment.name, "reasons": "; ".join(exc.messages)}, messages.ERROR)
                 continue
             self.message_user(request, ngettext(
                 "“%(name)s”: %(count)d member, %(entered)d entered.",

@@ -2,6 +2,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from .base import TimestampedModel
 from .content import MessageTemplate
@@ -10,56 +11,62 @@ from .segments import Segment
 
 class Campaign(TimestampedModel):
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        ACTIVE = "active"
-        PAUSED = "paused"
-        ARCHIVED = "archived"
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        ARCHIVED = "archived", _("Archived")
 
     class Trigger(models.TextChoices):
-        EVENT = "event", "An event happens"
-        INACTIVITY = "inactivity", "No order for N days"
-        SEGMENT_ENTRY = "segment_entry", "Entering a segment"
-        SCHEDULE = "schedule", "On a schedule"
-        DATE_ATTRIBUTE = "date_attribute", "A date attribute (e.g. birthday)"
+        EVENT = "event", _("An event happens")
+        INACTIVITY = "inactivity", _("No order for N days")
+        SEGMENT_ENTRY = "segment_entry", _("Entering a segment")
+        SCHEDULE = "schedule", _("On a schedule")
+        DATE_ATTRIBUTE = "date_attribute", _("A date attribute (e.g. birthday)")
 
     class EntryKey(models.TextChoices):
-        CUSTOMER = "customer", "Once per customer"
-        EVENT = "event", "Once per trigger event"
-        ORDER = "order", "Once per order"
+        CUSTOMER = "customer", _("Once per customer")
+        EVENT = "event", _("Once per trigger event")
+        ORDER = "order", _("Once per order")
 
-    name = models.CharField(max_length=200, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    trigger = models.CharField(max_length=32, choices=Trigger.choices, default=Trigger.EVENT)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    trigger = models.CharField(_("trigger"), max_length=32, choices=Trigger.choices, default=Trigger.EVENT)
     trigger_event_type = models.CharField(
-        max_length=64, blank=True, help_text="For event triggers: the event type, e.g. signup."
+        _("trigger event type"), max_length=64, blank=True,
+        help_text=_("For event triggers: the event type, e.g. signup.")
     )
     trigger_config = models.JSONField(
-        default=dict, blank=True, help_text="Trigger settings, e.g. {\"days\": 90} for inactivity."
+        _("trigger settings"), default=dict, blank=True,
+        help_text=_("Trigger settings, e.g. {\"days\": 90} for inactivity.")
     )
     entry_key = models.CharField(
-        max_length=16, choices=EntryKey.choices, default=EntryKey.CUSTOMER,
-        help_text="What makes an entry unique: a customer enters once per key.",
+        _("entry"), max_length=16, choices=EntryKey.choices, default=EntryKey.CUSTOMER,
+        help_text=_("What makes an entry unique: a customer enters once per key."),
     )
     exit_event_types = models.JSONField(
-        default=list, blank=True, help_text="Event types that end the journey, e.g. [\"purchase\"]."
+        _("exit events"), default=list, blank=True,
+        help_text=_("Event types that end the journey, e.g. [\"purchase\"].")
     )
     priority = models.PositiveSmallIntegerField(
-        default=50, help_text="Higher goes first when messages compete for a customer."
+        _("priority"), default=50,
+        help_text=_("Higher goes first when messages compete for a customer.")
     )
     deadline = models.DurationField(
-        null=True, blank=True,
-        help_text="Send within this time of the trigger or record the message as expired.",
+        _("deadline"), null=True, blank=True,
+        help_text=_("Send within this time of the trigger or record the message as expired."),
     )
-    reentry_cooldown = models.DurationField(null=True, blank=True)
+    reentry_cooldown = models.DurationField(_("re-entry cooldown"), null=True, blank=True)
     exempt_from_caps = models.BooleanField(
-        default=False, help_text="For messages the customer asked for: not counted or capped."
+        _("exempt from caps"), default=False,
+        help_text=_("For messages the customer asked for: not counted or capped.")
     )
     holdout_percent = models.PositiveSmallIntegerField(
-        default=0, help_text="Share of entrants (0-100) who receive nothing, to measure lift."
+        _("holdout percent"), default=0,
+        help_text=_("Share of entrants (0-100) who receive nothing, to measure lift.")
     )
-    active_from = models.DateTimeField(null=True, blank=True)
-    active_until = models.DateTimeField(null=True, blank=True)
+    active_from = models.DateTimeField(_("active from"), null=True, blank=True)
+    active_until = models.DateTimeField(_("active until"), null=True, blank=True)
     # The planner's position in the event table: events with a larger id are still new.
     # The watermark trails the highest id seen by the previous tick (the ceiling), so an
     # event whose transaction committed after a larger id was read is still found.
@@ -70,28 +77,31 @@ class Campaign(TimestampedModel):
 
     class Meta:
         ordering = ["-priority", "name"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
 
     def __str__(self):
         return self.name
 
     def clean(self):
         if self.trigger == self.Trigger.EVENT and not self.trigger_event_type:
-            raise ValidationError({"trigger_event_type": "An event trigger needs an event type."})
+            raise ValidationError({"trigger_event_type": _("An event trigger needs an event type.")})
         self._clean_trigger_config()
         if not 0 <= self.holdout_percent <= 100:
-            raise ValidationError({"holdout_percent": "Give a share between 0 and 100."})
+            raise ValidationError({"holdout_percent": _("Give a share between 0 and 100.")})
 
     def _clean_trigger_config(self):
         """Each trigger's settings, checked so a typo is refused at save time."""
         config = self.trigger_config if isinstance(self.trigger_config, dict) else None
         if config is None:
-            raise ValidationError({"trigger_config": "Give the settings as a JSON object, e.g. {}."})
+            raise ValidationError({"trigger_config": _("Give the settings as a JSON object, e.g. {}.")})
 
         def positive_int(key, example):
             value = config.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValidationError({"trigger_config": (
-                    f"This trigger needs \"{key}\" as a whole number above 0, e.g. {example}.")})
+                raise ValidationError({"trigger_config": _(
+                    "This trigger needs \"%(key)s\" as a whole number above 0, e.g. %(example)s."
+                ) % {"key": key, "example": example}})
 
         if self.trigger == self.Trigger.INACTIVITY:
             positive_int("days", '{"days": 90}')
@@ -103,13 +113,13 @@ class Campaign(TimestampedModel):
             except ValueError:
                 parsed = None
             if parsed is None or parsed.tzinfo is None:
-                raise ValidationError({"trigger_config": (
+                raise ValidationError({"trigger_config": _(
                     "A schedule needs \"first_run\": a date and time with its zone, e.g. "
                     "\"2026-04-01T09:00:00+02:00\".")})
             self._clean_segment(config, required=False)
             share = config.get("share", 100)
             if not isinstance(share, int) or isinstance(share, bool) or not 1 <= share <= 100:
-                raise ValidationError({"trigger_config": (
+                raise ValidationError({"trigger_config": _(
                     '"share" is the percentage of the audience drawn on each run, a whole '
                     'number from 1 to 100, e.g. {"segment": "Loyal customers", "share": 10}.')})
         elif self.trigger == self.Trigger.SEGMENT_ENTRY:
@@ -119,7 +129,8 @@ class Campaign(TimestampedModel):
         elif self.trigger == self.Trigger.DATE_ATTRIBUTE and not isinstance(
             config.get("attribute", "birthday"), str
         ):
-            raise ValidationError({"trigger_config": 'Name the date attribute, e.g. {"attribute": "birthday"}.'})
+            raise ValidationError({"trigger_config": _(
+                'Name the date attribute, e.g. {"attribute": "birthday"}.')})
 
 
     @staticmethod
@@ -133,8 +144,10 @@ class Campaign(TimestampedModel):
         ):
             names = ", ".join(f'"{n}"' for n in Segment.objects.values_list("name", flat=True)[:10])
             raise ValidationError({"trigger_config": (
-                'Name an existing segment, e.g. {"segment": "Loyal customers"} (or its id). '
-                + (f"Segments: {names}." if names else "There are no segments yet: make one first."))})
+                _('Name an existing segment, e.g. {"segment": "Loyal customers"} (or its id). '
+                  'Segments: %(names)s.') % {"names": names} if names else
+                _('Name an existing segment, e.g. {"segment": "Loyal customers"} (or its id). '
+                  'There are no segments yet: make one first.'))})
 
     def trigger_segment_id(self) -> int | None:
         """The segment named by the trigger settings (by id or by name), if any."""
@@ -147,39 +160,46 @@ class Campaign(TimestampedModel):
 
 class JourneyStep(models.Model):
     class Kind(models.TextChoices):
-        WAIT = "wait", "Wait"
-        SEND = "send", "Send an email"
-        REWARD = "reward", "Grant loyalty points"
-        COUPON = "coupon", "Issue a coupon code"
+        WAIT = "wait", _("Wait")
+        SEND = "send", _("Send an email")
+        REWARD = "reward", _("Grant loyalty points")
+        COUPON = "coupon", _("Issue a coupon code")
 
     class OnBlocked(models.TextChoices):
-        WAIT = "wait", "Wait until caps and quiet hours allow it"
-        NEXT = "next", "Skip it and move on to the next step"
-        DROP = "drop", "Drop it and end the journey"
+        WAIT = "wait", _("Wait until caps and quiet hours allow it")
+        NEXT = "next", _("Skip it and move on to the next step")
+        DROP = "drop", _("Drop it and end the journey")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps")
-    position = models.PositiveSmallIntegerField()
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    wait_duration = models.DurationField(null=True, blank=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps",
+                                 verbose_name=_("campaign"))
+    position = models.PositiveSmallIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    wait_duration = models.DurationField(_("wait duration"), null=True, blank=True)
     wait_until_local_time = models.TimeField(
-        null=True, blank=True, help_text="Wait until this time of day in the customer's zone."
+        _("wait until local time"), null=True, blank=True,
+        help_text=_("Wait until this time of day in the customer's zone."),
     )
     template = models.ForeignKey(
-        MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="steps"
+        MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="steps",
+        verbose_name=_("template"),
     )
     on_blocked = models.CharField(
-        max_length=8, choices=OnBlocked.choices, default=OnBlocked.WAIT,
-        help_text="What happens when frequency caps or quiet hours block this message.",
+        _("on blocked"), max_length=8, choices=OnBlocked.choices, default=OnBlocked.WAIT,
+        help_text=_("What happens when frequency caps or quiet hours block this message."),
     )
     reward_points = models.PositiveIntegerField(
-        null=True, blank=True, help_text="For reward steps: points added to the ledger."
+        _("reward points"), null=True, blank=True,
+        help_text=_("For reward steps: points added to the ledger.")
     )
     coupon_valid_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="For coupon steps: days the code stays valid."
+        _("coupon valid days"), null=True, blank=True,
+        help_text=_("For coupon steps: days the code stays valid.")
     )
 
     class Meta:
         ordering = ["campaign", "position"]
+        verbose_name = _("journey step")
+        verbose_name_plural = _("journey steps")
         constraints = [
             models.UniqueConstraint(fields=["campaign", "position"], name="step_unique_position")
         ]
@@ -189,25 +209,29 @@ class JourneyStep(models.Model):
 
     def clean(self):
         if self.kind == self.Kind.SEND and not self.template_id:
-            raise ValidationError({"template": "A send step needs a template."})
+            raise ValidationError({"template": _("A send step needs a template.")})
         if self.kind == self.Kind.WAIT and not (self.wait_duration or self.wait_until_local_time):
-            raise ValidationError("A wait step needs a duration or a local time of day.")
+            raise ValidationError(_("A wait step needs a duration or a local time of day."))
         if self.kind == self.Kind.REWARD and not self.reward_points:
-            raise ValidationError({"reward_points": "A reward step needs a number of points."})
+            raise ValidationError({"reward_points": _("A reward step needs a number of points.")})
         if self.kind == self.Kind.COUPON and not self.coupon_valid_days:
-            raise ValidationError({"coupon_valid_days": "A coupon step needs its days of validity."})
+            raise ValidationError({"coupon_valid_days": _("A coupon step needs its days of validity.")})
 
 
 class StepVariant(models.Model):
     """An A/B variant of a send step: its own template, drawn by weight per customer."""
 
-    step = models.ForeignKey(JourneyStep, on_delete=models.CASCADE, related_name="variants")
-    name = models.CharField(max_length=50, help_text="e.g. A, B, short subject")
-    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="+")
-    weight = models.PositiveSmallIntegerField(default=1)
+    step = models.ForeignKey(JourneyStep, on_delete=models.CASCADE, related_name="variants",
+                             verbose_name=_("step"))
+    name = models.CharField(_("name"), max_length=50, help_text=_("e.g. A, B, short subject"))
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("template"))
+    weight = models.PositiveSmallIntegerField(_("weight"), default=1)
 
     class Meta:
         ordering = ["step", "id"]
+        verbose_name = _("step variant")
+        verbose_name_plural = _("step variants")
         constraints = [
             models.UniqueConstraint(fields=["step", "name"], name="variant_unique_name")
         ]
@@ -219,19 +243,25 @@ class StepVariant(models.Model):
 class FrequencyPolicy(models.Model):
     """The site-wide over-messaging policy (one row). Caps count marketing messages."""
 
-    name = models.CharField(max_length=100, default="Default", unique=True)
+    name = models.CharField(_("name"), max_length=100, default="Default", unique=True)
     max_per_day = models.PositiveSmallIntegerField(
-        default=1, help_text="Most marketing emails per customer in any rolling 24 hours (0 = no cap)."
+        _("max per day"), default=1,
+        help_text=_("Most marketing emails per customer in any rolling 24 hours (0 = no cap)."),
     )
     max_per_week = models.PositiveSmallIntegerField(
-        default=0, help_text="Most marketing emails per customer in any rolling 7 days (0 = no cap)."
+        _("max per week"), default=0,
+        help_text=_("Most marketing emails per customer in any rolling 7 days (0 = no cap)."),
     )
-    min_gap = models.DurationField(null=True, blank=True, help_text="Least time between two emails.")
-    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="e.g. 21:00 (customer's zone)")
-    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="e.g. 08:00")
+    min_gap = models.DurationField(_("min gap"), null=True, blank=True,
+                                   help_text=_("Least time between two emails."))
+    quiet_hours_start = models.TimeField(_("quiet hours start"), null=True, blank=True,
+                                         help_text=_("e.g. 21:00 (customer's zone)"))
+    quiet_hours_end = models.TimeField(_("quiet hours end"), null=True, blank=True,
+                                       help_text=_("e.g. 08:00"))
 
     class Meta:
-        verbose_name_plural = "frequency policy"
+        verbose_name = _("frequency policy")
+        verbose_name_plural = _("frequency policy")
 
     def __str__(self):
         return self.name

@@ -7,6 +7,12 @@ from .catalogue import NPS_GROUP_RANGES, OPERATORS
 from .validation import Condition
 
 
+def gettext_noop(text: str) -> str:
+    """Marks a fixed phrase for the translation catalogs (makemessages looks for this name)
+    without importing Django: the explanation page translates it where it shows it."""
+    return text
+
+
 def _value_words(cond: Condition) -> str:
     value = cond.value
     labels = dict(cond.field.choices)
@@ -55,7 +61,7 @@ def condition_words(cond: Condition) -> str:
 
 def _fmt(value) -> str:
     if value is None:
-        return "none"
+        return gettext_noop("none")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):
@@ -65,7 +71,7 @@ def _fmt(value) -> str:
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if value == "":
-        return "empty"
+        return gettext_noop("empty")
     return str(value)
 
 
@@ -76,7 +82,7 @@ def actual_words(cond: Condition, values: dict) -> str:
         attributes = values.get("attributes") or {}
         name = key.split(":", 1)[1]
         if name not in attributes:
-            return "not set"
+            return gettext_noop("not set")
         return json.dumps(attributes[name], ensure_ascii=False)
     value = values.get("value")
     if key == "event":
@@ -84,11 +90,11 @@ def actual_words(cond: Condition, values: dict) -> str:
         return f"{times} time{'s' if times != 1 else ''}"
     if key == "nps_group":
         if value is None:
-            return "never answered"
+            return gettext_noop("never answered")
         group = next(g for g, (low, high) in NPS_GROUP_RANGES.items() if low <= value <= high)
         return f"{group} (score {value})"
     if key == "nps_score" and value is None:
-        return "never answered"
+        return gettext_noop("never answered")
     if key == "consent":
         words = "marketing consent " + ("yes" if value else "no")
         if cond.value != "marketing":
@@ -97,11 +103,11 @@ def actual_words(cond: Condition, values: dict) -> str:
             words += f"; {cond.value}: {state}"
         return words
     if key in ("first_order_at", "last_order_at") and value is None:
-        return "no order yet"
+        return gettext_noop("no order yet")
     if key == "signed_up_at" and value is None:
-        return "no sign-up recorded"
+        return gettext_noop("no sign-up recorded")
     if key in ("order_count", "total_spent") and value is None:
         return "0"
     if key == "avg_order_value" and value is None:
-        return "no orders"
+        return gettext_noop("no orders")
     return _fmt(value)

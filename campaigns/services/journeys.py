@@ -2,6 +2,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext, gettext_lazy
 
 from campaigns import clock
 from campaigns.exceptions import CampaignNotReadyError, CampaignTransitionError
@@ -18,9 +19,9 @@ _ALLOWED_FROM = {
 }
 
 _REFUSALS = {
-    Status.ACTIVE: "an archived campaign cannot be activated again",
-    Status.PAUSED: "only an active campaign can be paused",
-    Status.ARCHIVED: "it is already archived",
+    Status.ACTIVE: gettext_lazy("an archived campaign cannot be activated again"),
+    Status.PAUSED: gettext_lazy("only an active campaign can be paused"),
+    Status.ARCHIVED: gettext_lazy("it is already archived"),
 }
 
 
@@ -59,7 +60,9 @@ def _campaign_move(*, campaign: Campaign, to: str) -> bool:
             return False
         if current.status not in _ALLOWED_FROM[to]:
             raise CampaignTransitionError(
-                f"{current.name} is {current.status}: {_REFUSALS[to]}.",
+                gettext("%(name)s is %(status)s: %(refusal)s.") % {
+                    "name": current.name, "status": str(current.get_status_display()).lower(),
+                    "refusal": _REFUSALS[to]},
                 campaign_id=current.pk, from_status=current.status, to_status=to,
             )
         fields = ["status"]
@@ -95,29 +98,30 @@ def _campaign_check_ready(*, campaign: Campaign) -> None:
     steps = list(JourneyStep.objects.filter(campaign=campaign).select_related("template")
                  .prefetch_related("variants__template"))
     if not steps:
-        problems.append("It has no steps.")
+        problems.append(gettext("It has no steps."))
     for step in steps:
         try:
             step.clean()
         except ValidationError as error:
-            problems.extend(f"Step {step.position}: {m}" for m in error.messages)
+            problems.extend(gettext("Step %(position)s: %(problem)s") % {
+                "position": step.position, "problem": m} for m in error.messages)
         # Every template a step can send, its A/B variants' included, must be classified.
         for candidate in [step.template, *(v.template for v in step.variants.all())]:
             if candidate is not None and candidate.purpose not in Purpose.values:
-                problems.append(
-                    f"Step {step.position}: template {candidate.name} is not classified as "
-                    "marketing or transactional."
-                )
+                problems.append(gettext(
+                    "Step %(position)s: template %(template)s is not classified as marketing "
+                    "or transactional.") % {"position": step.position, "template": candidate.name})
         template = step.template
         if template is not None and not template.translations.filter(
             locale=template.default_locale
         ).exists():
-            problems.append(
-                f"Step {step.position}: template {template.name} has no translation in its "
-                f"default locale ({template.default_locale})."
-            )
+            problems.append(gettext(
+                "Step %(position)s: template %(template)s has no translation in its default "
+                "locale (%(locale)s).") % {"position": step.position, "template": template.name,
+                                            "locale": template.default_locale})
     if problems:
         raise CampaignNotReadyError(
-            f"{campaign.name} cannot be activated yet: {' '.join(problems)}",
+            gettext("%(name)s cannot be activated yet: %(problems)s") % {
+                "name": campaign.name, "problems": " ".join(problems)},
             campaign_id=campaign.pk, from_status=campaign.status, to_status=Status.ACTIVE,
         )
