@@ -124,7 +124,7 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
         (gettext_lazy("Active dates"), {
             "fields": ["active_from", "active_until"],
             "description": gettext_lazy("Leave empty to run whenever the campaign is active.")}),
-        ("Results so far", {"fields": CampaignResultsMixin.results_fields}),
+        (gettext_lazy("Results so far"), {"fields": CampaignResultsMixin.results_fields}),
     ]
     readonly_fields = ["status", "status_help", "entry_help", "journey_picture",
                        "messaging_rules", *CampaignResultsMixin.results_fields]
