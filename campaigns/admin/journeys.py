@@ -140,6 +140,8 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
             path("<int:pk>/status/", view(self.status_view), name="campaigns_campaign_status"),
             path("<int:pk>/duplicate/", view(self.duplicate_view),
                  name="campaigns_campaign_duplicate"),
+            path("<int:pk>/forecast/", view(self.forecast_view),
+                 name="campaigns_campaign_forecast"),
             *super().get_urls(),
         ]
 
@@ -309,6 +311,7 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
             context["status_url"] = reverse("admin:campaigns_campaign_status", args=[obj.pk])
             context["duplicate_url"] = reverse("admin:campaigns_campaign_duplicate",
                                                args=[obj.pk])
+            context["forecast_url"] = reverse("admin:campaigns_campaign_forecast", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @staticmethod
@@ -377,6 +380,17 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
         self.message_user(request, _("“%(name)s” is a draft copy of “%(original)s”.") % {
             "name": copy.name, "original": campaign.name}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[copy.pk]))
+
+    def forecast_view(self, request, pk):
+        """The campaign page's "Forecast" button: the list's action for this one campaign
+        (a marketer about to activate asks it here, not on the list)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        job = forecast_job_create(campaign_ids=[campaign.pk], user=request.user)
+        return HttpResponseRedirect(reverse("admin:campaigns_forecastjob_change", args=[job.pk]))
 
     def _confirmation(self, request, campaigns, cancel_url, selected=None):
         """The "are you sure" page when a campaign would take in many customers at once."""

@@ -226,11 +226,9 @@ def test_a_marketer_in_swedish_takes_a_winback_from_its_starter_to_a_sent_email(
     _saved(browser)
     assert "Vi ses snart" in template.translations.get(locale="sv").html_body
 
-    # When they forecast the campaign from the campaign list
-    browser.get(f"{live_server.url}/admin/campaigns/campaign/")
-    _css(browser, f"input[name=_selected_action][value='{campaign.pk}']").click()
-    Select(_css(browser, "select[name=action]")).select_by_value("forecast")
-    _css(browser, "button[name=index]").click()
+    # When they forecast the campaign with the button on its page
+    browser.get(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/")
+    _css(browser, ".object-tools button.cp-tool-forecast").click()
 
     # Then the job's page gives its answer (Celery runs the task at once in tests)
     _wait(browser, lambda b: "/admin/campaigns/forecastjob/" in b.current_url)
@@ -290,11 +288,16 @@ def test_a_marketer_in_swedish_takes_a_winback_from_its_starter_to_a_sent_email(
 
     # Its step is counted as the campaign page counts them, from 1
     from django.test import Client
-
     from django.urls import reverse
 
     client = Client()
     client.force_login(marketer)
+    # (and the forecast button's address answers only its POST, only for a campaign)
+    forecast_url = reverse("admin:campaigns_campaign_forecast", args=[campaign.pk])
+    assert client.get(forecast_url).status_code == 405
+    assert client.post(reverse("admin:campaigns_campaign_forecast", args=[campaign.pk + 99])
+                       ).status_code == 404
+    assert ForecastJob.objects.count() == 1
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get(reverse("admin:campaigns_message_as_sent", args=[message.pk])).content.decode()
     assert "(step 1)." in page
