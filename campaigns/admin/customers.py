@@ -304,7 +304,7 @@ class CustomerAdmin(admin.ModelAdmin):
         """Erasures: campaigns.erase_customer, the Admins' (services/roles.py)."""
         return request.user.has_perm("campaigns.erase_customer") and customer_data_allowed(request)
 
-    @admin.action(description="Export personal data (JSON)", permissions=["export"])
+    @admin.action(description=_("Export personal data (JSON)"), permissions=["export"])
     def export_personal_data(self, request, queryset):
         customers = list(queryset.order_by("pk"))
         documents = [customer_export(customer=c) for c in customers]
@@ -319,7 +319,7 @@ class CustomerAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
-    @admin.action(description="Erase personal data…", permissions=["erase"])
+    @admin.action(description=_("Erase personal data…"), permissions=["erase"])
     def erase_personal_data(self, request, queryset):
         customers = list(queryset.order_by("pk"))
         pending = [c for c in customers if c.erased_at is None]
@@ -331,12 +331,15 @@ class CustomerAdmin(admin.ModelAdmin):
                 "Erased %(count)d customers; their addresses are suppressed.", len(records),
             ) % {"count": len(records)}, messages.SUCCESS if records else messages.INFO)
             if len(records) < len(customers):
-                self.message_user(request, f"{len(customers) - len(records)} had already been "
-                                  "erased; nothing changed for them.", messages.INFO)
+                skipped = len(customers) - len(records)
+                self.message_user(request, ngettext(
+                    "%(count)d had already been erased; nothing changed for them.",
+                    "%(count)d had already been erased; nothing changed for them.", skipped,
+                ) % {"count": skipped}, messages.INFO)
             return None
         return TemplateResponse(request, "admin/campaigns/customer/erase_confirmation.html", {
             **self.admin_site.each_context(request),
-            "title": "Erase personal data",
+            "title": gettext("Erase personal data"),
             "opts": self.model._meta,
             "customers": pending,
             "already_erased": len(customers) - len(pending),

@@ -497,18 +497,19 @@ class FrequencyPolicyAdmin(admin.ModelAdmin):
                     "quiet_hours_end"]
     fieldsets = [
         (None, {"fields": ["name"]}),
-        ("Caps", {
+        (gettext_lazy("Caps"), {
             "fields": ["max_per_day", "max_per_week", "min_gap"],
-            "description": "How many marketing emails one customer may get. Campaigns marked "
-                           "“exempt from caps” (messages the customer asked for) are not "
-                           "counted or held back.",
+            "description": gettext_lazy(
+                "How many marketing emails one customer may get. Campaigns marked “exempt from "
+                "caps” (messages the customer asked for) are not counted or held back."),
         }),
-        ("Quiet hours", {
+        (gettext_lazy("Quiet hours"), {
             "fields": ["quiet_hours_start", "quiet_hours_end"],
-            "description": "No email goes out between these times in the customer's own time "
-                           "zone (the site's zone when the customer has none). A message held "
-                           "back waits, moves on or is dropped as its step says, and expires if "
-                           "its campaign's deadline passes first.",
+            "description": gettext_lazy(
+                "No email goes out between these times in the customer's own time zone (the "
+                "site's zone when the customer has none). A message held back waits, moves on "
+                "or is dropped as its step says, and expires if its campaign's deadline passes "
+                "first."),
         }),
     ]
 
