@@ -96,6 +96,9 @@ class Box:
     title: str
     detail: str = ""
     variants: list[str] = field(default_factory=list)
+    # A send step's template: the picture links to it, so the email is one click away
+    # (the step's own pencil opens a popup window).
+    template_id: int | None = None
 
 
 def step_in_words(step: JourneyStep) -> Box:
@@ -114,7 +117,7 @@ def step_in_words(step: JourneyStep) -> Box:
             for v in step.variants.all()
         ]
         template = step.template.name if step.template_id else _("no template chosen yet")
-        return Box("send", _("Send an email"), template, variants)
+        return Box("send", _("Send an email"), template, variants, step.template_id)
     if step.kind == JourneyStep.Kind.REWARD:
         points = step.reward_points or 0
         return Box("reward", _("Grant loyalty points"),

@@ -207,7 +207,9 @@ class CampaignResultsMixin:
                      "high": _pp(rate["ci_high"])})
             lift_lines.append(_(rate["verdict_words"]))
         variants = results.campaign_variants(campaign_id=obj.pk, now=now)
-        positions = dict(obj.steps.values_list("pk", "position")) if variants else {}
+        # Counted from 1, as the campaign page numbers its steps (stored from 0).
+        positions = ({pk: position + 1 for pk, position in obj.steps.values_list("pk", "position")}
+                     if variants else {})
         tests = []
         for step in variants:
             rows = []
@@ -277,7 +279,8 @@ class CampaignResultsMixin:
             "url": reverse("admin:campaigns_message_as_sent", args=[m.pk]),
             "subject": m.subject or _("(no subject)"),
             "sent": local_time(m.sent_at, customer_zone(m.customer.time_zone)),
-            "step": m.step.position,
+            # Counted from 1, as the campaign page numbers its steps (stored from 0).
+            "step": m.step.position + 1,
             "variant": m.variant.name if m.variant_id else "",
         } for m in messages]
         return self._render("latest", rows=rows)
