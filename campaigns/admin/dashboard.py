@@ -15,7 +15,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, gettext_lazy as _
 
 from campaigns import clock
-from campaigns.admin.deliveries import REASON_WORDS
+from campaigns.admin.deliveries import REASON_WORDS, ReadOnlyAdminMixin
 from campaigns.models import Dashboard
 from campaigns.selectors.dashboard import Table, dashboard_tables, shop_health
 from campaigns.selectors.snapshots import snapshot_state
@@ -198,17 +198,8 @@ def cohort_matrix(table: Table) -> dict:
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Not a list of rows: the impact dashboard, for anyone who may view messages."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         export = path("export/<slug:table>.csv", self.admin_site.admin_view(self.export_view),

@@ -20,7 +20,7 @@ from campaigns import clock
 from campaigns.models import Campaign, Customer, ForecastJob
 from campaigns.services.forecast import ESTIMATE, KNOWN, forecast_job_again
 
-from .deliveries import REASON_WORDS
+from .deliveries import REASON_WORDS, ReadOnlyAdminMixin
 
 # A job still queued or running this long after it was created lost its worker (the
 # task's hard time limit is far shorter): its page offers to run it again.
@@ -132,7 +132,7 @@ def _campaign_words(entry: dict, days: int) -> dict:
 
 
 @admin.register(ForecastJob)
-class ForecastJobAdmin(admin.ModelAdmin):
+class ForecastJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A forecast is a record: started by the campaign list's action, viewed here."""
 
     list_display = ["__str__", "campaign_names", "state", "progress", "requested_by", "created_at"]
@@ -142,15 +142,6 @@ class ForecastJobAdmin(admin.ModelAdmin):
     def campaign_names(self, job):
         names = dict(Campaign.objects.filter(pk__in=job.campaign_ids).values_list("pk", "name"))
         return ", ".join(names.get(pk, f"#{pk}") for pk in job.campaign_ids)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [
