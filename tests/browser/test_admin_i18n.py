@@ -81,7 +81,14 @@ def test_a_marketer_switches_the_admin_to_swedish_and_norwegian_and_cannot_open_
 
     # Signed out, the login page is still in Swedish (the choice is the browser's cookie).
     browser.get(f"{live_server.url}/admin/")
-    browser.find_element(By.CSS_SELECTOR, "#logout-form button").click()
+    logout = browser.find_element(By.CSS_SELECTOR, "#logout-form button")
+    logout.click()
+    # Wait for the sign-out to finish: a signed-in staff user asking for the login page is
+    # sent on to the home page.
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(logout))
     browser.get(f"{live_server.url}/admin/login/")
     assert browser.find_element(By.CSS_SELECTOR, 'label[for="id_username"]').text.startswith(
         "Användarnamn")
