@@ -28,3 +28,13 @@ def browser():
     driver.implicitly_wait(2)
     yield driver
     driver.quit()
+
+
+def wait_for(browser, condition, timeout=15):
+    """Wait until `condition(browser)` is true. An element of a page the browser is leaving
+    (a redirect, a form post, a language switch) goes stale or missing: look again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout, ignored_exceptions=(
+        NoSuchElementException, StaleElementReferenceException)).until(condition)

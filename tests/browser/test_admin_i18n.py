@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from campaigns.services.roles import MARKETERS
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, wait_for
 
 pytestmark = needs_chromium
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -22,9 +22,7 @@ def marketer(transactional_db):
 
 
 def _wait(browser, condition, timeout=10):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, timeout).until(condition)
+    return wait_for(browser, condition, timeout)
 
 
 def _switch_to(browser, code):
@@ -97,6 +95,7 @@ def test_a_marketer_switches_the_admin_to_swedish_and_norwegian_and_cannot_open_
     browser.find_element(By.ID, "id_username").send_keys("maja")
     browser.find_element(By.ID, "id_password").send_keys("a-long-marketer-password")
     browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
+    _wait(browser, lambda b: b.find_elements(By.ID, "group-customers"))
 
     browser.set_window_size(390, 844)
     browser.get(f"{live_server.url}/admin/")

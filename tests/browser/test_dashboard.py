@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from campaigns.services.demo import demo_load
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, wait_for
 
 pytestmark = needs_chromium
 
@@ -38,9 +38,7 @@ def small_demo(transactional_db):
 
 
 def _wait(browser, condition, timeout=15):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, timeout).until(condition)
+    return wait_for(browser, condition, timeout)
 
 
 def _screenshot(browser, name: str, width: int, *, mobile: bool) -> None:

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from campaigns.models import ForecastJob
 from campaigns.services import forecast as forecast_service
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, wait_for
 from tests.test_forecast import thank_you
 
 pytestmark = needs_chromium
@@ -15,12 +15,7 @@ SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 def _wait(browser, condition, timeout=20):
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # The page read while the browser moves on (the login's redirect) goes stale: read again.
-    return WebDriverWait(browser, timeout,
-                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+    return wait_for(browser, condition, timeout)
 
 
 def _text(browser):

@@ -28,7 +28,7 @@ from campaigns.services.roles import ADMINS, MARKETERS, roles_ensure
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import messages_send_due
 from campaigns.services.test_sends import TEST_HEADER
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, wait_for
 from tests.factories import CustomerFactory
 
 pytestmark = needs_chromium
@@ -41,12 +41,7 @@ LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 # -- helpers ---------------------------------------------------------------------------
 
 def _wait(browser, condition, timeout=20):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # An element of the page being left is stale: look again.
-    return WebDriverWait(browser, timeout, ignored_exceptions=(
-        NoSuchElementException, StaleElementReferenceException)).until(condition)
+    return wait_for(browser, condition, timeout)
 
 
 def _css(browser, css):

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from campaigns.models import Segment
 from campaigns.selectors.segments import segment_count
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, wait_for
 from tests.factories import CustomerFactory, OrderFactory
 
 pytestmark = needs_chromium
@@ -29,9 +29,7 @@ def population(transactional_db):
 
 
 def _wait(browser, condition, timeout=10):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, timeout).until(condition)
+    return wait_for(browser, condition, timeout)
 
 
 def _rows(browser):

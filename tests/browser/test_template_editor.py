@@ -8,7 +8,7 @@ from django.core import mail
 
 from campaigns.models import Message, MessageTemplate, TemplateTranslation
 from campaigns.services.demo import demo_load
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, wait_for
 
 pytestmark = needs_chromium
 
@@ -16,12 +16,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def _wait(browser, condition, timeout=15):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # An element of the page being left (a save reloads it) is stale: look again.
-    return WebDriverWait(browser, timeout, ignored_exceptions=(
-        NoSuchElementException, StaleElementReferenceException)).until(condition)
+    return wait_for(browser, condition, timeout)
 
 
 def _shot(browser, name: str) -> None:
