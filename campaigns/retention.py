@@ -39,6 +39,8 @@ RETENTION: dict[str, Retention] = {
         Retention("events", "campaigns.Event", 3 * 365, Action.DELETE, field="occurred_at",
                   why="Behavioural events feed segments and triggers; three years covers "
                       "every window the segments offer."),
+        Retention("event_lines", "campaigns.EventLine", 3 * 365, Action.DELETE, field="occurred_at",
+                  why="The products in a cart or viewed: as long as the events they belong to."),
         Retention("message_events", "campaigns.MessageEvent", 180, Action.DELETE, field="received_at",
                   why="Raw provider events (addresses, IPs, user agents of opens and clicks); "
                       "their outcome is already on the message."),
@@ -74,7 +76,8 @@ RETENTION: dict[str, Retention] = {
                     why="Kept while the customer is; anonymised or removed when the customer "
                         "is erased (by request or by the Customer rule above).")
           for name, model in (("consent_log", "ConsentEvent"), ("subscriptions", "Subscription"),
-                              ("orders", "Order"), ("enrollments", "Enrollment"),
+                              ("orders", "Order"), ("order_lines", "OrderLine"),
+                              ("enrollments", "Enrollment"),
                               ("points_ledger", "PointsEntry"), ("coupons", "Coupon"),
                               ("segment_memberships", "SegmentMembership"))),
     )
@@ -90,6 +93,8 @@ NO_PERSONAL_DATA = {
     "campaigns.MetricSnapshot", "campaigns.MetricSnapshotState",
     "campaigns.Segment", "campaigns.StepVariant", "campaigns.SurveyQuestion", "campaigns.TemplateTranslation",
     "campaigns.EmailLayout",
+    # The catalogue and the product lists drawn from all orders at once.
+    "campaigns.Product", "campaigns.ProductPair", "campaigns.TopSeller",
     # The audit trail (campaigns/audit.py): copies of configuration and content rows, with
     # the staff user who changed them; no customer's data.
     "campaigns.HistoricalCampaign", "campaigns.HistoricalEmailLayout",

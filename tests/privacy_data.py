@@ -2,7 +2,8 @@
 import datetime as dt
 
 from campaigns.models import (
-    Coupon, ErasureRequest, Message, MessageEvent, MessageLog, PointsEntry, Segment, SegmentMembership,
+    Coupon, ErasureRequest, EventLine, Message, MessageEvent, MessageLog, PointsEntry, OrderLine, Segment,
+    SegmentMembership,
     SubscriptionRequest,
 )
 from campaigns.services.consent import consent_record, email_hash
@@ -34,6 +35,11 @@ def customer_with_everything(now: dt.datetime):
     order = OrderFactory(customer=customer, external_id="shop-order-77")
     EventFactory(customer=customer, type="purchase", occurred_at=now, order=order,
                  event_id="shop-purchase-77", properties={"gift_note": "To Astrid"})
+    OrderLine.objects.create(order=order, customer=customer, sku="KNIFE-20", quantity=1,
+                             price=order.amount, placed_at=now)
+    cart = EventFactory(customer=customer, type="checkout.started", occurred_at=now)
+    EventLine.objects.create(event=cart, customer=customer, sku="BOARD-1", quantity=2,
+                             occurred_at=now)
     survey_answer(message=message, kind="nps", score=9, comment="Astrid here: great shop")
     PointsEntry.objects.create(customer=customer, delta=500, balance_after=500, reason="bonus")
     Coupon.objects.create(code="ASTR-IDCO-DE", customer=customer, redeemed_at=now,

@@ -1,4 +1,5 @@
 """Domain models, one module per domain."""
+from .catalogue import EventLine, OrderLine, Product, ProductPair, TopSeller
 from .consent import (
     ConsentEvent, ConsentSource, CountryPolicy, ErasureRequest, Subscription, SubscriptionRequest,
     Suppression, Topic,
@@ -19,11 +20,11 @@ from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
     "CountryPolicy", "Customer", "Deliverability", "EmailLayout", "Enrollment", "ErasureRequest",
-    "Event", "ForecastJob", "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep",
+    "Event", "EventLine", "ForecastJob", "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep",
     "LifecycleStage", "Message",
     "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
-    "Order", "PointsEntry", "PrivacyRequest", "Purpose", "RateLimitBucket",
+    "Order", "OrderLine", "PointsEntry", "PrivacyRequest", "Product", "ProductPair", "Purpose", "RateLimitBucket",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
     "Suppression", "SurveyQuestion", "SurveyResponse", "DetractorAnswer", "Dashboard",
-    "TemplateTranslation", "Tier", "Topic",
+    "TemplateTranslation", "Tier", "TopSeller", "Topic",
 ]

@@ -22,8 +22,8 @@ from django.db.models.functions import Cast, Concat
 from campaigns import clock, privacy
 from campaigns.models import (
     Coupon,
-    ConsentEvent, Customer, Enrollment, ErasureRequest, Event, Message, MessageEvent, MessageLog,
-    Order, PointsEntry, PrivacyRequest, SegmentMembership, Subscription, SubscriptionRequest,
+    ConsentEvent, Customer, Enrollment, ErasureRequest, Event, EventLine, Message, MessageEvent, MessageLog,
+    Order, OrderLine, PointsEntry, PrivacyRequest, SegmentMembership, Subscription, SubscriptionRequest,
     Suppression, SurveyResponse,
 )
 from campaigns.services.consent import consent_anonymise, email_hash
@@ -51,7 +51,9 @@ EXPORT_SECTIONS = (
     Section("subscriptions", Subscription, "customer"),
     Section("consent_log", ConsentEvent, "customer"),
     Section("orders", Order, "customer"),
+    Section("order_lines", OrderLine, "customer", related=(("order", "order.external_id"),)),
     Section("events", Event, "customer"),
+    Section("event_lines", EventLine, "customer"),
     Section("segment_memberships", SegmentMembership, "customer",
             related=(("segment", "segment.name"),)),
     Section("enrollments", Enrollment, "customer", related=(("campaign", "campaign.name"),)),

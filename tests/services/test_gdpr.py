@@ -102,7 +102,7 @@ class TestErase:
         assert customer.erased_at == frozen_clock.now
         assert customer.external_id == f"erased-{customer.pk}"
         assert (customer.order_count, Order.objects.get().amount) == (0, 499)
-        assert Event.objects.filter(customer=customer).count() == 2
+        assert Event.objects.filter(customer=customer).count() == 3
         assert Message.objects.get(customer=customer).state == "sent"
         assert SurveyResponse.objects.get().score == 9
         assert not SegmentMembership.objects.exists()
@@ -111,7 +111,7 @@ class TestErase:
         assert Suppression.objects.get().reason == "erased"
         assert (record.kind, record.actor, record.customer_id) == ("erasure", "command",
                                                                     customer.pk)
-        assert record.counts["events"] == 2 and record.counts["survey_comments"] == 1
+        assert record.counts["events"] == 3 and record.counts["survey_comments"] == 1
 
     def test_twice_changes_nothing_the_second_time(self, frozen_clock, welcome, policy):
         customer = customer_with_everything(frozen_clock.now)
