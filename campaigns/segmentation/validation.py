@@ -7,11 +7,17 @@ import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .catalogue import FIELDS_BY_KEY, OPERATORS, PERIODS, TYPE_WORDS, Field, attribute_field
+from django.utils.translation import gettext
+
+from .catalogue import (
+    FIELDS_BY_KEY, OPERATORS, PERIODS, PRODUCT_TARGETS, TYPE_WORDS, Field, attribute_field,
+    category_path,
+)
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 200
-CONDITION_KEYS = {"field", "attribute", "op", "value", "window", "event_type"}
+PRODUCT_KEYS = tuple(key for key, _label in PRODUCT_TARGETS)
+CONDITION_KEYS = {"field", "attribute", "op", "value", "window", "event_type", *PRODUCT_KEYS}
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -21,6 +27,8 @@ class RuleProblem:
     path: tuple[int, ...]
     where: str
     message: str
+    # A warning does not stop the rule (e.g. a SKU not in the catalogue yet).
+    warning: bool = False
 
     def __str__(self):
         return f"{self.where}: {self.message}" if self.where else self.message
@@ -51,6 +59,19 @@ class Condition:
     value: object = None
     window: Window | None = None
     event_type: str = ""
+    # What a product condition is about: ("sku" | "category" | "brand", value).
+    product: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """What the catalogue holds of the categories, brands and SKUs a rule names: the
+    caller reads it (segmentation runs no query). Every category path is listed with its
+    ancestors ("Kitchen > Knives" gives "Kitchen" too)."""
+
+    categories: frozenset = frozenset()
+    brands: frozenset = frozenset()
+    skus: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -88,9 +109,12 @@ def _is_number(value) -> bool:
 
 
 class _Reader:
-    def __init__(self, attributes: dict[str, tuple[str, str]]):
+    def __init__(self, attributes: dict[str, tuple[str, str]],
+                 products: ProductFacts | None = None):
         self.attributes = attributes
+        self.products = products
         self.problems: list[RuleProblem] = []
+        self.warnings: list[RuleProblem] = []
         self.conditions = 0
 
     # Where a node is, in words: "Condition 2 in 'any' group 1".
@@ -159,7 +183,7 @@ class _Reader:
         if unknown:
             return fail(f"unknown key {', '.join(repr(k) for k in unknown)} (a condition has "
                         "'field' or 'attribute', 'op', 'value', and for orders and events "
-                        "'window' and 'event_type')")
+                        "'window' and 'event_type', for products 'sku', 'category' or 'brand')")
         if "attribute" in raw:
             if "field" in raw:
                 return fail("give either 'field' or 'attribute', not both")
@@ -195,18 +219,64 @@ class _Reader:
             event_type = event_type.strip()
         elif "event_type" in raw:
             return fail(f"{name} is not an event; 'event_type' does not apply")
+        product = None
+        given = [k for k in PRODUCT_KEYS if k in raw]
+        if spec.product:
+            product = self.product(raw, given, name, fail, path, parents)
+            if product is None:
+                return None
+        elif given:
+            return fail(gettext("%(name)s is not about products; '%(key)s' does not apply")
+                        % {"name": name, "key": given[0]})
         window = None
         if raw.get("window") is not None:
             if not spec.window:
-                return fail(f"{name} cannot take a time window (only order counts, amounts and "
-                            "events can)")
+                return fail(f"{name} cannot take a time window (only order counts, amounts, "
+                            "events and products can)")
             window = self.window(raw["window"], name, fail)
             if window is None:
                 return None
         value = self.value(spec, op, raw.get("value"), name, fail)
         if value is _BAD:
             return None
-        return Condition(path, spec, op, value, window, event_type)
+        return Condition(path, spec, op, value, window, event_type, product)
+
+    def product(self, raw, given, name, fail, path, parents):
+        """("sku" | "category" | "brand", value), checked against the catalogue if known."""
+        if len(given) != 1:
+            return fail(gettext("%(name)s needs exactly one of \"sku\", \"category\" or "
+                                "\"brand\" (what was bought, viewed or paid for)") % {"name": name})
+        kind, text = given[0], raw[given[0]]
+        if not isinstance(text, str) or not text.strip() or len(text) > 300 or "\x00" in text:
+            return fail(gettext("%(name)s: the %(kind)s %(value)s is not a text of 1 to 300 "
+                                "characters") % {"name": name, "kind": kind, "value": _show(text)})
+        text = text.strip()
+        if kind == "category":
+            text = category_path(text)
+            if "" in text.split(" > "):
+                return fail(gettext("%(name)s: the category %(value)s has an empty part; write "
+                                    "a path such as \"Kitchen > Knives\"")
+                            % {"name": name, "value": _show(raw[kind])})
+        facts = self.products
+        if facts is None:
+            return kind, text
+        known = {"category": facts.categories, "brand": facts.brands, "sku": facts.skus}[kind]
+        if text in known:
+            return kind, text
+        if kind == "sku":
+            # Allowed: the product may arrive later, and then its lines count.
+            self.warnings.append(RuleProblem(path, self.where(path, parents), gettext(
+                "%(name)s: the SKU %(value)s is not in the product catalogue yet; the rule "
+                "counts it as soon as it arrives") % {"name": name, "value": _show(text)},
+                warning=True))
+            return kind, text
+        same = [k for k in known if k.casefold() == text.casefold()]
+        close = same or difflib.get_close_matches(text, list(known), n=1)
+        hint = (gettext("; did you mean %(close)s?") % {"close": _show(close[0])}) if close else ""
+        words = (gettext("there is no category %(value)s in the product catalogue")
+                 if kind == "category"
+                 else gettext("there is no brand %(value)s in the product catalogue"))
+        return fail(f"{name}: " + words % {"value": _show(text)} + hint)
 
     def window(self, raw, name, fail):
         if not isinstance(raw, dict) or not raw:
@@ -276,20 +346,21 @@ class _Reader:
 
     def one(self, spec: Field, op: str, raw, name, fail):
         type_ = spec.type
-        if type_ in ("number", "event"):
+        if type_ in ("number", "event", "count"):
             if not _is_number(raw):
                 fail(f"{name} is a number; {_show(raw)} is not a number")
                 return _BAD
-            if (spec.integer or type_ == "event") and raw != int(raw):
+            whole = spec.integer or type_ in ("event", "count")
+            if whole and raw != int(raw):
                 fail(f"{name} is a whole number; {_show(raw)} is not")
                 return _BAD
-            low = 0 if type_ == "event" else spec.minimum
+            low = 0 if type_ in ("event", "count") else spec.minimum
             if (low is not None and raw < low) or (spec.maximum is not None and raw > spec.maximum):
                 span = (f"from {_num(low)} to {_num(spec.maximum)}" if spec.maximum is not None
                         else f"{_num(low)} or more")
                 fail(f"{name} goes {span}; {_show(raw)} is outside that")
                 return _BAD
-            return int(raw) if spec.integer or type_ == "event" else Decimal(str(raw))
+            return int(raw) if whole else Decimal(str(raw))
         if type_ == "date":
             day = _date(raw)
             if day is None:
@@ -356,12 +427,16 @@ def _zones() -> set[str]:
     return _ZONES
 
 
-def rule_parse(rule, *, attributes: dict[str, tuple[str, str]] | None = None):
+def rule_parse(rule, *, attributes: dict[str, tuple[str, str]] | None = None,
+               products: ProductFacts | None = None, warnings: list | None = None):
     """The checked tree of `rule`, or RuleError listing every problem.
 
     `attributes` maps each custom attribute key to (type, label) (AttributeDefinition).
+    With `products`, the categories and brands a rule names must be in the catalogue, and
+    SKUs not in it yet are appended to `warnings`; without it (when a stored segment is
+    counted) they are not checked: a category emptied since simply matches no one.
     """
-    reader = _Reader(attributes or {})
+    reader = _Reader(attributes or {}, products)
     if isinstance(rule, str):
         try:
             rule = json.loads(rule)
@@ -372,17 +447,30 @@ def rule_parse(rule, *, attributes: dict[str, tuple[str, str]] | None = None):
     tree = reader.node(rule, (), (), 0)
     if reader.problems:
         raise RuleError(reader.problems)
+    if warnings is not None:
+        warnings.extend(reader.warnings)
     return tree
 
 
-def rule_problems(rule, *, attributes=None) -> list[RuleProblem]:
+def rule_problems(rule, *, attributes=None, products=None) -> list[RuleProblem]:
     try:
-        rule_parse(rule, attributes=attributes)
+        rule_parse(rule, attributes=attributes, products=products)
     except RuleError as exc:
         return exc.problems
     return []
 
 
-def rule_errors(rule, *, attributes=None) -> list[str]:
+def rule_errors(rule, *, attributes=None, products=None) -> list[str]:
     """Every problem of `rule` as a sentence naming its place; empty when it is usable."""
-    return [str(p) for p in rule_problems(rule, attributes=attributes)]
+    return [str(p) for p in rule_problems(rule, attributes=attributes, products=products)]
+
+
+def rule_warnings(rule, *, attributes=None, products=None) -> list[str]:
+    """What is allowed but worth knowing (a SKU not in the catalogue yet); empty for a
+    rule with errors (those come first)."""
+    warnings: list[RuleProblem] = []
+    try:
+        rule_parse(rule, attributes=attributes, products=products, warnings=warnings)
+    except RuleError:
+        return []
+    return [str(p) for p in warnings]
