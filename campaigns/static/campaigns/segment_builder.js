@@ -91,7 +91,7 @@
 
     // --- values -----------------------------------------------------------------------------
     function readScalar(field, raw) {
-      if (field.type === "number" || field.type === "event") {
+      if (field.type === "number" || field.type === "event" || field.type === "count") {
         if (raw === "" || raw === null) return null;
         const n = Number(raw);
         return isNaN(n) ? raw : n;
@@ -109,10 +109,10 @@
         input = el("select", {"class": cls}, [option("", "— choose —", value === null)].concat(
           field.choices.map(function (c) { return option(c[0], c[1], c[0] === value); })));
       } else {
-        const type = field.type === "date" ? "date" : (field.type === "number" || field.type === "event") ? "number" : "text";
+        const type = field.type === "date" ? "date" : (field.type === "number" || field.type === "event" || field.type === "count") ? "number" : "text";
         input = el("input", {type: type, "class": cls});
         if (type === "number") {
-          input.step = field.integer || field.type === "event" ? "1" : "any";
+          input.step = field.integer || field.type === "event" || field.type === "count" ? "1" : "any";
           if (field.min !== null && field.min !== undefined) input.min = field.min;
           if (field.max !== null && field.max !== undefined) input.max = field.max;
         }
