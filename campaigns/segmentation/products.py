@@ -26,7 +26,7 @@ from campaigns.models import EventLine, Order, OrderLine, Product
 
 from .catalogue import COUNT_OP_LABELS, PERIODS
 from .validation import Condition
-from .windows import aggregate_q, window_range
+from .windows import aggregate_q, compare, satisfies, window_range
 
 VIEWED = "product.viewed"
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -47,7 +47,7 @@ def _lines_about(cond: Condition) -> Q:
     kind, value = cond.product
     if kind == "sku":
         # A linked line has its product's sku; an unlinked one waits for it (partial index).
-        product = Subquery(Product.objects.filter(sku=value).values("pk")[:1])
+        product = Subquery(Product.objects.order_by().filter(sku=value).values("pk")[:1])
         return Q(product_id=product) | Q(product__isnull=True, sku=value)
     return Q(product_id__in=products_named(kind, value).values("pk"))
 
@@ -83,7 +83,15 @@ def product_q(cond: Condition, *, now, zone) -> Q:
     if cond.op == "did":
         return Q(Exists(rows.filter(customer_id=OuterRef("pk"))))
     zero = Decimal(0) if cond.field.key == "spent_on" else 0
-    return aggregate_q(rows, _aggregate(cond.field.key), cond.op, cond.value, zero)
+    aggregate = _aggregate(cond.field.key)
+    if satisfies(zero, cond.op, cond.value):
+        # "At most 2", "fewer than 1": customers without lines match too. Said as the
+        # complement of those whose total fails — one hashed NOT IN — rather than
+        # IN (…) OR NOT EXISTS (…), which PostgreSQL can only run per customer.
+        failing = (rows.order_by().values("customer_id").annotate(v=aggregate)
+                   .filter(~compare("v", cond.op, cond.value)).values("customer_id"))
+        return ~Q(pk__in=failing)
+    return aggregate_q(rows, aggregate, cond.op, cond.value, zero)
 
 
 def product_values(cond: Condition, *, now, zone) -> dict:
