@@ -17,7 +17,9 @@ A rule is a condition or a group, nested to any depth up to MAX_DEPTH:
     {"field": "spent_on", "brand": "Fiskars", "op": ">=", "value": 500}
 
 Fields, operators and choices are in `catalogue`; nothing here runs a query: the caller
-passes the custom attribute types (from AttributeDefinition), `now` and the site's zone.
+passes the custom attribute types (from AttributeDefinition), what the product catalogue
+holds of the categories, brands and SKUs a rule names (ProductFacts, when checking a rule
+a marketer is saving), `now` and the site's zone.
 """
 from .catalogue import FIELDS, FIELDS_BY_KEY, OPERATORS, catalogue_data
 from .compiler import condition_q, condition_values, tree_conditions, tree_q
