@@ -241,3 +241,20 @@ def test_suggestions_come_from_the_catalogue(shop):
     assert [s["value"] for s in product_suggestions("brand", "fis")] == ["Fiskars"]
     assert product_suggestions("sku", "knife") == [
         {"value": "KNIFE-1", "label": "KNIFE-1 — Knife-1"}]
+
+
+def test_the_stored_members_follow_a_product_rule(shop, frozen_clock):
+    from campaigns.models import Segment, SegmentMembership
+    from campaigns.services.segments import segment_members_refresh
+
+    segment = Segment.objects.create(name="Knife people", rule={"any": [
+        bought(">=", 1, sku="KNIFE-1", window=90), bought("did", field="viewed", sku="KNIFE-1"),
+        {"not": bought("<=", 100, field="spent_on", brand="Fiskars")}]})
+    entered = segment_members_refresh(segment)
+    names = {"alice", "frank", "gina"}
+    assert {Customer.objects.get(pk=pk).external_id for pk in entered} == names
+    assert segment.member_count == 3
+    frozen_clock.advance(days=10)  # the views and alice's knives are older now; still in
+    segment_members_refresh(segment)
+    assert set(SegmentMembership.objects.filter(segment=segment).values_list(
+        "customer__external_id", flat=True)) == names

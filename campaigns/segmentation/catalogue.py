@@ -181,7 +181,8 @@ PRODUCT_FIELDS: tuple[Field, ...] = (
     Field("spent_on", _("spent on"), _("Products"), "number", minimum=0, window=True,
           product=True,
           help=_("Quantity × the line's price of the items bought (placed orders, refunded "
-                 "items left out; lines without a price are skipped).")),
+                 "items left out; lines without a price are skipped)."),
+          extra={"op_labels": COUNT_OP_LABELS}),
 )
 FIELDS = FIELDS + PRODUCT_FIELDS
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}

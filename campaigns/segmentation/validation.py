@@ -9,14 +9,11 @@ from decimal import Decimal
 
 from django.utils.translation import gettext
 
-from .catalogue import (
-    FIELDS_BY_KEY, OPERATORS, PERIODS, PRODUCT_TARGETS, TYPE_WORDS, Field, attribute_field,
-    category_path,
-)
+from .catalogue import FIELDS_BY_KEY, OPERATORS, PERIODS, TYPE_WORDS, Field, attribute_field
+from .targets import PRODUCT_KEYS, ProductFacts, target_read
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 200
-PRODUCT_KEYS = tuple(key for key, _label in PRODUCT_TARGETS)
 CONDITION_KEYS = {"field", "attribute", "op", "value", "window", "event_type", *PRODUCT_KEYS}
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -61,17 +58,6 @@ class Condition:
     event_type: str = ""
     # What a product condition is about: ("sku" | "category" | "brand", value).
     product: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class ProductFacts:
-    """What the catalogue holds of the categories, brands and SKUs a rule names: the
-    caller reads it (segmentation runs no query). Every category path is listed with its
-    ancestors ("Kitchen > Knives" gives "Kitchen" too)."""
-
-    categories: frozenset = frozenset()
-    brands: frozenset = frozenset()
-    skus: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -242,41 +228,12 @@ class _Reader:
         return Condition(path, spec, op, value, window, event_type, product)
 
     def product(self, raw, given, name, fail, path, parents):
-        """("sku" | "category" | "brand", value), checked against the catalogue if known."""
-        if len(given) != 1:
-            return fail(gettext("%(name)s needs exactly one of \"sku\", \"category\" or "
-                                "\"brand\" (what was bought, viewed or paid for)") % {"name": name})
-        kind, text = given[0], raw[given[0]]
-        if not isinstance(text, str) or not text.strip() or len(text) > 300 or "\x00" in text:
-            return fail(gettext("%(name)s: the %(kind)s %(value)s is not a text of 1 to 300 "
-                                "characters") % {"name": name, "kind": kind, "value": _show(text)})
-        text = text.strip()
-        if kind == "category":
-            text = category_path(text)
-            if "" in text.split(" > "):
-                return fail(gettext("%(name)s: the category %(value)s has an empty part; write "
-                                    "a path such as \"Kitchen > Knives\"")
-                            % {"name": name, "value": _show(raw[kind])})
-        facts = self.products
-        if facts is None:
-            return kind, text
-        known = {"category": facts.categories, "brand": facts.brands, "sku": facts.skus}[kind]
-        if text in known:
-            return kind, text
-        if kind == "sku":
-            # Allowed: the product may arrive later, and then its lines count.
-            self.warnings.append(RuleProblem(path, self.where(path, parents), gettext(
-                "%(name)s: the SKU %(value)s is not in the product catalogue yet; the rule "
-                "counts it as soon as it arrives") % {"name": name, "value": _show(text)},
-                warning=True))
-            return kind, text
-        same = [k for k in known if k.casefold() == text.casefold()]
-        close = same or difflib.get_close_matches(text, list(known), n=1)
-        hint = (gettext("; did you mean %(close)s?") % {"close": _show(close[0])}) if close else ""
-        words = (gettext("there is no category %(value)s in the product catalogue")
-                 if kind == "category"
-                 else gettext("there is no brand %(value)s in the product catalogue"))
-        return fail(f"{name}: " + words % {"value": _show(text)} + hint)
+        target, error, warning = target_read(raw, given, name, self.products)
+        if error:
+            return fail(error)
+        if warning:
+            self.warnings.append(RuleProblem(path, self.where(path, parents), warning, True))
+        return target
 
     def window(self, raw, name, fail):
         if not isinstance(raw, dict) or not raw:
