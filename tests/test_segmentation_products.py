@@ -258,3 +258,19 @@ def test_the_stored_members_follow_a_product_rule(shop, frozen_clock):
     segment_members_refresh(segment)
     assert set(SegmentMembership.objects.filter(segment=segment).values_list(
         "customer__external_id", flat=True)) == names
+
+
+def test_checking_a_rule_reads_the_catalogue_in_a_fixed_number_of_queries(
+    shop, django_assert_num_queries
+):
+    def rule(n):
+        return {"all": [bought("did", category=f"Kitchen{'ware' * (i % 2)}") for i in range(n)]
+                + [bought("did", sku=f"S-{i}") for i in range(n)]
+                + [bought("did", field="viewed", brand="Fiskars") for _ in range(n)]}
+
+    with django_assert_num_queries(3):
+        assert segment_rule_errors(rule(1)) == []
+    with django_assert_num_queries(3):
+        assert segment_rule_errors(rule(30)) == []
+    with django_assert_num_queries(0):
+        assert segment_rule_errors({"field": "country", "op": "is", "value": "SE"}) == []

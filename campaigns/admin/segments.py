@@ -21,7 +21,7 @@ from campaigns.models import Customer, Segment
 from campaigns.segmentation import RuleError
 from campaigns.selectors.segments import (
     product_suggestions, segment_catalogue, segment_count, segment_count_age_words,
-    segment_explain, segment_rule_errors, segment_rule_warnings, segment_sample,
+    segment_explain, segment_rule_check, segment_sample,
 )
 from campaigns.services.segments import segment_members_refresh
 
@@ -79,11 +79,11 @@ class SegmentForm(forms.ModelForm):
 
     def clean_rule(self):
         rule = self.cleaned_data.get("rule")
-        errors = segment_rule_errors(rule)
+        errors, warnings = segment_rule_check(rule)
         if errors:
             raise ValidationError(errors)
         # Allowed, but said once saved (e.g. a SKU not in the catalogue yet).
-        self.rule_warnings = segment_rule_warnings(rule)
+        self.rule_warnings = warnings
         return rule
 
 
@@ -201,7 +201,7 @@ class SegmentAdmin(admin.ModelAdmin):
             rule = json.loads(request.body or b"{}").get("rule")
         except (ValueError, AttributeError):
             return JsonResponse({"errors": ["Send JSON such as {\"rule\": {…}}."]}, status=400)
-        errors = segment_rule_errors(rule)
+        errors, warnings = segment_rule_check(rule)
         if errors:
             return JsonResponse({"errors": errors})
         try:
@@ -209,7 +209,6 @@ class SegmentAdmin(admin.ModelAdmin):
             sample = segment_sample(rule, limit=SAMPLE_SIZE)
         except RuleError as exc:  # e.g. an attribute deleted between the two reads
             return JsonResponse({"errors": exc.messages})
-        warnings = segment_rule_warnings(rule)
         if not customer_data_allowed(request):
             # The count only: names and addresses are for staff who may see customers.
             return JsonResponse({"count": count, "sample": [], "warnings": warnings})

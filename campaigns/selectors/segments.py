@@ -92,14 +92,24 @@ def product_facts(rule) -> ProductFacts | None:
     return ProductFacts(frozenset(categories), frozenset(brands), frozenset(skus))
 
 
+def segment_rule_check(rule) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of a rule a marketer is writing, in words: errors stop it, warnings
+    (a SKU not in the catalogue yet) are worth saying. A fixed number of queries."""
+    attributes, products = attribute_types(rule), product_facts(rule)
+    errors = rule_errors(rule, attributes=attributes, products=products)
+    if errors:
+        return errors, []
+    return [], rule_warnings(rule, attributes=attributes, products=products)
+
+
 def segment_rule_errors(rule) -> list[str]:
     """Every problem of a rule, in words; empty when the rule can be used."""
-    return rule_errors(rule, attributes=attribute_types(rule), products=product_facts(rule))
+    return segment_rule_check(rule)[0]
 
 
 def segment_rule_warnings(rule) -> list[str]:
     """What is allowed but worth saying (a SKU not in the catalogue yet)."""
-    return rule_warnings(rule, attributes=attribute_types(rule), products=product_facts(rule))
+    return segment_rule_check(rule)[1]
 
 
 def product_suggestions(kind: str, text: str, *, limit: int = 20) -> list[dict]:
