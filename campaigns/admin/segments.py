@@ -20,8 +20,8 @@ from campaigns import clock
 from campaigns.models import Customer, Segment
 from campaigns.segmentation import RuleError
 from campaigns.selectors.segments import (
-    segment_catalogue, segment_count, segment_count_age_words, segment_explain, segment_rule_errors,
-    segment_sample,
+    product_suggestions, segment_catalogue, segment_count, segment_count_age_words,
+    segment_explain, segment_rule_check, segment_sample,
 )
 from campaigns.services.segments import segment_members_refresh
 
@@ -45,10 +45,11 @@ class RuleBuilderWidget(forms.Textarea):
         js = ["campaigns/segment_builder.js"]
         css = {"all": ["campaigns/segment_builder.css"]}
 
-    def __init__(self, *args, catalogue=None, preview_url="", **kwargs):
+    def __init__(self, *args, catalogue=None, preview_url="", suggest_url="", **kwargs):
         super().__init__(*args, **kwargs)
         self.catalogue = catalogue or {}
         self.preview_url = preview_url
+        self.suggest_url = suggest_url
 
     def render(self, name, value, attrs=None, renderer=None):
         attrs = {**(attrs or {}), "class": "sb-json vLargeTextField", "rows": 14,
@@ -57,12 +58,12 @@ class RuleBuilderWidget(forms.Textarea):
         return format_html(
             # One block: the admin lays a widget's siblings out in a row, which would
             # squeeze the builder next to the preview.
-            '<div class="sb-wrap"><div id="segment-builder" class="sb-root" data-textarea="{}" data-preview-url="{}">'
-            '<noscript>{}</noscript></div>'
+            '<div class="sb-wrap"><div id="segment-builder" class="sb-root" data-textarea="{}" '
+            'data-preview-url="{}" data-suggest-url="{}"><noscript>{}</noscript></div>'
             '<p><button type="button" class="button sb-toggle-json">{}</button></p>'
             '<div class="sb-json-box">{}</div>'
             '<div id="segment-preview" class="sb-preview" aria-live="polite"></div>{}</div>',
-            attrs.get("id", f"id_{name}"), self.preview_url,
+            attrs.get("id", f"id_{name}"), self.preview_url, self.suggest_url,
             gettext("Without JavaScript, edit the rule as JSON below."),
             gettext("Advanced: edit JSON"), textarea,
             json_script(self.catalogue, "segment-catalogue"),
@@ -78,9 +79,11 @@ class SegmentForm(forms.ModelForm):
 
     def clean_rule(self):
         rule = self.cleaned_data.get("rule")
-        errors = segment_rule_errors(rule)
+        errors, warnings = segment_rule_check(rule)
         if errors:
             raise ValidationError(errors)
+        # Allowed, but said once saved (e.g. a SKU not in the catalogue yet).
+        self.rule_warnings = warnings
         return rule
 
 
@@ -131,6 +134,8 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        for warning in getattr(form, "rule_warnings", []):
+            self.message_user(request, warning, messages.WARNING)
         # The stored members and count follow the rule at once, so the list, the customer
         # page and segment-entry journeys never wait for the periodic refresh.
         try:
@@ -145,6 +150,7 @@ class SegmentAdmin(admin.ModelAdmin):
         form.base_fields["rule"].widget = RuleBuilderWidget(
             catalogue=segment_catalogue(),
             preview_url=reverse("admin:campaigns_segment_preview"),
+            suggest_url=reverse("admin:campaigns_segment_products"),
         )
         return form
 
@@ -152,6 +158,7 @@ class SegmentAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("preview/", wrap(self.preview_view), name="campaigns_segment_preview"),
+            path("products/", wrap(self.products_view), name="campaigns_segment_products"),
             path("<int:segment_id>/explain/<int:customer_id>/", wrap(self.explain_view),
                  name="campaigns_segment_explain"),
             *super().get_urls(),
@@ -194,7 +201,7 @@ class SegmentAdmin(admin.ModelAdmin):
             rule = json.loads(request.body or b"{}").get("rule")
         except (ValueError, AttributeError):
             return JsonResponse({"errors": ["Send JSON such as {\"rule\": {…}}."]}, status=400)
-        errors = segment_rule_errors(rule)
+        errors, warnings = segment_rule_check(rule)
         if errors:
             return JsonResponse({"errors": errors})
         try:
@@ -204,9 +211,10 @@ class SegmentAdmin(admin.ModelAdmin):
             return JsonResponse({"errors": exc.messages})
         if not customer_data_allowed(request):
             # The count only: names and addresses are for staff who may see customers.
-            return JsonResponse({"count": count, "sample": []})
+            return JsonResponse({"count": count, "sample": [], "warnings": warnings})
         return JsonResponse({
             "count": count,
+            "warnings": warnings,
             "sample": [
                 {"name": f"{c.first_name} {c.last_name}".strip() or c.external_id,
                  "email": c.email, "country": c.country,
@@ -214,6 +222,17 @@ class SegmentAdmin(admin.ModelAdmin):
                 for c in sample
             ],
         })
+
+    def products_view(self, request):
+        """GET ?kind=category|brand|sku&q=… -> {"suggestions": [{value, label}, …]} for the
+        builder's product picker (staff who may see segments)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        kind = request.GET.get("kind", "")
+        if kind not in ("category", "brand", "sku"):
+            return JsonResponse({"errors": ["kind must be category, brand or sku."]}, status=400)
+        text = request.GET.get("q", "").replace("\x00", "")
+        return JsonResponse({"suggestions": product_suggestions(kind, text)})
 
     def explain_view(self, request, segment_id: int, customer_id: int):
         # The page names the customer and shows their data next to each condition.

@@ -11,16 +11,22 @@ A rule is a condition or a group, nested to any depth up to MAX_DEPTH:
     {"field": "signed_up_at", "op": "in_last_days", "value": 30}
     {"field": "consent", "op": "given", "value": "offers"}
     {"attribute": "shoe_size", "op": ">=", "value": 42}
+    {"field": "bought", "category": "Kitchen > Knives", "op": ">=", "value": 3,
+     "window": {"last_days": 90}}
+    {"field": "viewed", "sku": "KNIFE-1", "op": "did"}
+    {"field": "spent_on", "brand": "Fiskars", "op": ">=", "value": 500}
 
 Fields, operators and choices are in `catalogue`; nothing here runs a query: the caller
-passes the custom attribute types (from AttributeDefinition), `now` and the site's zone.
+passes the custom attribute types (from AttributeDefinition), what the product catalogue
+holds of the categories, brands and SKUs a rule names (ProductFacts, when checking a rule
+a marketer is saving), `now` and the site's zone.
 """
 from .catalogue import FIELDS, FIELDS_BY_KEY, OPERATORS, catalogue_data
 from .compiler import condition_q, condition_values, tree_conditions, tree_q
 from .explain import actual_words, condition_words
 from .validation import (
-    MAX_CONDITIONS, MAX_DEPTH, Condition, Group, Not, RuleError, RuleProblem, rule_errors,
-    rule_parse, rule_problems,
+    MAX_CONDITIONS, MAX_DEPTH, Condition, Group, Not, ProductFacts, RuleError, RuleProblem,
+    rule_errors, rule_parse, rule_problems, rule_warnings,
 )
 
 
@@ -31,7 +37,7 @@ def rule_compile(rule, *, now, zone, attributes=None):
 
 __all__ = [
     "FIELDS", "FIELDS_BY_KEY", "MAX_CONDITIONS", "MAX_DEPTH", "OPERATORS", "Condition", "Group",
-    "Not", "RuleError", "RuleProblem", "actual_words", "catalogue_data", "condition_q",
+    "Not", "ProductFacts", "RuleError", "RuleProblem", "actual_words", "catalogue_data", "condition_q",
     "condition_values", "condition_words", "rule_compile", "rule_errors", "rule_parse",
-    "rule_problems", "tree_conditions", "tree_q",
+    "rule_problems", "rule_warnings", "tree_conditions", "tree_q",
 ]

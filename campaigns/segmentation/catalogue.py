@@ -5,6 +5,8 @@ The validator, the compiler, the explanation and the admin's rule builder (which
 """
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 # Operators: JSON name -> (words for a marketer, what value it takes).
 # Value kinds: none, one, list (one or more), pair ([from, to]), days (whole days >= 1).
 OPERATORS: dict[str, tuple[str, str]] = {
@@ -43,11 +45,13 @@ TYPE_OPERATORS: dict[str, tuple[str, ...]] = {
     "date": ("before", "after", "on", "between", "in_last_days", "more_than_days_ago"),
     "boolean": ("is",),
     "event": ("did", "did_not", *NUMBER_OPS),
+    "count": ("did", "did_not", ">=", "<=", "=", ">", "<", "!=", "between"),
     "consent": ("given", "not_given"),
 }
 TYPE_WORDS = {
     "text": "a text", "choice": "a choice", "number": "a number", "date": "a date",
     "boolean": "a yes/no", "event": "an event count", "consent": "a consent",
+    "count": "a count",
 }
 
 # Time windows for order aggregates and events.
@@ -102,6 +106,8 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     window: bool = False
+    # Takes what it is about: a "sku", a "category" (with everything under it) or a "brand".
+    product: bool = False
     help: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -156,6 +162,29 @@ FIELDS: tuple[Field, ...] = (
     Field("lifecycle_stage", "lifecycle stage", "Scores", "choice", nullable=True,
           choices=LIFECYCLE_STAGES, help="'is empty' = not scored yet."),
 )
+
+# Products: from order lines (placed orders; refunded items left out) and viewed products.
+PRODUCT_TARGETS = (("category", _("category")), ("brand", _("brand")),
+                   ("sku", _("product (SKU)")))
+# How a count reads in the builder ("bought: at least 3 items").
+COUNT_OP_LABELS = {"did": _("at least once"), "did_not": _("never"), ">=": _("at least"),
+                   "<=": _("at most"), "=": _("exactly"), ">": _("more than"),
+                   "<": _("fewer than"), "!=": _("not exactly"), "between": _("between")}
+PRODUCT_FIELDS: tuple[Field, ...] = (
+    Field("bought", _("bought (items)"), _("Products"), "count", window=True, product=True,
+          help=_("Counts items, not orders: two knives in one order count 2. Placed orders "
+                 "only; refunded items do not count. “never” = did not buy it."),
+          extra={"op_labels": COUNT_OP_LABELS, "unit": _("items")}),
+    Field("viewed", _("viewed (times)"), _("Products"), "count", window=True, product=True,
+          help=_("How many times the customer viewed it (product.viewed events)."),
+          extra={"op_labels": COUNT_OP_LABELS, "unit": _("times")}),
+    Field("spent_on", _("spent on"), _("Products"), "number", minimum=0, window=True,
+          product=True,
+          help=_("Quantity × the line's price of the items bought (placed orders, refunded "
+                 "items left out; lines without a price are skipped)."),
+          extra={"op_labels": COUNT_OP_LABELS}),
+)
+FIELDS = FIELDS + PRODUCT_FIELDS
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 
 # AttributeDefinition.type -> the rule type it is compared as.
@@ -166,6 +195,11 @@ def attribute_field(key: str, type_: str, label: str = "") -> Field:
     """The catalogue entry for a custom attribute (missing values count as empty)."""
     return Field(f"attribute:{key}", label or key.replace("_", " "), "Custom attributes",
                  ATTRIBUTE_TYPES[type_], nullable=True)
+
+
+def category_path(text: str) -> str:
+    """The path as the catalogue writes it: "kitchen>Knives " -> "kitchen > Knives"."""
+    return " > ".join(part.strip() for part in text.split(">"))
 
 
 def catalogue_data(attributes: dict[str, tuple[str, str]] | None = None) -> dict:
@@ -184,8 +218,13 @@ def catalogue_data(attributes: dict[str, tuple[str, str]] | None = None) -> dict
                 "key": f.key, "label": f.label, "group": f.group, "type": f.type,
                 "operators": list(f.operators), "choices": [list(c) for c in f.choices],
                 "strict": f.strict, "integer": f.integer, "min": f.minimum, "max": f.maximum,
-                "window": f.window, "help": f.help, **f.extra,
+                "window": f.window, "product": f.product, "help": f.help, **f.extra,
             }
             for f in fields
         ],
+        "product_targets": [list(t) for t in PRODUCT_TARGETS],
+        "words": {
+            "suggest": _("start typing for suggestions from the catalogue"),
+            "warnings": _("Note:"),
+        },
     }

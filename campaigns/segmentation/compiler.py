@@ -14,6 +14,7 @@ cancelled ones are left out); all-time ones read the customer's lifecycle facts
 (`order_count`, `total_spent`, `first_order_at`, `last_order_at`), kept on ingest.
 """
 import datetime as dt
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
@@ -29,10 +30,15 @@ from django.db.models.lookups import (
 from campaigns.models import Event, Order, Subscription, SurveyResponse
 
 from .catalogue import NPS_GROUP_RANGES
+from .products import product_q, product_values
 from .validation import Condition, Group, Not, Window
+from .windows import COMPARE, window_range
+from .windows import aggregate_q as _aggregate_q
+from .windows import compare as _compare
+from .windows import day_start as _day_start
+from .windows import q as _q
 
 NEGATIVE = {"is_not": "is", "!=": "=", "not_in": "in", "did_not": "did", "not_given": "given"}
-COMPARE = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 _DATE_RANGE_OPS = ("before", "after", "on", "between", "in_last_days", "more_than_days_ago")
 # Customer columns whose "empty" is the empty string rather than NULL.
 _BLANK_TEXT = {"locale", "country", "time_zone", "tier", "lifecycle_stage"}
@@ -84,48 +90,6 @@ class AttributeValue(Func):
         return sql, [key] * sql.count("%s")
 
 
-def _day_start(day: dt.date, zone: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone)
-
-
-def _month_start(year: int, month: int) -> dt.date:
-    while month < 1:
-        year, month = year - 1, month + 12
-    return dt.date(year, month, 1)
-
-
-def window_range(window: Window, *, now: dt.datetime, zone: ZoneInfo) -> dict:
-    """Lookups (gte / lt / lte -> moment) bounding a time window; periods in the site's zone."""
-    if window.last_days:
-        return {"gte": now - dt.timedelta(days=window.last_days), "lte": now}
-    if window.period:
-        local = now.astimezone(zone)
-        span = window.period.split("_", 1)[1]
-        months = {"month": 1, "quarter": 3, "year": 12}[span]
-        first = {"month": local.month, "quarter": (local.month - 1) // 3 * 3 + 1, "year": 1}[span]
-        start = _month_start(local.year, first)
-        if window.period.startswith("this_"):
-            return {"gte": _day_start(start, zone), "lte": now}
-        previous = _month_start(start.year, start.month - months)
-        return {"gte": _day_start(previous, zone), "lt": _day_start(start, zone)}
-    bounds = {}
-    if window.start:
-        bounds["gte"] = _day_start(window.start, zone)
-    if window.end:
-        bounds["lt"] = _day_start(window.end + dt.timedelta(days=1), zone)
-    return bounds
-
-
-def _q(name: str, lookup: str, value) -> Q:
-    return Q(**{f"{name}__{lookup}": value})
-
-
-def _compare(name: str, op: str, value) -> Q:
-    if op == "between":
-        return _q(name, "gte", value[0]) & _q(name, "lte", value[1])
-    return _q(name, COMPARE[op], value)
-
-
 def _date_q(name: str, op: str, value, now, zone) -> Q:
     day = dt.timedelta(days=1)
     if op == "before":
@@ -159,28 +123,6 @@ def _column_q(cond: Condition, now, zone) -> Q:
     if op == "starts_with":
         return Q(**{f"{name}__istartswith": value})
     return _compare(name, op, value)
-
-
-def _aggregate_q(rows, aggregate, op: str, value, zero) -> Q:
-    """Customers whose aggregate over `rows` satisfies op/value, as set-based subqueries.
-
-    `zero` is the aggregate of a customer without rows (0 for counts and sums, None for
-    averages, which then never match).
-    """
-    having = _compare("v", op, value)
-    matched = (rows.order_by().values("customer_id").annotate(v=aggregate).filter(having)
-               .values("customer_id"))
-    q = Q(pk__in=matched)
-    if zero is not None and _satisfies(zero, op, value):
-        q |= ~Exists(rows.filter(customer_id=OuterRef("pk")))
-    return q
-
-
-def _satisfies(actual, op: str, value) -> bool:
-    if op == "between":
-        return value[0] <= actual <= value[1]
-    return {"=": actual == value, ">": actual > value, ">=": actual >= value,
-            "<": actual < value, "<=": actual <= value}[op]
 
 
 def orders_in(window: Window, *, now, zone):
@@ -244,10 +186,11 @@ def _attribute_q(cond: Condition, now, zone) -> Q:
 def condition_q(cond: Condition, *, now: dt.datetime, zone: ZoneInfo) -> Q:
     """One condition as a Q that is TRUE or FALSE (never NULL) for every customer."""
     if cond.op in NEGATIVE:
-        positive = Condition(cond.path, cond.field, NEGATIVE[cond.op], cond.value, cond.window,
-                             cond.event_type)
+        positive = replace(cond, op=NEGATIVE[cond.op])
         return ~condition_q(positive, now=now, zone=zone)
     key, op, value = cond.field.key, cond.op, cond.value
+    if cond.field.product:
+        return product_q(cond, now=now, zone=zone)
     if key.startswith("attribute:"):
         return _attribute_q(cond, now, zone)
     if key in ("order_count", "total_spent", "avg_order_value") and cond.window:
@@ -317,6 +260,8 @@ def tree_conditions(node) -> list[Condition]:
 def condition_values(cond: Condition, *, now, zone) -> dict:
     """Expressions (name -> expression) giving the customer's actual value for `cond`."""
     key = cond.field.key
+    if cond.field.product:
+        return product_values(cond, now=now, zone=zone)
     if key.startswith("attribute:"):
         return {"attributes": F("attributes")}
     if key in ("order_count", "total_spent", "avg_order_value") and cond.window:

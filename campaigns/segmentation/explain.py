@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 from .catalogue import NPS_GROUP_RANGES, OPERATORS
+from .products import product_actual_words, product_condition_words
 from .validation import Condition
 
 
@@ -38,6 +39,8 @@ def _value_words(cond: Condition) -> str:
 
 def condition_words(cond: Condition) -> str:
     """e.g. "number of orders in the last 90 days ≥ 2", "signed up in the last 30 days"."""
+    if cond.field.product:
+        return product_condition_words(cond)
     subject = cond.field.label
     if cond.field.key.startswith("attribute:"):
         subject = f"custom attribute '{subject}'"
@@ -78,6 +81,8 @@ def _fmt(value) -> str:
 def actual_words(cond: Condition, values: dict) -> str:
     """The customer's actual value for `cond`, from the selected `values` (condition_values)."""
     key = cond.field.key
+    if cond.field.product:
+        return product_actual_words(cond, values)
     if key.startswith("attribute:"):
         attributes = values.get("attributes") or {}
         name = key.split(":", 1)[1]

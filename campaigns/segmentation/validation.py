@@ -7,11 +7,14 @@ import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext
+
 from .catalogue import FIELDS_BY_KEY, OPERATORS, PERIODS, TYPE_WORDS, Field, attribute_field
+from .targets import PRODUCT_KEYS, ProductFacts, target_read
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 200
-CONDITION_KEYS = {"field", "attribute", "op", "value", "window", "event_type"}
+CONDITION_KEYS = {"field", "attribute", "op", "value", "window", "event_type", *PRODUCT_KEYS}
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -21,6 +24,8 @@ class RuleProblem:
     path: tuple[int, ...]
     where: str
     message: str
+    # A warning does not stop the rule (e.g. a SKU not in the catalogue yet).
+    warning: bool = False
 
     def __str__(self):
         return f"{self.where}: {self.message}" if self.where else self.message
@@ -51,6 +56,8 @@ class Condition:
     value: object = None
     window: Window | None = None
     event_type: str = ""
+    # What a product condition is about: ("sku" | "category" | "brand", value).
+    product: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,9 +95,12 @@ def _is_number(value) -> bool:
 
 
 class _Reader:
-    def __init__(self, attributes: dict[str, tuple[str, str]]):
+    def __init__(self, attributes: dict[str, tuple[str, str]],
+                 products: ProductFacts | None = None):
         self.attributes = attributes
+        self.products = products
         self.problems: list[RuleProblem] = []
+        self.warnings: list[RuleProblem] = []
         self.conditions = 0
 
     # Where a node is, in words: "Condition 2 in 'any' group 1".
@@ -159,7 +169,7 @@ class _Reader:
         if unknown:
             return fail(f"unknown key {', '.join(repr(k) for k in unknown)} (a condition has "
                         "'field' or 'attribute', 'op', 'value', and for orders and events "
-                        "'window' and 'event_type')")
+                        "'window' and 'event_type', for products 'sku', 'category' or 'brand')")
         if "attribute" in raw:
             if "field" in raw:
                 return fail("give either 'field' or 'attribute', not both")
@@ -195,18 +205,35 @@ class _Reader:
             event_type = event_type.strip()
         elif "event_type" in raw:
             return fail(f"{name} is not an event; 'event_type' does not apply")
+        product = None
+        given = [k for k in PRODUCT_KEYS if k in raw]
+        if spec.product:
+            product = self.product(raw, given, name, fail, path, parents)
+            if product is None:
+                return None
+        elif given:
+            return fail(gettext("%(name)s is not about products; '%(key)s' does not apply")
+                        % {"name": name, "key": given[0]})
         window = None
         if raw.get("window") is not None:
             if not spec.window:
-                return fail(f"{name} cannot take a time window (only order counts, amounts and "
-                            "events can)")
+                return fail(f"{name} cannot take a time window (only order counts, amounts, "
+                            "events and products can)")
             window = self.window(raw["window"], name, fail)
             if window is None:
                 return None
         value = self.value(spec, op, raw.get("value"), name, fail)
         if value is _BAD:
             return None
-        return Condition(path, spec, op, value, window, event_type)
+        return Condition(path, spec, op, value, window, event_type, product)
+
+    def product(self, raw, given, name, fail, path, parents):
+        target, error, warning = target_read(raw, given, name, self.products)
+        if error:
+            return fail(error)
+        if warning:
+            self.warnings.append(RuleProblem(path, self.where(path, parents), warning, True))
+        return target
 
     def window(self, raw, name, fail):
         if not isinstance(raw, dict) or not raw:
@@ -276,20 +303,21 @@ class _Reader:
 
     def one(self, spec: Field, op: str, raw, name, fail):
         type_ = spec.type
-        if type_ in ("number", "event"):
+        if type_ in ("number", "event", "count"):
             if not _is_number(raw):
                 fail(f"{name} is a number; {_show(raw)} is not a number")
                 return _BAD
-            if (spec.integer or type_ == "event") and raw != int(raw):
+            whole = spec.integer or type_ in ("event", "count")
+            if whole and raw != int(raw):
                 fail(f"{name} is a whole number; {_show(raw)} is not")
                 return _BAD
-            low = 0 if type_ == "event" else spec.minimum
+            low = 0 if type_ in ("event", "count") else spec.minimum
             if (low is not None and raw < low) or (spec.maximum is not None and raw > spec.maximum):
                 span = (f"from {_num(low)} to {_num(spec.maximum)}" if spec.maximum is not None
                         else f"{_num(low)} or more")
                 fail(f"{name} goes {span}; {_show(raw)} is outside that")
                 return _BAD
-            return int(raw) if spec.integer or type_ == "event" else Decimal(str(raw))
+            return int(raw) if whole else Decimal(str(raw))
         if type_ == "date":
             day = _date(raw)
             if day is None:
@@ -356,12 +384,16 @@ def _zones() -> set[str]:
     return _ZONES
 
 
-def rule_parse(rule, *, attributes: dict[str, tuple[str, str]] | None = None):
+def rule_parse(rule, *, attributes: dict[str, tuple[str, str]] | None = None,
+               products: ProductFacts | None = None, warnings: list | None = None):
     """The checked tree of `rule`, or RuleError listing every problem.
 
     `attributes` maps each custom attribute key to (type, label) (AttributeDefinition).
+    With `products`, the categories and brands a rule names must be in the catalogue, and
+    SKUs not in it yet are appended to `warnings`; without it (when a stored segment is
+    counted) they are not checked: a category emptied since simply matches no one.
     """
-    reader = _Reader(attributes or {})
+    reader = _Reader(attributes or {}, products)
     if isinstance(rule, str):
         try:
             rule = json.loads(rule)
@@ -372,17 +404,30 @@ def rule_parse(rule, *, attributes: dict[str, tuple[str, str]] | None = None):
     tree = reader.node(rule, (), (), 0)
     if reader.problems:
         raise RuleError(reader.problems)
+    if warnings is not None:
+        warnings.extend(reader.warnings)
     return tree
 
 
-def rule_problems(rule, *, attributes=None) -> list[RuleProblem]:
+def rule_problems(rule, *, attributes=None, products=None) -> list[RuleProblem]:
     try:
-        rule_parse(rule, attributes=attributes)
+        rule_parse(rule, attributes=attributes, products=products)
     except RuleError as exc:
         return exc.problems
     return []
 
 
-def rule_errors(rule, *, attributes=None) -> list[str]:
+def rule_errors(rule, *, attributes=None, products=None) -> list[str]:
     """Every problem of `rule` as a sentence naming its place; empty when it is usable."""
-    return [str(p) for p in rule_problems(rule, attributes=attributes)]
+    return [str(p) for p in rule_problems(rule, attributes=attributes, products=products)]
+
+
+def rule_warnings(rule, *, attributes=None, products=None) -> list[str]:
+    """What is allowed but worth knowing (a SKU not in the catalogue yet); empty for a
+    rule with errors (those come first)."""
+    warnings: list[RuleProblem] = []
+    try:
+        rule_parse(rule, attributes=attributes, products=products, warnings=warnings)
+    except RuleError:
+        return []
+    return [str(p) for p in warnings]

@@ -1,19 +1,21 @@
 """Reads for segments: who is in a rule (one SQL query), a count, a sample, and why (not)."""
 import datetime as dt
+import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import BooleanField, ExpressionWrapper, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from campaigns import clock
-from campaigns.models import AttributeDefinition, Customer, Segment
+from campaigns.models import AttributeDefinition, Customer, Product, Segment
 from campaigns.segmentation import (
-    Group, Not, actual_words, catalogue_data, condition_q, condition_values, condition_words,
-    rule_errors, rule_parse, tree_conditions, tree_q,
+    Group, Not, ProductFacts, actual_words, catalogue_data, condition_q, condition_values,
+    condition_words, rule_errors, rule_parse, rule_warnings, tree_conditions, tree_q,
 )
+from campaigns.segmentation.catalogue import category_path
 
 
 def _mentions_attribute(rule) -> bool:
@@ -42,9 +44,90 @@ def segment_catalogue() -> dict:
     return catalogue_data(attribute_types())
 
 
+def _named_products(rule, found: dict[str, set]) -> dict[str, set]:
+    """The SKUs, categories and brands a raw rule names (whatever else is wrong with it)."""
+    if isinstance(rule, dict):
+        for kind, names in found.items():
+            if isinstance(rule.get(kind), str):
+                names.add(rule[kind].strip())
+        for value in rule.values():
+            _named_products(value, found)
+    elif isinstance(rule, list):
+        for value in rule:
+            _named_products(value, found)
+    return found
+
+
+def _with_ancestors(paths) -> set[str]:
+    out = set()
+    for path in paths:
+        parts = path.split(" > ")
+        out.update(" > ".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return out
+
+
+def product_facts(rule) -> ProductFacts | None:
+    """What the catalogue holds of what `rule` names; no query when it names no product.
+
+    All category paths and brands are read (a shop has hundreds, not millions) so an
+    unknown one can be answered with the closest known one; SKUs only those named."""
+    if isinstance(rule, str):
+        try:
+            rule = json.loads(rule)
+        except ValueError:
+            return None
+    named = _named_products(rule, {"sku": set(), "category": set(), "brand": set()})
+    if not any(named.values()):
+        return None
+    products = Product.objects.order_by()
+    categories = brands = skus = set()
+    if named["category"]:
+        categories = _with_ancestors(
+            category_path(c) for c in products.exclude(category="")
+            .values_list("category", flat=True).distinct())
+    if named["brand"]:
+        brands = set(products.exclude(brand="").values_list("brand", flat=True).distinct())
+    if named["sku"]:
+        skus = set(products.filter(sku__in=named["sku"]).values_list("sku", flat=True))
+    return ProductFacts(frozenset(categories), frozenset(brands), frozenset(skus))
+
+
+def segment_rule_check(rule) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of a rule a marketer is writing, in words: errors stop it, warnings
+    (a SKU not in the catalogue yet) are worth saying. A fixed number of queries."""
+    attributes, products = attribute_types(rule), product_facts(rule)
+    errors = rule_errors(rule, attributes=attributes, products=products)
+    if errors:
+        return errors, []
+    return [], rule_warnings(rule, attributes=attributes, products=products)
+
+
 def segment_rule_errors(rule) -> list[str]:
     """Every problem of a rule, in words; empty when the rule can be used."""
-    return rule_errors(rule, attributes=attribute_types(rule))
+    return segment_rule_check(rule)[0]
+
+
+def segment_rule_warnings(rule) -> list[str]:
+    """What is allowed but worth saying (a SKU not in the catalogue yet)."""
+    return segment_rule_check(rule)[1]
+
+
+def product_suggestions(kind: str, text: str, *, limit: int = 20) -> list[dict]:
+    """Up to `limit` catalogue values for the rule builder's product picker, matching `text`
+    anywhere (case-insensitive): categories (each level of a path), brands or SKUs."""
+    text = text.strip()[:100]
+    products = Product.objects.order_by()
+    if kind == "sku":
+        rows = products.filter(Q(sku__icontains=text) | Q(name__icontains=text)).order_by(
+            "sku").values_list("sku", "name")[:limit]
+        return [{"value": sku, "label": f"{sku} — {name}"} for sku, name in rows]
+    column = "category" if kind == "category" else "brand"
+    # A category's ancestors are categories too: "Kitchen" for "Kitchen > Knives".
+    found = products.exclude(**{column: ""}).filter(**{f"{column}__icontains": text})
+    values = set(found.values_list(column, flat=True).distinct()[:limit * 5])
+    if kind == "category":
+        values = {v for v in _with_ancestors(values) if text.casefold() in v.casefold()}
+    return [{"value": v, "label": v} for v in sorted(values)[:limit]]
 
 
 def _rule(segment_or_rule):

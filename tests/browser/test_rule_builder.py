@@ -107,3 +107,80 @@ def test_a_marketer_builds_a_rule_sees_the_live_count_saves_and_reopens_it(
     assert _in_row(browser, 1, ".sb-value").get_attribute("value") == "2"
     _wait(browser, lambda b: b.find_elements(By.ID, "segment-count")
           and b.find_element(By.ID, "segment-count").text == str(expected))
+
+
+PRODUCT_RULE = {"field": "bought", "category": "Kitchen", "op": ">=", "value": 2,
+                "window": {"last_days": 90}}
+
+
+@pytest.fixture
+def shoppers(transactional_db):
+    """Kitchen buyers: 2 knives lately (in), 1 pan lately (out), 3 mugs of "Kitchenware" (out)."""
+    from decimal import Decimal
+
+    from campaigns.models import OrderLine, Product
+
+    now = timezone.now()
+    products = {sku: Product.objects.create(sku=sku, name=sku, category=category)
+                for sku, category in (("KNIFE-1", "Kitchen > Knives"), ("PAN-1", "Kitchen"),
+                                      ("MUG-1", "Kitchenware"))}
+    for sku, quantity in (("KNIFE-1", 2), ("PAN-1", 1), ("MUG-1", 3)):
+        customer = CustomerFactory(country="SE")
+        order = OrderFactory(customer=customer, placed_at=now - dt.timedelta(days=3))
+        OrderLine.objects.create(order=order, customer=customer, sku=sku, quantity=quantity,
+                                 price=Decimal("10"), placed_at=order.placed_at,
+                                 product=products[sku])
+
+
+def test_a_marketer_builds_a_product_condition_with_the_catalogues_suggestions(
+    browser, live_server, admin_user, shoppers
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    assert segment_count(PRODUCT_RULE) == 1
+
+    # Given a logged-in marketer on the new segment page
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/campaigns/segment/add/")
+    browser.find_element(By.ID, "id_username").send_keys(admin_user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    browser.find_element(By.ID, "id_name").send_keys("Kitchen buyers")
+
+    # When they pick "bought (items)" and start typing a category
+    row = _add_condition(browser)
+    Select(_in_row(browser, row, ".sb-field")).select_by_value("bought")
+    Select(_in_row(browser, row, ".sb-target-kind")).select_by_value("category")
+    _in_row(browser, row, ".sb-target").send_keys("Kit")
+
+    # Then the catalogue's categories are suggested, each level of a path included
+    def suggestions(b):
+        target = _in_row(b, row, ".sb-target")
+        options = b.find_elements(By.CSS_SELECTOR, f"#{target.get_attribute('list')} option")
+        return [o.get_attribute("value") for o in options]
+
+    _wait(browser, lambda b: suggestions(b) == ["Kitchen", "Kitchen > Knives", "Kitchenware"])
+    # and the counts read in items
+    assert "items" in _rows(browser)[row].text
+
+    # When they finish "bought at least 2 items in Kitchen in the last 90 days"
+    _in_row(browser, row, ".sb-target").send_keys("chen")
+    Select(_in_row(browser, row, ".sb-window")).select_by_value("last_days")
+    Select(_in_row(browser, row, ".sb-op")).select_by_visible_text("at least")
+    _in_row(browser, row, ".sb-value").send_keys("2")
+
+    # Then the live count is the server's: only the knife buyer
+    _wait(browser, lambda b: b.find_elements(By.ID, "segment-count")
+          and b.find_element(By.ID, "segment-count").text == "1")
+
+    # When they save and reopen it, the builder shows the product condition again
+    browser.find_element(By.NAME, "_continue").click()
+    _wait(browser, lambda b: "/change/" in b.current_url)
+    segment = Segment.objects.get(name="Kitchen buyers")
+    assert segment.rule == {"all": [PRODUCT_RULE]}
+    browser.get(f"{live_server.url}/admin/campaigns/segment/{segment.pk}/change/")
+    _wait(browser, lambda b: len(_rows(b)) == 1)
+    assert Select(_in_row(browser, 0, ".sb-target-kind")).first_selected_option.get_attribute(
+        "value") == "category"
+    assert _in_row(browser, 0, ".sb-target").get_attribute("value") == "Kitchen"
+    assert _in_row(browser, 0, ".sb-window-days").get_attribute("value") == "90"

@@ -17,8 +17,11 @@
     const toggle = document.querySelector(".sb-toggle-json");
     const fields = {};
     catalogue.fields.forEach(function (f) { fields[f.key] = f; });
+    const targetKeys = (catalogue.product_targets || []).map(function (t) { return t[0]; });
+    const words = catalogue.words || {};
     let model = null;
     let timer = null;
+    let suggestLists = 0;
     let requestNumber = 0;
 
     // --- small DOM helpers ----------------------------------------------------------------
@@ -61,6 +64,7 @@
         c.value = json.value === undefined ? null : json.value;
         if (json.window) c.window = json.window;
         if (json.event_type !== undefined) c.eventType = json.event_type;
+        targetKeys.forEach(function (k) { if (json[k] !== undefined) c.target = {kind: k, value: json[k]}; });
         return c;
       }
       throw new Error("not a rule");
@@ -76,6 +80,7 @@
         if (node.field.indexOf("attribute:") === 0) out.attribute = node.field.slice(10);
         else out.field = node.field;
         if (node.eventType !== undefined) out.event_type = node.eventType;
+        if (node.target) out[node.target.kind] = node.target.value;
         out.op = node.op;
         const kind = (catalogue.operators[node.op] || {}).value;
         if (kind && kind !== "none") out.value = node.value;
@@ -86,7 +91,7 @@
 
     // --- values -----------------------------------------------------------------------------
     function readScalar(field, raw) {
-      if (field.type === "number" || field.type === "event") {
+      if (field.type === "number" || field.type === "event" || field.type === "count") {
         if (raw === "" || raw === null) return null;
         const n = Number(raw);
         return isNaN(n) ? raw : n;
@@ -104,10 +109,10 @@
         input = el("select", {"class": cls}, [option("", "— choose —", value === null)].concat(
           field.choices.map(function (c) { return option(c[0], c[1], c[0] === value); })));
       } else {
-        const type = field.type === "date" ? "date" : (field.type === "number" || field.type === "event") ? "number" : "text";
+        const type = field.type === "date" ? "date" : (field.type === "number" || field.type === "event" || field.type === "count") ? "number" : "text";
         input = el("input", {type: type, "class": cls});
         if (type === "number") {
-          input.step = field.integer || field.type === "event" ? "1" : "any";
+          input.step = field.integer || field.type === "event" || field.type === "count" ? "1" : "any";
           if (field.min !== null && field.min !== undefined) input.min = field.min;
           if (field.max !== null && field.max !== undefined) input.max = field.max;
         }
@@ -179,6 +184,7 @@
         return wrap;
       }
       wrap.appendChild(scalarInput(field, cond.value, function (v) { cond.value = v; changed(); }, "sb-value"));
+      if (field.unit) wrap.appendChild(el("span", {"class": "sb-unit", text: " " + field.unit}));
       return wrap;
     }
 
@@ -239,6 +245,8 @@
         if (f && f.type === "consent") cond.value = f.choices[0][0];
         if (f && f.type === "event") cond.eventType = cond.eventType || f.event_types[0];
         else delete cond.eventType;
+        if (f && f.product) cond.target = cond.target || {kind: targetKeys[0], value: ""};
+        else delete cond.target;
         delete cond.window;
         render(); changed();
       });
@@ -247,7 +255,8 @@
 
     function opSelect(cond, field) {
       const select = el("select", {"class": "sb-op"}, field.operators.map(function (o) {
-        return option(o, catalogue.operators[o].label, o === cond.op);
+        const label = (field.op_labels && field.op_labels[o]) || catalogue.operators[o].label;
+        return option(o, label, o === cond.op);
       }));
       select.addEventListener("change", function () {
         const before = (catalogue.operators[cond.op] || {}).value;
@@ -267,6 +276,38 @@
                 [box, document.createTextNode(" not")]);
     }
 
+    // What a product condition is about: a category, a brand or a SKU, with suggestions
+    // from the catalogue (the server's product list) while typing.
+    function targetEditor(cond) {
+      const target = cond.target;
+      const kind = el("select", {"class": "sb-target-kind"}, catalogue.product_targets.map(function (t) {
+        return option(t[0], t[1], t[0] === target.kind);
+      }));
+      const listId = "sb-suggest-" + (++suggestLists);
+      const list = el("datalist", {id: listId});
+      const input = el("input", {type: "text", "class": "sb-target", list: listId, autocomplete: "off",
+                                 placeholder: words.suggest || ""});
+      input.value = target.value || "";
+      let suggestTimer = null;
+      function suggest() {
+        clearTimeout(suggestTimer);
+        suggestTimer = setTimeout(function () {
+          const url = root.dataset.suggestUrl + "?kind=" + encodeURIComponent(target.kind) +
+            "&q=" + encodeURIComponent(input.value);
+          fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
+            list.textContent = "";
+            (data.suggestions || []).forEach(function (s) { list.appendChild(option(s.value, s.label)); });
+          }).catch(function () { /* suggestions are a help: typing still works */ });
+        }, 250);
+      }
+      kind.addEventListener("change", function () {
+        target.kind = kind.value; target.value = ""; input.value = ""; suggest(); changed();
+      });
+      input.addEventListener("input", function () { target.value = input.value; suggest(); changed(); });
+      input.addEventListener("focus", suggest);
+      return el("span", {"class": "sb-target-wrap"}, [kind, input, list]);
+    }
+
     function renderCondition(cond, parent) {
       const field = fields[cond.field];
       const row = el("div", {"class": "sb-condition"}, [negateBox(cond), fieldSelect(cond)]);
@@ -280,6 +321,10 @@
           type.value = cond.eventType || "";
           type.addEventListener("input", function () { cond.eventType = type.value; changed(); });
           row.appendChild(type);
+        }
+        if (field.product) {
+          if (!cond.target) cond.target = {kind: targetKeys[0], value: ""};
+          row.appendChild(targetEditor(cond));
         }
         if (field.window) row.appendChild(windowEditor(cond));
         row.appendChild(opSelect(cond, field));
@@ -344,6 +389,11 @@
           return el("li", {text: e});
         })));
         return;
+      }
+      if (data.warnings && data.warnings.length) {
+        preview.appendChild(el("ul", {"class": "messagelist", id: "segment-warnings"}, data.warnings.map(function (w) {
+          return el("li", {"class": "warning", text: (words.warnings ? words.warnings + " " : "") + w});
+        })));
       }
       preview.appendChild(el("p", {"class": "sb-status"}, [
         el("strong", {id: "segment-count", text: String(data.count)}),
