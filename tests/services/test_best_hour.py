@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Customer, JourneyStep, Message, MessageEvent
-from campaigns.services.best_hour import best_hour_due, best_hours_learn
+from campaigns.services.best_hour import _learn_chunked, best_hour_due, best_hours_learn
 from campaigns.services.scheduling import scheduler_tick
 from tests.factories import (
     CustomerFactory, EventFactory, JourneyStepFactory, OrderFactory, SentMessageFactory,
@@ -118,12 +118,35 @@ def test_only_the_last_year_counts_and_an_hour_without_data_is_forgotten():
 @pytest.mark.django_db
 def test_a_tie_goes_to_the_most_recent_habit_and_an_unknown_zone_uses_the_sites():
     customer = CustomerFactory(time_zone="Mars/Olympus")  # the site's zone is UTC in tests
-    _orders(customer, at(2026, 1, 1, 8), at(2026, 1, 2, 8), at(2026, 2, 1, 17),
+    _orders(customer, at(2025, 10, 1, 8), at(2025, 10, 2, 8), at(2026, 2, 1, 17),
             at(2026, 2, 2, 17))
 
     best_hours_learn(now=at(2026, 3, 2, 9))
 
     assert Customer.objects.get(pk=customer.pk).best_hour == 17
+
+
+@pytest.mark.django_db
+def test_the_chunked_pass_and_the_database_default_learn_the_same_hours():
+    oslo = CustomerFactory(time_zone="Europe/Oslo")
+    _orders(oslo, at(2026, 1, 10, 6), at(2026, 1, 11, 6), at(2025, 7, 1, 5), at(2026, 2, 1, 20))
+    york = CustomerFactory(time_zone="America/New_York")
+    _orders(york, at(2026, 1, 10, 12), at(2025, 10, 1, 15))
+    _click(york, at(2026, 2, 20, 15))
+    _click(york, at(2026, 2, 21, 12))
+    unknown = CustomerFactory(time_zone="")
+    _orders(unknown, at(2026, 1, 10, 23), at(2026, 1, 11, 23), at(2026, 1, 12, 23))
+    CustomerFactory()  # no data at all
+    now = at(2026, 3, 2, 9)
+
+    best_hours_learn(now=now)
+    by_default = dict(Customer.objects.values_list("id", "best_hour"))
+    Customer.objects.update(best_hour=None)
+    _learn_chunked(now=now, chunk=2)
+    chunked = dict(Customer.objects.values_list("id", "best_hour"))
+
+    assert by_default == chunked
+    assert (chunked[oslo.pk], chunked[york.pk], chunked[unknown.pk]) == (7, 7, 23)
 
 
 def _statements_to_learn(count: int) -> int:
