@@ -5,7 +5,6 @@ searches and corrects them, and does not add them by hand.
 """
 from django import forms
 from django.contrib import admin
-from django.db import models
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -71,6 +70,10 @@ def _name_field(label) -> forms.CharField:
 class ProductForm(forms.ModelForm):
     """The names per language as one field each instead of a JSON object."""
 
+    url = forms.URLField(label=_("URL"), max_length=2000, required=False,
+                         assume_scheme="https")
+    image_url = forms.URLField(label=_("image URL"), max_length=2000, required=False,
+                               assume_scheme="https")
     name_sv = _name_field(NAME_LANGUAGES[0][1])
     name_nb = _name_field(NAME_LANGUAGES[1][1])
     name_en = _name_field(NAME_LANGUAGES[2][1])
@@ -112,7 +115,6 @@ class ProductForm(forms.ModelForm):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["thumbnail", "name", "sku", "category", "brand", "price_words", "in_stock",
                     "reorder_words"]
     list_display_links = ["name"]

@@ -268,3 +268,16 @@ def test_making_40_messages_at_the_best_hour_takes_the_statements_of_4(
     frozen_clock.advance(days=2)
 
     assert _statements_to_open(frozen_clock, 40) == few
+
+
+@pytest.mark.django_db
+def test_the_nightly_scoring_task_learns_the_best_hours(frozen_clock):
+    from campaigns.tasks import score_customers
+
+    customer = CustomerFactory()
+    _orders(customer, at(2026, 1, 10, 19), at(2026, 1, 11, 19), at(2026, 1, 12, 19))
+
+    summary = score_customers()
+
+    assert (summary["with_best_hour"], summary["best_hours_changed"]) == (1, 1)
+    assert Customer.objects.get(pk=customer.pk).best_hour == 20
