@@ -281,3 +281,26 @@ def test_the_nightly_scoring_task_learns_the_best_hours(frozen_clock):
 
     assert (summary["with_best_hour"], summary["best_hours_changed"]) == (1, 1)
     assert Customer.objects.get(pk=customer.pk).best_hour == 20
+
+
+def _statements_to_advance(clock, count: int) -> int:
+    for _ in range(count):
+        _signup(consenting_customer(best_hour=20), clock.now)
+    scheduler_tick(now=clock.now)  # enrolled, waiting an hour
+    scheduler_tick(now=clock.now)  # the event watermark moves: the next count starts alike
+    with CaptureQueriesContext(connection) as queries:
+        scheduler_tick(now=clock.advance(hours=1))
+    assert Message.objects.filter(due_at__gt=clock.now).count() == count
+    return len(queries)
+
+
+def test_advancing_40_journeys_to_a_best_hour_send_takes_the_statements_of_4(
+        frozen_clock, at_best_hour, policy):
+    at_best_hour.steps.update(position=1)
+    JourneyStepFactory(campaign=at_best_hour, position=0, kind=JourneyStep.Kind.WAIT,
+                       template=None, wait_duration=dt.timedelta(hours=1))
+    scheduler_tick(now=frozen_clock.now)
+    few = _statements_to_advance(frozen_clock, 4)
+    frozen_clock.advance(days=2)
+
+    assert _statements_to_advance(frozen_clock, 40) == few
