@@ -48,7 +48,8 @@ def best_hour_words(step) -> str:
 def best_hour_value_words(hour: int | None) -> str:
     """A customer's learned best hour, e.g. "20:00–21:00 in their time zone"."""
     if hour is None:
-        return _("not known yet (fewer than 3 purchases and clicks in the last year)")
+        return _("not known yet (learned nightly from at least 3 purchases or email clicks "
+                 "in the last year)")
     return _("%(start)s–%(end)s in their time zone, from their purchases and clicks") % {
         "start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00"}
 
