@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from campaigns.models import Campaign, JourneyStep
+from campaigns.selectors.journey_words import best_hour_words
 
 
 def duration_in_words(value: dt.timedelta | None) -> str:
@@ -117,7 +118,10 @@ def step_in_words(step: JourneyStep) -> Box:
             for v in step.variants.all()
         ]
         template = step.template.name if step.template_id else _("no template chosen yet")
-        return Box("send", _("Send an email"), template, variants, step.template_id)
+        title = _("Send an email")
+        if step.send_at_best_hour:
+            title = _("Send an email %(when)s") % {"when": best_hour_words(step)}
+        return Box("send", title, template, variants, step.template_id)
     if step.kind == JourneyStep.Kind.REWARD:
         points = step.reward_points or 0
         return Box("reward", _("Grant loyalty points"),

@@ -9,6 +9,7 @@ from django.db import OperationalError, transaction
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from campaigns import clock
+from campaigns.services.best_hour import best_hours_learn
 from campaigns.services.deliverability import (
     message_event_fail, message_event_process as message_event_apply, message_events_unprocessed,
 )
@@ -104,10 +105,14 @@ def segments_refresh() -> dict:
     autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
 )
 def score_customers() -> dict:
-    """Nightly (and on demand): RFM scores and lifecycle stages for every customer."""
-    report = customers_score(now=clock.now())
+    """Nightly (and on demand): RFM scores, lifecycle stages and best hours for every
+    customer."""
+    now = clock.now()
+    report = customers_score(now=now)
+    hours = best_hours_learn(now=now)
     summary = {"customers": report.customers, "with_orders": report.with_orders,
-               "stage_changes": report.stage_changes, "events": report.events}
+               "stage_changes": report.stage_changes, "events": report.events,
+               "with_best_hour": hours.with_hour, "best_hours_changed": hours.updated}
     logger.info("score_customers %s", summary)
     return summary
 @shared_task(name="campaigns.import_job", ignore_result=True)

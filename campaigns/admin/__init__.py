@@ -1,5 +1,5 @@
 """The marketer's workplace: one module per model family, all registered on the default site
 (campaigns.admin_site.LoyaltyAdminSite, which groups its home page by task)."""
-from . import api_keys  # noqa: F401
+from . import api_keys, catalogue  # noqa: F401
 from . import attributes, consent, content, customers, deliveries, forecasts, imports  # noqa: F401
 from . import dashboard, journeys, loyalty, privacy, segments, surveys  # noqa: F401

@@ -278,18 +278,21 @@ class JourneyStepForm(forms.ModelForm):
     class Meta:
         model = JourneyStep
         fields = ["position", "kind", "template", "wait_duration", "wait_until_local_time",
-                  "on_blocked", "reward_points", "coupon_valid_days"]
+                  "on_blocked", "send_at_best_hour", "best_hour_fallback", "reward_points",
+                  "coupon_valid_days"]
         widgets = {
             "position": forms.HiddenInput(attrs={"class": "cp-position"}),
             "kind": forms.Select(attrs={"class": "cp-kind"}),
             "wait_until_local_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "best_hour_fallback": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
         labels = {"wait_until_local_time": _("Then wait until (customer's time)")}
 
     # Which fields each kind uses; the others are emptied on save.
     KIND_FIELDS = {
         JourneyStep.Kind.WAIT: {"wait_duration", "wait_until_local_time"},
-        JourneyStep.Kind.SEND: {"template", "on_blocked"},
+        JourneyStep.Kind.SEND: {"template", "on_blocked", "send_at_best_hour",
+                                "best_hour_fallback"},
         JourneyStep.Kind.REWARD: {"reward_points"},
         JourneyStep.Kind.COUPON: {"coupon_valid_days"},
     }
@@ -301,6 +304,7 @@ class JourneyStepForm(forms.ModelForm):
         self.fields["position"].required = False
         # Only a send step reads it; the others keep the model's default.
         self.fields["on_blocked"].required = False
+        self.fields["best_hour_fallback"].required = False
         self.variants = list(self.instance.variants.select_related("template")) \
             if self.instance.pk else []
         for index, variant in enumerate(self.variants[:VARIANT_SLOTS], start=1):
@@ -312,6 +316,11 @@ class JourneyStepForm(forms.ModelForm):
         cleaned = super().clean()
         kind = cleaned.get("kind")
         cleaned["on_blocked"] = cleaned.get("on_blocked") or JourneyStep.OnBlocked.WAIT
+        if kind != JourneyStep.Kind.SEND:
+            cleaned["send_at_best_hour"] = False
+        cleaned["best_hour_fallback"] = (cleaned.get("best_hour_fallback")
+                                         or JourneyStep._meta.get_field(
+                                             "best_hour_fallback").get_default())
         used = self.KIND_FIELDS.get(kind, set())
         for name in self._OPTIONAL - used:
             cleaned[name] = None

@@ -19,6 +19,8 @@ from campaigns.models import (
     Segment, SegmentMembership, Subscription, SurveyResponse,
 )
 
+from campaigns.selectors.journey_words import best_hour_value_words
+
 from .deliveries import local_time
 
 # The most rows a section shows; the full lists are one link away.
@@ -77,8 +79,19 @@ def _days_ago(moment: dt.datetime | None, now: dt.datetime) -> str:
     return ngettext("%(count)d day ago", "%(count)d days ago", days) % {"count": days}
 
 
+def best_hour_html(customer: Customer) -> str:
+    """The customer's best hour in words (send steps "at the customer's best hour")."""
+    return format_html(gettext("<p>Best hour to email: {}.</p>"),
+                       best_hour_value_words(customer.best_hour))
+
+
 def lifecycle_html(customer: Customer, zone: ZoneInfo, now: dt.datetime) -> str:
-    """The stage with since-when, and R, F, M with what each number means."""
+    """The stage with since-when, and R, F, M with what each number means; the best hour."""
+    return format_html("{}{}", _stage_and_scores_html(customer, zone, now),
+                       best_hour_html(customer))
+
+
+def _stage_and_scores_html(customer: Customer, zone: ZoneInfo, now: dt.datetime) -> str:
     if not customer.lifecycle_stage:
         return gettext("Not scored yet: scores and stages are computed nightly, or with "
                        "“Recompute RFM and stages now” on the customer list.")

@@ -25,6 +25,7 @@ from campaigns.services.gdpr import (
 from campaigns.services.scheduling import customer_zone
 
 from . import customer_page as page
+from .catalogue import EventLineInline, OrderLineInline
 from .deliveries import ReadOnlyAdminMixin, admin_link, local_time, message_history_html
 from .personal_data import PersonalDataAdminMixin, customer_data_allowed
 
@@ -389,6 +390,7 @@ class OrderAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["customer_link"]
     fields = ["external_id", "customer_link", "placed_at", "amount", "currency", "status",
               "created_at"]
+    inlines = [OrderLineInline]
 
     @admin.display(description=_("customer"), ordering="customer__external_id")
     def customer_link(self, obj):
@@ -406,6 +408,7 @@ class EventAdmin(PersonalDataAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["customer_link", "order_link"]
     fields = ["type", "customer_link", "occurred_at", "received_at", "event_id", "order_link",
               "properties"]
+    inlines = [EventLineInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "order")

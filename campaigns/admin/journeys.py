@@ -86,7 +86,8 @@ class JourneyStepInline(admin.StackedInline):
         kwargs.setdefault("absolute_max", self.max_num + 10)
         return super().get_formset(request, obj, **kwargs)
     fieldsets = [
-        (None, {"fields": ["position", "kind", "template", "on_blocked", "wait_duration",
+        (None, {"fields": ["position", "kind", "template", "on_blocked",
+                           ("send_at_best_hour", "best_hour_fallback"), "wait_duration",
                            "wait_until_local_time", "reward_points", "coupon_valid_days"]}),
         (gettext_lazy("A/B variants (optional)"), {
             "classes": ["collapse", "cp-variants"],

@@ -1,4 +1,6 @@
 """Campaigns (journeys): a trigger, steps and the rules that govern them."""
+import datetime as dt
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.dateparse import parse_datetime
@@ -186,6 +188,17 @@ class JourneyStep(models.Model):
     on_blocked = models.CharField(
         _("on blocked"), max_length=8, choices=OnBlocked.choices, default=OnBlocked.WAIT,
         help_text=_("What happens when frequency caps or quiet hours block this message."),
+    )
+    # Send steps: due at the customer's best local hour (Customer.best_hour), else at the
+    # fallback time, at or after the moment the message would have been due.
+    send_at_best_hour = models.BooleanField(
+        _("at the customer's best hour"), default=False,
+        help_text=_("Send at the hour the customer usually buys or clicks, in their time "
+                    "zone."),
+    )
+    best_hour_fallback = models.TimeField(
+        _("else at (customer's time)"), default=dt.time(10, 0),
+        help_text=_("The campaign's hour when there is too little data about the customer."),
     )
     reward_points = models.PositiveIntegerField(
         _("reward points"), null=True, blank=True,

@@ -35,6 +35,25 @@ def event_words(event_type: str) -> str:
     return _("a “%(type)s” event") % {"type": event_type}
 
 
+def best_hour_words(step) -> str:
+    """A send step's moment when it waits for the customer's best hour, e.g. "at the
+    customer's best hour (else 10:00)"; "" for a step that sends when it is due."""
+    if not getattr(step, "send_at_best_hour", False):
+        return ""
+    fallback = step.best_hour_fallback or dt.time(10)
+    return _("at the customer's best hour (else %(time)s)") % {
+        "time": fallback.strftime("%H:%M")}
+
+
+def best_hour_value_words(hour: int | None) -> str:
+    """A customer's learned best hour, e.g. "20:00–21:00 in their time zone"."""
+    if hour is None:
+        return _("not known yet (learned nightly from at least 3 purchases or email clicks "
+                 "in the last year)")
+    return _("%(start)s–%(end)s in their time zone, from their purchases and clicks") % {
+        "start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00"}
+
+
 def topic_words(topic: str) -> str:
     return str(dict(Topic.choices).get(topic, topic))
 

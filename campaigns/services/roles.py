@@ -2,7 +2,7 @@
 
 Admins may do everything. Marketers may do everything a marketer does (customers,
 segments, campaigns, templates and layout, test sends, forecasts, dashboard, loyalty,
-surveys) but may not see API keys, export or erase a customer, read the privacy audit
+surveys; they read and correct the product catalogue) but may not see API keys, export or erase a customer, read the privacy audit
 trail, or change the integration's and the site's settings (attributes, country rules,
 provider or webhook settings, users and groups).
 
@@ -31,6 +31,9 @@ MARKETER_HIDDEN_HINTS = ("apikey", "provider", "webhook")
 # Settings a marketer may read but not change: how the API reads attributes, the
 # country rules of consent.
 MARKETER_VIEW_ONLY_MODELS = frozenset({"attributedefinition", "countrypolicy"})
+# Rows the shop's feed owns: a marketer may read and correct them (a name, the reorder
+# interval), not add or delete them.
+MARKETER_VIEW_CHANGE_MODELS = frozenset({"product"})
 
 
 def marketer_permissions():
@@ -40,10 +43,13 @@ def marketer_permissions():
     for hint in MARKETER_HIDDEN_HINTS:
         hidden |= Q(content_type__model__contains=hint)
     view_only = Q(content_type__model__in=MARKETER_VIEW_ONLY_MODELS) & ~Q(codename__startswith="view_")
+    view_change = Q(content_type__model__in=MARKETER_VIEW_CHANGE_MODELS) & (
+        Q(codename__startswith="add_") | Q(codename__startswith="delete_"))
     return (
         Permission.objects.filter(content_type__app_label="campaigns")
         .exclude(hidden)
         .exclude(view_only)
+        .exclude(view_change)
         .exclude(codename__in=MARKETER_FORBIDDEN_CODENAMES)
     )
 

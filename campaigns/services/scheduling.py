@@ -16,8 +16,9 @@ from django.db import transaction
 from django.db.models import F
 
 from campaigns.models import (
-    Campaign, Enrollment, Heartbeat, JourneyStep, Message, MessageLog, PointsEntry,
+    Campaign, Customer, Enrollment, Heartbeat, JourneyStep, Message, MessageLog, PointsEntry,
 )
+from campaigns.services.best_hour import best_hour_due
 from campaigns.services.bulk import instances_insert, rows_insert
 from campaigns.services.coupons import coupon_issue
 from campaigns.services.loyalty import points_add
@@ -78,7 +79,8 @@ def journeys_advance(*, now: dt.datetime) -> tuple[int, int]:
                 .filter(state=Enrollment.State.ACTIVE, next_action_at__lte=now,
                         campaign__status=Campaign.Status.ACTIVE)
                 .select_related("campaign")
-                .annotate(customer_time_zone=F("customer__time_zone"))
+                .annotate(customer_time_zone=F("customer__time_zone"),
+                          customer_best_hour=F("customer__best_hour"))
                 .order_by("next_action_at", "id")[:ADVANCE_CHUNK]
             )
             chunk_advanced, chunk_created = _advance_chunk(due, now=now)
@@ -211,6 +213,8 @@ def journeys_open(*, enrollments: list[Enrollment], step: JourneyStep, now: dt.d
     if not enrollments:
         return 0
     deadline = enrollments[0].campaign.deadline
+    if step.send_at_best_hour:
+        _customer_hours_annotate(enrollments)
     plain, settled = [], []
     for enrollment in enrollments:
         late = deadline and enrollment.triggered_at + deadline <= now
@@ -238,18 +242,46 @@ def _messages_insert_plain(enrollments: list[Enrollment], step: JourneyStep, *, 
     rows = []
     for enrollment in enrollments:
         row = dict(base)
+        expires_at = (enrollment.triggered_at + campaign.deadline
+                      if campaign.deadline else None)
+        due_at = _due_at(enrollment, step, after=enrollment.triggered_at, expires_at=expires_at)
         row.update(enrollment_id=enrollment.pk, customer_id=enrollment.customer_id,
-                   first_due_at=enrollment.triggered_at, due_at=enrollment.triggered_at,
-                   expires_at=(enrollment.triggered_at + campaign.deadline
-                               if campaign.deadline else None),
+                   first_due_at=due_at, due_at=due_at, expires_at=expires_at,
                    message_id=uuid.uuid4())
         rows.append(row)
     return len(rows_insert(Message, rows, returning=("id",), skip_conflicts=True))
 
 
+def _customer_hours_annotate(enrollments: list[Enrollment]) -> None:
+    """Give each enrollment its customer's zone and best hour, in one query for all."""
+    hours = {
+        customer_id: (time_zone, best_hour)
+        for customer_id, time_zone, best_hour in Customer.objects.filter(
+            id__in={e.customer_id for e in enrollments}
+        ).values_list("id", "time_zone", "best_hour")
+    }
+    for enrollment in enrollments:
+        enrollment.customer_time_zone, enrollment.customer_best_hour = hours.get(
+            enrollment.customer_id, ("", None))
+
+
+def _due_at(enrollment: Enrollment, step: JourneyStep, *, after: dt.datetime,
+            expires_at: dt.datetime | None) -> dt.datetime:
+    """When a send step's message is due: `after`, or for a step sent at the customer's
+    best hour, the next such local hour (caps and quiet hours still apply at send time)."""
+    if not step.send_at_best_hour:
+        return after
+    return best_hour_due(
+        after=after, best_hour=getattr(enrollment, "customer_best_hour", None),
+        fallback=step.best_hour_fallback,
+        zone=customer_zone(getattr(enrollment, "customer_time_zone", "")),
+        expires_at=expires_at)
+
+
 def _message_for_step(enrollment: Enrollment, step: JourneyStep, *, due_at, now) -> Message:
     campaign = enrollment.campaign
     expires_at = enrollment.triggered_at + campaign.deadline if campaign.deadline else None
+    due_at = _due_at(enrollment, step, after=due_at, expires_at=expires_at)
     variants = list(step.variants.all())
     variant = variants[weighted_draw(
         salt=f"variant:{step.pk}", customer_id=enrollment.customer_id,

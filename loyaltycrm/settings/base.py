@@ -329,7 +329,8 @@ CELERY_BEAT_SCHEDULE = {
     "segments-refresh": {"task": "campaigns.segments_refresh",
                          "schedule": float(SEGMENT_REFRESH_MINUTES * 60)},
     # Every night at 03:15 (TIME_ZONE), a quiet hour: recompute RFM scores and lifecycle
-    # stages; stage changes become lifecycle.<stage> events that can start journeys.
+    # stages (stage changes become lifecycle.<stage> events that can start journeys), and
+    # each customer's best hour from the local hours of their purchases and clicks.
     "score-customers": {
         "task": "campaigns.score_customers",
         "schedule": crontab(hour=RFM_SCORE_HOUR, minute=RFM_SCORE_MINUTE),

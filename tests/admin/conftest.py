@@ -8,7 +8,7 @@ from django.db import transaction
 from campaigns import clock
 from campaigns.models import (
     AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest,
-    Event, ForecastJob, ImportJob, Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
+    Event, EventLine, Order, OrderLine, Product, ForecastJob, ImportJob, Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
     SurveyQuestion, Tier,
 )
 from campaigns.services.api_keys import api_key_create
@@ -95,3 +95,22 @@ def _shop_build(frozen_clock: Clock) -> None:
     Tier.objects.create(name="bronze", threshold=0)
     Coupon.objects.create(code="TEST-CODE-01", customer=sent.customer, campaign=bonus,
                           expires_at=frozen_clock.now + dt.timedelta(days=30))
+    _catalogue_build(sent.customer, frozen_clock.now)
+
+
+def _catalogue_build(customer: Customer, now: dt.datetime) -> None:
+    """A product, an order line and a cart line (unless the demo made some already)."""
+    product = Product.objects.order_by("pk").first() or Product.objects.create(
+        sku="demo-p-1", name="Chef's knife", names={"sv": "Kockkniv"}, price="899.00",
+        currency="SEK", category="Kitchen > Knives", brand="Morakniv",
+        image_url="https://cdn.example.com/p1.jpg")
+    order = Order.objects.filter(customer=customer).first() or Order.objects.create(
+        customer=customer, external_id="catalogue-o-1", amount="899.00", currency="SEK",
+        placed_at=now)
+    if not OrderLine.objects.exists():
+        OrderLine.objects.create(order=order, customer=customer, sku=product.sku,
+                                 product=product, price="899.00", placed_at=order.placed_at)
+    if not EventLine.objects.exists():
+        cart = Event.objects.create(customer=customer, type="checkout.started", occurred_at=now)
+        EventLine.objects.create(event=cart, customer=customer, sku=product.sku,
+                                 product=product, occurred_at=now)

@@ -15,12 +15,12 @@
     "date_attribute", "trigger_segment", "first_run", "every_days", "share"];
   var KIND_FIELDS = {
     wait: ["wait_duration", "wait_until_local_time"],
-    send: ["template", "on_blocked"],
+    send: ["template", "on_blocked", "send_at_best_hour"],
     reward: ["reward_points"],
     coupon: ["coupon_valid_days"]
   };
-  var ALL_KIND_FIELDS = ["template", "on_blocked", "wait_duration", "wait_until_local_time",
-    "reward_points", "coupon_valid_days"];
+  var ALL_KIND_FIELDS = ["template", "on_blocked", "send_at_best_hour", "wait_duration",
+    "wait_until_local_time", "reward_points", "coupon_valid_days"];
 
   function rows(scope, field) {
     return scope.querySelectorAll(".form-row.field-" + field);
