@@ -48,7 +48,8 @@ gets `401` with a `WWW-Authenticate: Bearer` header.
 
 **Errors.** Every error is JSON: `{"errors": [{"field": "customer.email", "message":
 "…"}]}`, with `"index"` added for an item of a batch. `field` is the dotted path of the
-bad value, empty when the request as a whole is wrong. Status codes: `400` invalid data
+bad value, with list positions in brackets (`order.items[2].quantity`), empty when the
+request as a whole is wrong. Status codes: `400` invalid data
 (including a body that is not JSON), `401` no valid key, `413` body over 1 MB.
 
 **Text** anywhere in a body, object keys and `properties` at any depth included, must

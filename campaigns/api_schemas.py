@@ -684,8 +684,9 @@ class ErrorOut(Schema):
         description="Position of the bad item in a batch; absent otherwise.",
     )
     field: str = Field(
-        description='Dotted path of the bad field, e.g. "customer.email"; empty '
-        "when the problem is the request as a whole."
+        description='Dotted path of the bad field, e.g. "customer.email", list '
+        'positions in brackets ("order.items[2].quantity"); empty when the problem is '
+        "the request as a whole."
     )
     message: str
 

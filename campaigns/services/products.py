@@ -38,13 +38,15 @@ class _ConcurrentBatch(Exception):
     """A concurrent request created a product this batch meant to create: start again."""
 
 
-def products_upsert(*, products: list[dict]) -> list[ProductResult]:
+def products_upsert(*, products: list[dict], dry_run: bool = False) -> list[ProductResult]:
     """Create or update validated products by SKU, all or nothing; one result per item.
 
     A field an item leaves out keeps its stored value (a new product gets its default);
     `None` clears it. Posting the same products again changes nothing (all `unchanged`).
     The order and event lines waiting for these SKUs (product still empty) are linked in
     the same transaction. A SKU given twice in one batch is refused (IngestRejected).
+
+    With `dry_run` the results say what would happen and nothing is written.
 
     Set-based: a fixed number of statements whatever the batch's size. Two batches
     creating the same new SKU at once: the second is done again and finds it stored.
@@ -55,7 +57,7 @@ def products_upsert(*, products: list[dict]) -> list[ProductResult]:
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
-                results = _batch_store(products)
+                results = _batch_store(products, dry_run=dry_run)
             break
         except (_ConcurrentBatch, OperationalError) as exc:
             retry = isinstance(exc, _ConcurrentBatch) or getattr(
@@ -98,11 +100,12 @@ def _values(data: dict, current: dict | None) -> dict:
     return values
 
 
-def _batch_store(products: list[dict]) -> list[ProductResult]:
+def _batch_store(products: list[dict], *, dry_run: bool = False) -> list[ProductResult]:
     now = clock.now()
     skus = [data["sku"] for data in products]
+    products_read = Product.objects if dry_run else Product.objects.select_for_update()
     stored = {row["sku"]: row for row in filter_in(
-        Product.objects.select_for_update(), "sku", skus).order_by("pk").values(
+        products_read, "sku", skus).order_by("pk").values(
         "id", "sku", *FIELDS)}
     creates, updates, statuses = [], [], []
     defaults = model_defaults(Product)
@@ -120,11 +123,12 @@ def _batch_store(products: list[dict]) -> list[ProductResult]:
         else:
             updates.append({"id": stored[data["sku"]]["id"], **values, "updated_at": now})
             statuses.append(UPDATED)
-    created = rows_insert(Product, creates, returning=("id",), skip_conflicts=True)
-    if len(created) != len(creates):
-        raise _ConcurrentBatch
-    rows_update(Product, updates, fields=[*FIELDS, "updated_at"])
-    lines_link(skus=skus)
+    if not dry_run:
+        created = rows_insert(Product, creates, returning=("id",), skip_conflicts=True)
+        if len(created) != len(creates):
+            raise _ConcurrentBatch
+        rows_update(Product, updates, fields=[*FIELDS, "updated_at"])
+        lines_link(skus=skus)
     return [ProductResult(index=index, sku=sku, status=status)
             for index, (sku, status) in enumerate(zip(skus, statuses))]
 
