@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic_core import PydanticCustomError
 
 from campaigns.api_schemas import sku_checked
-from campaigns.models import EventLine, OrderLine, Product
+from campaigns.models import EventLine, Order, OrderLine, Product
 from campaigns.services.bulk import filter_in, rows_insert, rows_update
 from campaigns.services.loyalty import REVERSING_EVENTS
 
@@ -72,8 +72,9 @@ def _refunds_check(items, stored_orders: set[str], plan: LinesPlan) -> list[dict
     named = sorted({str((data.get("properties") or {}).get("order") or "")
                     for _, data in refunds} - {""})
     if named:
-        for pk, owner, order, sku, quantity, refunded in filter_in(
-                OrderLine.objects, "order__external_id", named).order_by("pk").values_list(
+        for pk, owner, order, sku, quantity, refunded in OrderLine.objects.filter(
+                order__in=filter_in(Order.objects, "external_id", named)).order_by(
+                "pk").values_list(
                 "pk", "order__customer__external_id", "order__external_id", "sku",
                 "quantity", "refunded_quantity"):
             lines.setdefault((owner, order), {}).setdefault(sku, []).append(
