@@ -578,7 +578,8 @@ class EventIn(InputSchema):
             },
             # `order` is required on purchases and must be absent or null on the others.
             "if": {"properties": {"type": {"const": "purchase"}}},
-            "then": {"required": ["order"], "properties": {"order": {"type": "object"}}},
+            "then": {"required": ["order"], "properties": {"order": {"type": "object"},
+                                                           "items": {"type": "null"}}},
             "else": {"properties": {"order": {"type": "null"}}},
         },
     )
@@ -798,11 +799,10 @@ def _names_checked(value: dict[str, str] | None) -> dict[str, str] | None:
             raise PydanticCustomError(
                 "names_language",
                 "Name the language by its code, e.g. sv, nb, en or sv-SE.")
-        name = name.strip()
-        if not 1 <= len(name) <= 300:
+        if len(name) > 300 or not name.strip():
             raise PydanticCustomError(
                 "names_length", "Each name must be 1 to 300 characters long.")
-        names[_normalise_locale(language)] = name
+        names[_normalise_locale(language)] = name.strip()
     return names
 
 
@@ -820,18 +820,36 @@ def _product_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: item for key, item in value.items() if item is not None}
 
 
+# Text with at least one character that is not white space (which is trimmed).
+NOT_BLANK_TEXT = rf"^[^\u0000]*[^{_SPACE}\u0000][^\u0000]*$"
+
+
+def _not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError("blank", "The text is empty.")
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(http_url), WithJsonSchema(_HTTP_URL_SCHEMA)]
 Category = Annotated[
     str,
-    StringConstraints(max_length=2000),
+    StringConstraints(max_length=300),
     AfterValidator(category_normalised),
     Field(json_schema_extra={"pattern": STORABLE_TEXT}),
 ]
 ProductName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
-    Field(json_schema_extra={"pattern": STORABLE_TEXT}),
+    StringConstraints(min_length=1, max_length=300),
+    AfterValidator(_not_blank),
+    Field(json_schema_extra={"pattern": NOT_BLANK_TEXT}),
 ]
+_NAMES_SCHEMA = {
+    "type": "object", "maxProperties": 50,
+    "propertyNames": {"pattern": LOCALE_PATTERN},
+    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 300,
+                             "pattern": NOT_BLANK_TEXT},
+}
 
 
 class ProductIn(InputSchema):
@@ -856,7 +874,12 @@ class ProductIn(InputSchema):
                 "in_stock": True,
                 "attributes": {"steel": "Sandvik 12C27", "length_cm": 20},
                 "reorder_days": None,
-            }
+            },
+            # A price needs its currency.
+            "if": {"required": ["price"],
+                   "properties": {"price": {"not": {"type": "null"}}}},
+            "then": {"required": ["currency"],
+                     "properties": {"currency": {"type": "string"}}},
         },
     )
 
@@ -865,7 +888,8 @@ class ProductIn(InputSchema):
     name: ProductName = Field(description="The name (1-300 chars), used when the "
                               "customer's language has none in `names`.")
     names: (
-        Annotated[dict[str, str], AfterValidator(_names_checked)] | None
+        Annotated[dict[str, str], AfterValidator(_names_checked),
+                  WithJsonSchema(_NAMES_SCHEMA)] | None
     ) = Field(default=None, description='The name per language, e.g. {"sv": "Kockkniv", '
               '"nb": "Kokkekniv"}. Keys sv, nb, en, sv-SE (any case).')
     url: HttpUrl | None = Field(default=None, description="The product page: an "
@@ -880,7 +904,7 @@ class ProductIn(InputSchema):
     category: Category | None = Field(
         default=None, description='A path, e.g. "Kitchen > Knives"; "Kitchen>Knives" '
         "is stored as that too.")
-    brand: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100),
+    brand: Annotated[str, StringConstraints(max_length=100), AfterValidator(str.strip),
                      Field(json_schema_extra={"pattern": STORABLE_TEXT})] | None = None
     in_stock: StrictBool = Field(default=True, description="Default true. Products out "
                                  "of stock are never recommended.")
