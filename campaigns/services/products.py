@@ -133,12 +133,20 @@ def _batch_store(products: list[dict], *, dry_run: bool = False) -> list[Product
             for index, (sku, status) in enumerate(zip(skus, statuses))]
 
 
-def lines_link(*, skus: list[str]) -> None:
-    """Link the order and event lines of these SKUs that wait for their product: one
-    UPDATE per table, through the partial index on unlinked SKUs."""
-    if not skus:
-        return
+def lines_link(*, skus: list[str] | None = None) -> int:
+    """Link the order and event lines of these SKUs (None: of every SKU in the catalogue)
+    that wait for their product: one UPDATE per table, through the partial index on
+    unlinked SKUs. Returns the number of lines linked.
+
+    Without SKUs it is the sweep for a line stored while its product was being created
+    by a concurrent transaction (neither saw the other's uncommitted row)."""
+    if skus is not None and not skus:
+        return 0
     product = Product.objects.filter(sku=OuterRef("sku")).values("pk")[:1]
+    linked = 0
     for model in (OrderLine, EventLine):
-        filter_in(model.objects.filter(product__isnull=True), "sku", skus).update(
-            product=Subquery(product))
+        pending = model.objects.filter(product__isnull=True)
+        pending = (filter_in(pending, "sku", skus) if skus is not None
+                   else pending.filter(sku__in=Product.objects.values("sku")))
+        linked += pending.update(product=Subquery(product))
+    return linked

@@ -152,3 +152,17 @@ def test_the_document_describes_the_endpoint(db):
     assert set(operation["requestBody"]["content"]["application/json"]["examples"]) == {
         "one", "batch"}
     assert "ProductIn" in document["components"]["schemas"]
+
+
+def test_the_sweep_links_every_line_whose_product_exists(db):
+    from campaigns.services.products import lines_link
+
+    order = OrderFactory()
+    Product.objects.create(sku="KN-200", name="Knife")
+    OrderLine.objects.create(order=order, customer=order.customer, sku="KN-200", quantity=1,
+                             placed_at=order.placed_at)
+    OrderLine.objects.create(order=order, customer=order.customer, sku="NONE", quantity=1,
+                             placed_at=order.placed_at)
+
+    assert lines_link() == 1
+    assert lines_link() == 0
