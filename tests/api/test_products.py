@@ -166,3 +166,25 @@ def test_the_sweep_links_every_line_whose_product_exists(db):
 
     assert lines_link() == 1
     assert lines_link() == 0
+
+
+def test_a_product_created_between_the_read_and_the_insert_is_upserted_again(
+        frozen_clock, monkeypatch):
+    from campaigns.services import products as products_service
+
+    products_service.products_upsert(products=[{"sku": "KN-200", "name": "Knife"}])
+    # Miss the stored product once, as a read before a concurrent request committed would.
+    filter_in, calls = products_service.filter_in, []
+
+    def miss_once(queryset, field, values):
+        calls.append(field)
+        found = filter_in(queryset, field, values)
+        return found.none() if len(calls) == 1 else found
+
+    monkeypatch.setattr(products_service, "filter_in", miss_once)
+
+    [result] = products_service.products_upsert(
+        products=[{"sku": "KN-200", "name": "Chef's knife"}])
+
+    assert result.status == "updated"
+    assert Product.objects.get().name == "Chef's knife"
