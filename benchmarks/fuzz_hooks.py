@@ -13,6 +13,17 @@ RULES_BEYOND_THE_SCHEMA = (
     "recorded for another customer",             # an order id used by another customer
     "which cannot be stored",                    # NUL deep inside properties
     "which is not a character",                  # a lone surrogate, anywhere
+    # Lines (campaigns/services/lines.py, api_schemas.EventLineIn): arithmetic, the
+    # order's currency and what a refund's order holds.
+    "A line total that does not match",
+    "A line total needs the line's unit price.",
+    "The line's currency differs from the order's",
+    "of this customer.",                         # a refunded SKU not on that order
+    "More than was bought",
+    "Name the order whose lines are refunded",
+    "Give the viewed product's SKU as text",
+    "This SKU is already given at index",        # a product twice in one batch
+    "The category path is longer than",          # "a>b" is stored as "a > b"
 )
 
 

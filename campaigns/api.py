@@ -1,4 +1,5 @@
-"""The shop's ingestion API (JSON over HTTP): events and customers in, nothing else."""
+"""The shop's ingestion API (JSON over HTTP): events, customers and products in, nothing
+else."""
 
 import json
 import logging
@@ -12,6 +13,8 @@ from ninja.security import HttpBearer
 
 from campaigns.api_schemas import (
     BATCH_MAX_EVENTS,
+    BATCH_MAX_PRODUCTS,
+    LINES_MAX,
     CouponRedeemIn,
     CouponRedeemOut,
     CustomerIn,
@@ -19,8 +22,11 @@ from campaigns.api_schemas import (
     ErrorsOut,
     EventsOut,
     EventsPayload,
+    ProductsOut,
+    ProductsPayload,
     error_field_path,
     error_message,
+    field_path,
 )
 from campaigns.models import ApiKey, ConsentSource
 from campaigns.services.api_keys import api_key_authenticate
@@ -28,6 +34,7 @@ from campaigns import clock
 from campaigns.services.coupons import CouponNotFound, CouponRejected, coupon_redeem
 from campaigns.services.customers import IngestRejected, customer_upsert
 from campaigns.services.events import CREATED, events_ingest
+from campaigns.services.products import products_upsert
 from campaigns.storable import Unstorable, unstorable_find
 
 logger = logging.getLogger(__name__)
@@ -41,7 +48,8 @@ gets `401` with a `WWW-Authenticate: Bearer` header.
 
 **Errors.** Every error is JSON: `{"errors": [{"field": "customer.email", "message":
 "…"}]}`, with `"index"` added for an item of a batch. `field` is the dotted path of the
-bad value, empty when the request as a whole is wrong. Status codes: `400` invalid data
+bad value, with list positions in brackets (`order.items[2].quantity`), empty when the
+request as a whole is wrong. Status codes: `400` invalid data
 (including a body that is not JSON), `401` no valid key, `413` body over 1 MB.
 
 **Text** anywhere in a body, object keys and `properties` at any depth included, must
@@ -63,6 +71,18 @@ which is recorded once per order `external_id` and counted once in the customer'
 count and total spent. Any other lower-case `type` (e.g. `refund`, `wishlist.added`) is
 stored as it is, with its `properties`.
 
+**Lines.** A purchase's `order` may carry `items`: `[{"sku", "quantity", "price"}]`, 1 to
+{LINES_MAX}, with an optional `total` (must equal quantity × price) and `currency` (must be
+the order's). They are stored once, with the order when it is new; their sum may differ
+from `amount` (discounts, shipping). A SKU not in the catalogue yet is kept and linked when
+`POST /products` brings it. Other events may carry `items` of the same shape (`price`
+optional, `quantity` 1 by default): the cart of `checkout.started` and `cart.updated`, the
+products of `product.viewed` (or `properties.sku` as a shorthand for one line). A `refund`
+or `order_cancelled` naming its order in `properties.order` may list the lines refunded,
+`[{"sku", "quantity"}]`: a SKU not on that order, or more than was bought, is refused. A
+refund without `items` refunds the whole order (its points are taken back); with `items`
+only those lines, and the order stays placed until every line is refunded.
+
 **Batches are all or nothing.** Every item is validated first; if any item is bad,
 nothing is stored and the answer is `400` listing every problem with its `index` and
 `field`. Otherwise all items are stored in one transaction.
@@ -83,6 +103,27 @@ new. Consent answers are recorded with source `api`; a topic left out keeps its 
 
 `201` when the customer was created, `200` when an existing one was updated.
 """
+
+PRODUCTS_DESCRIPTION = f"""
+Post one product object, or a list of 1 to {BATCH_MAX_PRODUCTS} of them. Each is created
+or updated by its `sku`; fields you leave out keep their stored value, `null` clears an
+optional one. Posting the same products again changes nothing (every result `unchanged`).
+
+`url` and `image_url` must be absolute `http` or `https` URLs; `price` needs `currency`;
+`category` is a path such as `Kitchen > Knives` (`Kitchen>Knives` is stored the same way).
+`names` gives the name per language (`{{"sv": "Kockkniv", "nb": "Kokkekniv"}}`), used for
+customers with that language; `attributes` is a flat object of scalars.
+
+Order and cart lines that named a SKU before its product arrived are linked to it in the
+same transaction.
+
+**Batches are all or nothing**: any bad item (or a SKU given twice) makes the answer `400`
+listing every problem with its `index` and `field`; nothing is stored.
+
+**Status.** `201` when at least one product was created, `200` otherwise; `results` has
+one entry per item, in the order posted: `created`, `updated` or `unchanged`.
+"""
+
 
 class BodyRefused(ValueError):
     """A body that is JSON but cannot be taken as it is; `errors` in the API's format."""
@@ -112,7 +153,7 @@ def _unstorable_errors(document, problems: list[Unstorable]) -> list[dict]:
         # An item of a posted list (a batch) is named by its index, as validation does.
         if isinstance(document, list) and path:
             error["index"] = path.pop(0)
-        error.update(field=".".join(str(part) for part in path), message=problem.message)
+        error.update(field=field_path(path), message=problem.message)
         errors.append(error)
     return errors
 
@@ -185,7 +226,8 @@ def _validation_failed(request: HttpRequest, exc: ValidationError) -> HttpRespon
     for error in exc.errors:
         # The location starts with ("body", <parameter name>); the rest is the path.
         index, field = error_field_path(error["loc"][2:])
-        message = error_message(error["type"], field, error["msg"])
+        noun = "product" if request.path.rstrip("/").endswith("/products") else "event"
+        message = error_message(error["type"], field, error["msg"], noun)
         errors.append({"index": index, "field": field, "message": message})
     return _errors(
         request,
@@ -271,6 +313,43 @@ def customers_post(request: HttpRequest, payload: Body[CustomerIn]):
     logger.info("Customer %s through the API", "created" if created else "updated")
     body = {"external_id": customer.external_id, "created": created}
     return Status(201 if created else 200, body)
+
+
+@api.post(
+    "/products",
+    auth=ApiKeyAuth(),
+    response={200: ProductsOut, 201: ProductsOut, **ERROR_RESPONSES},
+    summary="Create or update products (one or a batch)",
+    description=PRODUCTS_DESCRIPTION,
+    tags=["products"],
+    openapi_extra={"requestBody": {"content": {"application/json": {"examples": {
+        "one": {"summary": "One product", "value": {
+            "sku": "KN-200", "name": "Chef's knife 20 cm",
+            "names": {"sv": "Kockkniv 20 cm", "nb": "Kokkekniv 20 cm"},
+            "url": "https://shop.example/p/kn-200",
+            "image_url": "https://shop.example/img/kn-200.jpg", "price": "899.00",
+            "currency": "SEK", "category": "Kitchen > Knives", "brand": "Morakniv"}},
+        "batch": {"summary": "A batch", "value": [
+            {"sku": "KN-200", "name": "Chef's knife 20 cm", "price": "899.00",
+             "currency": "SEK", "category": "Kitchen > Knives"},
+            {"sku": "CB-40", "name": "Cutting board", "in_stock": False,
+             "attributes": {"material": "oak"}}]},
+    }}}}},
+)
+def products_post(request: HttpRequest, payload: Body[ProductsPayload]):
+    is_batch = isinstance(payload, list)
+    items = payload if is_batch else [payload]
+    try:
+        results = products_upsert(
+            products=[item.model_dump(exclude_unset=True) for item in items])
+    except IngestRejected as exc:
+        errors = exc.errors if is_batch else [_without_index(e) for e in exc.errors]
+        return _errors(request, errors, status=400)
+    counts = {status: sum(r.status == status for r in results)
+              for status in ("created", "updated", "unchanged")}
+    body = {**counts, "results": [{"index": r.index, "sku": r.sku, "status": r.status}
+                                  for r in results]}
+    return Status(201 if counts["created"] else 200, body)
 
 
 COUPONS_DESCRIPTION = """

@@ -439,6 +439,105 @@ _AMOUNT_SCHEMA = {
 }
 
 
+BATCH_MAX_PRODUCTS = 1000
+LINES_MAX = 500
+# A SKU: 1-100 characters after trimming, no control characters (NUL, tab, newline, …).
+SKU_PATTERN = (r"^[^\u0000-\u001f\u007f]*"
+               rf"[^{_SPACE}\u0000-\u001f\u007f][^\u0000-\u001f\u007f]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PRICE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$"},
+        {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
+    ]
+}
+
+
+def sku_checked(value: str) -> str:
+    """The API's rule for a SKU: trimmed, 1 to 100 characters, no control characters."""
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError("sku_empty", "The SKU is empty.")
+    if len(value) > 100:
+        raise PydanticCustomError("sku_too_long", "The SKU is longer than 100 characters.")
+    if _CONTROL.search(value):
+        raise PydanticCustomError(
+            "sku_control", "The SKU contains a control character (such as a tab or a "
+            "newline); remove it.")
+    return value
+
+
+Sku = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(sku_checked),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100,
+                    "pattern": SKU_PATTERN}),
+]
+Price = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=12, decimal_places=2),
+    WithJsonSchema(_PRICE_SCHEMA),
+]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class EventLineIn(InputSchema):
+    """A line of a cart, a viewed product or a refund: a product by its SKU.
+
+    A SKU not in the catalogue yet is kept and linked when the product arrives."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"sku": "KN-200", "quantity": 1, "price": "899.00"}},
+    )
+
+    sku: Sku = Field(description="The shop's product code (1-100 chars, trimmed).")
+    quantity: Quantity = Field(default=1, description="An integer, at least 1 (default 1).")
+    price: Price | None = Field(
+        default=None, description="Unit price, at least 0, at most 2 decimals; send it "
+        'as a string, e.g. "899.00".')
+    total: Price | None = Field(
+        default=None, description="Optional: quantity × price; refused when it differs.")
+    currency: Currency | None = Field(
+        default=None, description="Optional ISO 4217 code; on an order's line it must be "
+        "the order's currency.")
+
+    @field_validator("total")
+    @classmethod
+    def _total_matches(cls, value: Decimal | None, info: ValidationInfo):
+        if value is None:
+            return value
+        if "quantity" not in info.data or "price" not in info.data:
+            return value  # Refused for their own reasons already.
+        price = info.data["price"]
+        if price is None:
+            raise PydanticCustomError(
+                "line_total_without_price", "A line total needs the line's unit price.")
+        expected = price * info.data["quantity"]
+        if value != expected:
+            raise PydanticCustomError(
+                "line_total_mismatch",
+                "A line total that does not match: quantity × price is {expected}.",
+                {"expected": f"{expected:.2f}"})
+        return value
+
+
+class OrderLineIn(EventLineIn):
+    """A line of an order: a SKU, how many, at what unit price."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"sku": "KN-200", "quantity": 2, "price": "449.50",
+                                       "total": "899.00"}},
+    )
+
+    quantity: Quantity = Field(description="An integer, at least 1.")
+    price: Price = Field(
+        description='Unit price, at least 0, at most 2 decimals, e.g. "449.50".')
+
+
 class OrderIn(InputSchema):
     """The order of a purchase, matched by `external_id`; recorded once."""
 
@@ -455,6 +554,12 @@ class OrderIn(InputSchema):
     )
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
         description="ISO 4217 code in capitals, e.g. SEK."
+    )
+    items: Annotated[list[OrderLineIn], Field(min_length=1, max_length=LINES_MAX)] = Field(
+        default=None,
+        description=f"The order's lines (1 to {LINES_MAX}), stored with the order when it "
+        "is new. Their sum may differ from `amount` (discounts, shipping).",
+        json_schema_extra=_no_default_shown,
     )
 
 
@@ -473,7 +578,8 @@ class EventIn(InputSchema):
             },
             # `order` is required on purchases and must be absent or null on the others.
             "if": {"properties": {"type": {"const": "purchase"}}},
-            "then": {"required": ["order"], "properties": {"order": {"type": "object"}}},
+            "then": {"required": ["order"], "properties": {"order": {"type": "object"},
+                                                           "items": {"type": "null"}}},
             "else": {"properties": {"order": {"type": "null"}}},
         },
     )
@@ -501,6 +607,14 @@ class EventIn(InputSchema):
     properties: Annotated[dict[str, Any], WithJsonSchema(_PROPERTIES_SCHEMA)] = Field(
         default_factory=dict
     )
+    items: Annotated[list[EventLineIn], Field(min_length=1, max_length=LINES_MAX)] = Field(
+        default=None,
+        description=f"Lines of a cart (`checkout.started`, `cart.updated`), viewed "
+        f"products (`product.viewed`; `properties.sku` is a shorthand for one) or a "
+        f"refund (`refund`, `order_cancelled` with `properties.order`: the lines "
+        f"refunded): 1 to {LINES_MAX}. A purchase's lines go in `order.items`.",
+        json_schema_extra=_no_default_shown,
+    )
 
     @field_validator("order")
     @classmethod
@@ -518,6 +632,14 @@ class EventIn(InputSchema):
                 "Only purchase events carry an order; put other references in "
                 "properties.",
             )
+        return value
+
+    @field_validator("items")
+    @classmethod
+    def _items_not_on_purchases(cls, value, info: ValidationInfo):
+        if info.data.get("type") == "purchase" and value is not None:
+            raise PydanticCustomError(
+                "items_on_purchase", "A purchase's lines go in order.items.")
         return value
 
 
@@ -565,8 +687,9 @@ class ErrorOut(Schema):
         description="Position of the bad item in a batch; absent otherwise.",
     )
     field: str = Field(
-        description='Dotted path of the bad field, e.g. "customer.email"; empty '
-        "when the problem is the request as a whole."
+        description='Dotted path of the bad field, e.g. "customer.email", list '
+        'positions in brackets ("order.items[2].quantity"); empty when the problem is '
+        "the request as a whole."
     )
     message: str
 
@@ -575,20 +698,32 @@ class ErrorsOut(Schema):
     errors: list[ErrorOut]
 
 
+def field_path(parts) -> str:
+    """A location as the API names fields: dotted, list positions in brackets
+    (`order.items[2].quantity`)."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
 def error_field_path(loc: tuple | list) -> tuple[int | None, str]:
-    """Split an error location below the body into (batch index, dotted path)."""
+    """Split an error location below the body into (batch index, field path)."""
     index = None
     parts = list(loc)
     if parts[:1] == ["batch"]:
         parts = parts[1:]
         if parts and isinstance(parts[0], int):
             index, parts = parts[0], parts[1:]
-    elif parts[:1] == ["event"]:
+    elif parts[:1] in (["event"], ["product"]):
         parts = parts[1:]
-    return index, ".".join(str(part) for part in parts)
+    return index, field_path(parts)
 
 
-def error_message(error_type: str, field: str, message: str) -> str:
+def error_message(error_type: str, field: str, message: str, noun: str = "event") -> str:
     """A message for an integrator: ours where pydantic's wording is unclear."""
     if error_type == "missing":
         return "This field is required." if field else "The body is empty; send JSON."
@@ -597,9 +732,10 @@ def error_message(error_type: str, field: str, message: str) -> str:
     if error_type == "extra_forbidden":
         return "Unknown field; check its spelling against the API documentation."
     if not field and error_type == "too_short":
-        return "The list is empty; send at least 1 event."
+        return f"The list is empty; send at least 1 {noun}."
     if not field and error_type == "too_long":
-        return f"Send at most {BATCH_MAX_EVENTS} events per request; split the batch."
+        limit = BATCH_MAX_PRODUCTS if noun == "product" else BATCH_MAX_EVENTS
+        return f"Send at most {limit} {noun}s per request; split the batch."
     return message
 
 
@@ -620,3 +756,210 @@ class CouponRedeemOut(Schema):
     status: str = Field(description="redeemed, or already_redeemed for a retry.")
     order_id: str
     redeemed_at: dt.datetime
+
+
+# Products ------------------------------------------------------------------------------
+
+# An absolute http(s) URL with a host part and no blanks or control characters; what the
+# server checks (`http_url`) and the document says are the same rule.
+HTTP_URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\u0000-\u0020\u007f/?#][^\u0000-\u0020\u007f]*$"
+_HTTP_URL_SCHEMA = {"type": "string", "maxLength": 2000, "pattern": HTTP_URL_PATTERN}
+
+
+def http_url(value: str) -> str:
+    """An absolute http(s) URL (what a customer's mail program may follow or load)."""
+    if len(value) <= 2000 and re.fullmatch(HTTP_URL_PATTERN, value):
+        return value
+    raise PydanticCustomError(
+        "url_not_http",
+        "Give an absolute http or https URL of at most 2000 characters, e.g. "
+        "https://shop.example/p/kn-200; other schemes (javascript:, ftp:, data:) and "
+        "relative URLs are refused.")
+
+
+def category_normalised(value: str) -> str:
+    """A category path with one separator form: "Kitchen>Knives" → "Kitchen > Knives";
+    blanks inside a level collapse to one space, empty levels are dropped."""
+    levels = [" ".join(level.split()) for level in value.split(">")]
+    path = " > ".join(level for level in levels if level)
+    if len(path) > 300:
+        raise PydanticCustomError(
+            "category_too_long", "The category path is longer than 300 characters.")
+    return path
+
+
+def _names_checked(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return value
+    if len(value) > 50:
+        raise PydanticCustomError("names_too_many", "Give at most 50 languages.")
+    names = {}
+    for language, name in value.items():
+        if re.fullmatch(LOCALE_PATTERN, language) is None:
+            raise PydanticCustomError(
+                "names_language",
+                "Name the language by its code, e.g. sv, nb, en or sv-SE.")
+        if len(name) > 300 or not name.strip():
+            raise PydanticCustomError(
+                "names_length", "Each name must be 1 to 300 characters long.")
+        names[_normalise_locale(language)] = name.strip()
+    return names
+
+
+def _product_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return value
+    if len(value) > 100:
+        raise PydanticCustomError("attributes_too_many", "Give at most 100 attributes.")
+    _scalars_only(value)
+    for item in value.values():
+        if isinstance(item, str) and len(item) > 1000:
+            raise PydanticCustomError(
+                "attribute_too_long", "An attribute's text is at most 1000 characters.")
+    # A null value means "no such attribute": left out.
+    return {key: item for key, item in value.items() if item is not None}
+
+
+# Text with at least one character that is not white space (which is trimmed).
+NOT_BLANK_TEXT = rf"^[^\u0000]*[^{_SPACE}\u0000][^\u0000]*$"
+
+
+def _not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError("blank", "The text is empty.")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url), WithJsonSchema(_HTTP_URL_SCHEMA)]
+Category = Annotated[
+    str,
+    StringConstraints(max_length=300),
+    AfterValidator(category_normalised),
+    Field(json_schema_extra={"pattern": STORABLE_TEXT}),
+]
+ProductName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=300),
+    AfterValidator(_not_blank),
+    Field(json_schema_extra={"pattern": NOT_BLANK_TEXT}),
+]
+_NAMES_SCHEMA = {
+    "type": "object", "maxProperties": 50,
+    "propertyNames": {"pattern": LOCALE_PATTERN},
+    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 300,
+                             "pattern": NOT_BLANK_TEXT},
+}
+
+
+class ProductIn(InputSchema):
+    """A product of the shop's catalogue, matched by `sku`; created when new.
+
+    Fields left out keep their stored value (a new product gets the defaults); `null`
+    clears an optional field."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "sku": "KN-200",
+                "name": "Chef's knife 20 cm",
+                "names": {"sv": "Kockkniv 20 cm", "nb": "Kokkekniv 20 cm"},
+                "url": "https://shop.example/p/kn-200",
+                "image_url": "https://shop.example/img/kn-200.jpg",
+                "price": "899.00",
+                "currency": "SEK",
+                "category": "Kitchen > Knives",
+                "brand": "Morakniv",
+                "in_stock": True,
+                "attributes": {"steel": "Sandvik 12C27", "length_cm": 20},
+                "reorder_days": None,
+            },
+            # A price needs its currency.
+            "if": {"required": ["price"],
+                   "properties": {"price": {"not": {"type": "null"}}}},
+            "then": {"required": ["currency"],
+                     "properties": {"currency": {"type": "string"}}},
+        },
+    )
+
+    sku: Sku = Field(description="The shop's product code (1-100 chars, trimmed, no "
+                     "control characters): the key of the upsert.")
+    name: ProductName = Field(description="The name (1-300 chars), used when the "
+                              "customer's language has none in `names`.")
+    names: (
+        Annotated[dict[str, str], AfterValidator(_names_checked),
+                  WithJsonSchema(_NAMES_SCHEMA)] | None
+    ) = Field(default=None, description='The name per language, e.g. {"sv": "Kockkniv", '
+              '"nb": "Kokkekniv"}. Keys sv, nb, en, sv-SE (any case).')
+    url: HttpUrl | None = Field(default=None, description="The product page: an "
+                                "absolute http(s) URL.")
+    image_url: HttpUrl | None = Field(default=None, description="The product image: an "
+                                      "absolute http(s) URL.")
+    price: Price | None = Field(default=None, description='Unit price, at least 0, at '
+                                'most 2 decimals; send it as a string, e.g. "899.00".')
+    currency: Currency | None = Field(
+        default=None, validate_default=True,
+        description="ISO 4217 code in capitals, e.g. SEK; required with a price.")
+    category: Category | None = Field(
+        default=None, description='A path, e.g. "Kitchen > Knives"; "Kitchen>Knives" '
+        "is stored as that too.")
+    brand: Annotated[str, StringConstraints(max_length=100), AfterValidator(str.strip),
+                     Field(json_schema_extra={"pattern": STORABLE_TEXT})] | None = None
+    in_stock: StrictBool = Field(default=True, description="Default true. Products out "
+                                 "of stock are never recommended.")
+    attributes: (
+        Annotated[dict[str, Any], AfterValidator(_product_attributes),
+                  WithJsonSchema(_ATTRIBUTES_SCHEMA)]
+        | None
+    ) = Field(default=None, description="Free facts as a flat object of scalars (at "
+              "most 100); replaces the stored ones. A null value leaves that key out.")
+    reorder_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        default=None, description="Days after which a buyer usually needs it again "
+        "(1-3650); when left empty it is learned from the order history.")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_with_price(cls, value: str | None, info: ValidationInfo):
+        if value is None and info.data.get("price") is not None:
+            raise PydanticCustomError(
+                "currency_missing", "Required when a price is given.")
+        return value
+
+    @field_validator("in_stock", mode="before")
+    @classmethod
+    def _in_stock_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError(
+                "in_stock_null", "Give true or false; leave the field out to keep it.")
+        return value
+
+
+def _single_or_batch_of_products(value: Any) -> str:
+    return "batch" if isinstance(value, list) else "product"
+
+
+ProductsPayload = Annotated[
+    Union[
+        Annotated[ProductIn, Tag("product")],
+        Annotated[
+            list[ProductIn],
+            Field(min_length=1, max_length=BATCH_MAX_PRODUCTS),
+            Tag("batch"),
+        ],
+    ],
+    Discriminator(_single_or_batch_of_products),
+]
+
+
+class ProductResultOut(Schema):
+    index: int = Field(description="Position in the posted list (0 for one product).")
+    sku: str
+    status: Literal["created", "updated", "unchanged"]
+
+
+class ProductsOut(Schema):
+    created: int
+    updated: int
+    unchanged: int
+    results: list[ProductResultOut]

@@ -17,7 +17,10 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from campaigns.api_schemas import AwareDateTime, CustomerIn, ExternalId, OrderIn, error_message
+from campaigns.api_schemas import (
+    AwareDateTime, CustomerIn, ExternalId, OrderIn, OrderLineIn, ProductIn, error_message,
+    field_path,
+)
 from campaigns.attributes import AttributeValueError, attribute_coerce
 from campaigns.exceptions import CampaignsError
 from campaigns.models import Order, Topic
@@ -37,6 +40,14 @@ CUSTOMER_REQUIRED = ("external_id",)
 ORDER_COLUMNS = ("external_id", "customer_external_id", "amount", "currency", "placed_at",
                  "status")
 ORDER_REQUIRED = ("external_id", "customer_external_id", "amount", "currency", "placed_at")
+PRODUCT_COLUMNS = ("sku", "name", "url", "image_url", "price", "currency", "category",
+                   "brand", "in_stock", "reorder_days")
+PRODUCT_REQUIRED = ("sku", "name")
+# A products file may add name_<language> (name_sv, name_nb, name_sv-se) and attr_<key>.
+PRODUCT_NAME_COLUMN = re.compile(r"^name_([a-z]{2,3}([-_][a-z]{2})?)$")
+PRODUCT_ATTRIBUTE_COLUMN = re.compile(r"^attr_(.{1,64})$")
+LINE_COLUMNS = ("order_external_id", "sku", "quantity", "price")
+LINE_REQUIRED = LINE_COLUMNS
 # A further column of a customers file becomes a custom attribute with this key.
 ATTRIBUTE_KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
 OTHER_TOPIC_COLUMNS = {f"{topic}_consent" for topic in Topic if topic != Topic.MARKETING}
@@ -159,13 +170,21 @@ class RejectsWriter:
             self._file.close()
 
 
+_HEADERS = {
+    # kind: (columns, required, what the hint adds)
+    "customers": (CUSTOMER_COLUMNS, CUSTOMER_REQUIRED, " (and any custom attribute columns)."),
+    "orders": (ORDER_COLUMNS, ORDER_REQUIRED, " (status is optional)."),
+    "products": (PRODUCT_COLUMNS, PRODUCT_REQUIRED,
+                 " (only sku and name are required; add name_sv, name_nb… for the name per "
+                 "language and attr_<key> for free attributes)."),
+    "order_lines": (LINE_COLUMNS, LINE_REQUIRED, "."),
+}
+
+
 def header_read(records: typing.Iterator[Record], *, kind: str) -> list[str]:
     """The column names of the file's first record, or ImportRefused saying what is wrong."""
-    expected = CUSTOMER_COLUMNS if kind == "customers" else ORDER_COLUMNS
-    required = CUSTOMER_REQUIRED if kind == "customers" else ORDER_REQUIRED
-    hint = (f"The first line must name the columns, e.g. {','.join(expected)}"
-            + (" (and any custom attribute columns)." if kind == "customers" else
-               " (status is optional)."))
+    expected, required, more = _HEADERS[kind]
+    hint = f"The first line must name the columns, e.g. {','.join(expected)}{more}"
     record = next(records, None)
     if record is None:
         raise ImportRefused(f"The file is empty. {hint}")
@@ -195,7 +214,9 @@ def header_read(records: typing.Iterator[Record], *, kind: str) -> list[str]:
                 "at most 64). Only marketing_consent is imported as consent; per-topic "
                 f"consent goes through the API. {hint}")
     else:
-        unknown = [name for name in columns if name not in ORDER_COLUMNS]
+        unknown = [name for name in columns if name not in expected and not (
+            kind == "products" and (PRODUCT_NAME_COLUMN.match(name)
+                                    or PRODUCT_ATTRIBUTE_COLUMN.match(name)))]
         if unknown:
             raise ImportRefused(f"Unknown column(s): {', '.join(unknown)}. {hint}")
     return columns
@@ -352,3 +373,96 @@ class OrderRowReader:
         if problems:
             return problems
         return OrderRow(line=line, status=status, **checked)
+
+
+@dataclasses.dataclass
+class ProductRow:
+    line: int
+    external_id: str  # The SKU: what duplicates in the file are found by.
+    data: dict  # As the API's ProductIn gives it: only the fields the row has a value for.
+
+
+class ProductRowReader:
+    """Checks a products row with the API's rules (ProductIn): empty cells are left out,
+    so they keep the stored value."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        self.fields = [c for c in PRODUCT_COLUMNS if c in columns]
+        self.names = {c: PRODUCT_NAME_COLUMN.match(c).group(1) for c in columns
+                      if c not in PRODUCT_COLUMNS and PRODUCT_NAME_COLUMN.match(c)}
+        self.attributes = {c: PRODUCT_ATTRIBUTE_COLUMN.match(c).group(1) for c in columns
+                           if c not in PRODUCT_COLUMNS and c not in self.names}
+
+    def read(self, line: int, values: dict[str, str], **_) -> ProductRow | list[str]:
+        raw, problems = {}, []
+        for name in self.fields:
+            value = values[name].strip()
+            if value:
+                raw[name] = value
+        if "in_stock" in raw:
+            raw["in_stock"] = _boolean("in_stock", raw["in_stock"], problems)
+        names = {language: values[c].strip() for c, language in self.names.items()
+                 if values[c].strip()}
+        if names:
+            raw["names"] = names
+        attributes = {key: values[c].strip() for c, key in self.attributes.items()
+                      if values[c].strip()}
+        if attributes:
+            raw["attributes"] = attributes
+        for name in PRODUCT_REQUIRED:
+            if name not in raw:
+                problems.append(f"{name}: This field is required.")
+        if problems:
+            return problems
+        try:
+            product = ProductIn.model_validate(raw)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = list(error["loc"])
+                if loc[:1] == ["names"] and len(loc) == 1:
+                    field = "name_*"
+                elif loc[:1] == ["attributes"] and len(loc) == 1:
+                    field = "attr_*"
+                else:
+                    field = field_path(loc)
+                problems.append(f"{field}: {error_message(error['type'], field, error['msg'])}")
+            return problems
+        data = product.model_dump(exclude_unset=True)
+        return ProductRow(line=line, external_id=data["sku"], data=data)
+
+
+@dataclasses.dataclass
+class LineRow:
+    line: int
+    external_id: str  # The order's external id.
+    sku: str
+    quantity: int
+    price: typing.Any
+
+
+class LineRowReader:
+    """Checks an order lines row with the API's rules for an order's line."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        self._fields = _Fields("LineRowFields", {
+            "order_external_id": ExternalId,
+            **{name: _annotation(OrderLineIn, name) for name in ("sku", "quantity", "price")},
+        })
+
+    def read(self, line: int, values: dict[str, str], **_) -> LineRow | list[str]:
+        raw, problems = {}, []
+        for name in LINE_REQUIRED:
+            value = values[name].strip()
+            if value:
+                raw[name] = value
+            else:
+                problems.append(f"{name}: This field is required.")
+        checked, invalid = self._fields.check(raw)
+        problems[:0] = invalid
+        if problems:
+            return problems
+        return LineRow(line=line, external_id=checked["order_external_id"],
+                       sku=checked["sku"], quantity=checked["quantity"],
+                       price=checked["price"])

@@ -26,7 +26,9 @@ class ImportJobForm(forms.ModelForm):
                       "first_name, last_name, locale, time_zone, country, signed_up_at, "
                       "marketing_consent, marketing_consent_at, and any custom attributes. "
                       "Orders: external_id, customer_external_id, amount, currency, "
-                      "placed_at, optional status."),
+                      "placed_at, optional status. Products: sku, name, url, image_url, "
+                      "price, currency, category, brand, in_stock, reorder_days, "
+                      "name_<language> and attr_<key> columns."),
         }
 
     def clean_file(self):

@@ -9,6 +9,7 @@ class ImportJob(models.Model):
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers")
         ORDERS = "orders", _("Orders")
+        PRODUCTS = "products", _("Products")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")

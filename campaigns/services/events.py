@@ -15,6 +15,7 @@ from campaigns.services.customers import (
     IngestRejected, _consent_apply, _profile_apply, attribute_types, attributes_typed,
     customers_order_facts_refresh,
 )
+from campaigns.services.lines import LinesPlan, lines_check, lines_store
 from campaigns.services.loyalty import OrderRef, StoredEvent, points_events_apply
 from campaigns.services.subscriptions import double_opt_in_required
 
@@ -94,9 +95,10 @@ def _batch_store(events: list[dict], *, source: str) -> list[EventResult]:
         customers, new = _customers_locked(items)
         orders, owners = _orders_stored(items)
         items, errors = _events_check(items, customers, owners)
-        if errors:
-            raise IngestRejected(errors)
-        _items_store(items, customers, new, orders, source=source)
+        items, line_errors, plan = lines_check(items, set(orders))
+        if errors or line_errors:
+            raise IngestRejected(sorted(errors + line_errors, key=lambda e: e["index"]))
+        _items_store(items, customers, new, orders, plan, source=source)
     return [
         EventResult(index=index, event_id=data.get("event_id"),
                     status=CREATED if index in fresh else DUPLICATE)
@@ -189,7 +191,8 @@ def _events_check(items, customers: dict[str, Customer], order_owners: dict[str,
 
 
 def _items_store(items: list[tuple[int, dict]], customers: dict[str, Customer],
-                 new: set[str], stored_orders: dict[str, OrderRef], *, source: str) -> None:
+                 new: set[str], stored_orders: dict[str, OrderRef], plan: LinesPlan, *,
+                 source: str) -> None:
     """Store the checked items. The caller's transaction makes it all or nothing."""
     now = clock.now()
     # Each stored customer's changed fields, applied item by item as a row would be.
@@ -219,6 +222,10 @@ def _items_store(items: list[tuple[int, dict]], customers: dict[str, Customer],
     by_id = {customer.pk: customer for customer in customers.values()}
     orders = _orders_record(items, customers, stored_orders, now=now)
     events = _events_insert(items, customers, orders, now=now)
+    lines_store(items, customers=customers, orders=orders, events=events, plan=plan, now=now)
+    # A refund naming lines refunds the whole order only once every line is refunded.
+    events = [dataclasses.replace(event, partial=True) if index in plan.partial else event
+              for (index, _), event in zip(items, events)]
     balances = {pk: customer.points_balance for pk, customer in by_id.items()}
     cancelled = points_events_apply(events=events, customers=by_id, now=now)
     for pk, customer in by_id.items():

@@ -1,4 +1,4 @@
-"""Bulk CSV import of customers and orders: streamed, in chunks, set-based, idempotent.
+"""Bulk CSV import of customers, orders, their lines and products: streamed, in chunks, set-based, idempotent.
 
 The file is read once, incrementally; every `CHUNK_ROWS` good rows are written in their own
 transaction with a handful of statements (one SELECT of the rows already stored, one
@@ -24,21 +24,26 @@ from django.db import connection, transaction
 from campaigns import clock
 from campaigns.exceptions import CampaignsError
 from campaigns.importing import (
-    CUSTOMER_PROFILE_COLUMNS, CsvRecords, CustomerRowReader, ImportRefused, OrderRowReader,
-    Record, RejectsWriter, header_read,
+    CUSTOMER_PROFILE_COLUMNS, CsvRecords, CustomerRowReader, ImportRefused, LineRowReader,
+    OrderRowReader, ProductRowReader, Record, RejectsWriter, header_read,
 )
-from campaigns.models import AttributeDefinition, ConsentSource, Customer, Order
-from campaigns.services.bulk import filter_in, model_defaults, rows_update
+from campaigns.models import (
+    AttributeDefinition, ConsentSource, Customer, Order, OrderLine, Product,
+)
+from campaigns.services.bulk import filter_in, model_defaults, rows_insert, rows_update
 from campaigns.services.consent import (
     ConsentAnswer, consents_record_bulk, customers_create_with_consent,
 )
 from campaigns.services.customers import customers_order_facts_refresh, orders_create_counted
+from campaigns.services.products import CREATED, UPDATED, products_upsert
 from campaigns.storable import text_problem
 
 CHUNK_ROWS = 5000
 STRAY_QUOTE = "stray quote: a quoted field is not closed on this line"
 CUSTOMERS = "customers"
 ORDERS = "orders"
+PRODUCTS = "products"
+ORDER_LINES = "order_lines"
 
 __all__ = ["CHUNK_ROWS", "ImportRefused", "ImportReport", "ImportStopped", "RejectsWriter",
            "import_run"]
@@ -69,7 +74,7 @@ class ImportReport:
             if self.new_attributes:
                 lines.append("new attribute keys (stored as text): "
                              + ", ".join(self.new_attributes))
-        else:
+        elif self.kind == ORDERS:
             lines.append(f"customers whose order facts were refreshed: "
                          f"{self.aggregates_refreshed}")
         if self.dry_run:
@@ -417,6 +422,90 @@ class _OrdersImporter(_Importer):
         pass
 
 
+class _ProductsImporter(_Importer):
+    """Products by SKU, through the API's own upsert (which also links waiting lines)."""
+
+    def __init__(self, columns: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.reader = ProductRowReader(columns)
+
+    def stored_rows(self, chunk: list[dict]) -> dict:
+        return {}
+
+    def write(self, rows: list, stored: dict) -> None:
+        results = products_upsert(products=[row.data for _, row in rows],
+                                  dry_run=self.report.dry_run)
+        for result in results:
+            if result.status == CREATED:
+                self.report.created += 1
+            elif result.status == UPDATED:
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+
+    def finish(self) -> None:
+        pass
+
+
+class _LinesImporter(_Importer):
+    """The lines of imported orders (`import_orders --lines`). An order's lines are taken
+    from the file only if it had none when the import met it first: importing the file
+    again changes nothing, and lines the API stored are kept. An order's rows may lie
+    anywhere in the file (the orders met are kept in the temporary table, with whether
+    their lines are being filled)."""
+
+    def __init__(self, columns: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.reader = LineRowReader(columns)
+
+    def stored_rows(self, chunk: list[dict]) -> dict:
+        return {}
+
+    def first_occurrences(self, rows: list) -> list:
+        return rows  # Many lines per order.
+
+    def write(self, rows: list, stored: dict) -> None:
+        report = self.report
+        wanted = sorted({row.external_id for _, row in rows})
+        orders = {external_id: (pk, customer_id, placed_at) for pk, external_id, customer_id,
+                  placed_at in filter_in(Order.objects, "external_id", wanted).values_list(
+                  "pk", "external_id", "customer_id", "placed_at")}
+        with_lines = set(OrderLine.objects.filter(
+            order_id__in=[pk for pk, _, _ in orders.values()]).values_list(
+            "order__external_id", flat=True).distinct()) if orders else set()
+        # 1: filled by this import; -1: had lines before, kept as they are.
+        flags = {ext: -1 if ext in with_lines else 1 for ext in orders}
+        flags.update({ext: flag for ext, flag in self.seen.earlier(flags).items()})
+        creates = []
+        for record, row in rows:
+            order = orders.get(row.external_id)
+            if order is None:
+                self.reject(record, "order_external_id: unknown order; it is neither in the "
+                                    "orders file nor stored")
+            elif flags[row.external_id] < 0:
+                report.unchanged += 1
+            else:
+                creates.append({"order_id": order[0], "customer_id": order[1],
+                                "sku": row.sku, "product_id": None,
+                                "quantity": row.quantity, "price": row.price,
+                                "placed_at": order[2], "refunded_quantity": 0})
+        if creates:
+            products = dict(filter_in(Product.objects, "sku", {r["sku"] for r in creates})
+                            .values_list("sku", "pk"))
+            for line in creates:
+                line["product_id"] = products.get(line["sku"])
+        if not report.dry_run:
+            rows_insert(OrderLine, creates)
+        report.created += len(creates)
+
+    def finish(self) -> None:
+        pass
+
+
+_IMPORTERS = {CUSTOMERS: _CustomersImporter, ORDERS: _OrdersImporter,
+              PRODUCTS: _ProductsImporter, ORDER_LINES: _LinesImporter}
+
+
 def _values(record: Record, columns: list[str], records: CsvRecords,
             importer: _Importer) -> dict | None:
     """The record as {column: value}, or None when it is rejected as unreadable."""
@@ -474,7 +563,8 @@ def import_run(
     bytes_total: int = 0, progress: Callable[[ImportReport], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> ImportReport:
-    """Import a customers or orders CSV read from a binary stream; return the report.
+    """Import a customers, orders, order lines or products CSV read from a binary stream;
+    return the report.
 
     Raises ImportRefused, with nothing written, when the header is missing, lacks a
     required column, names a column twice or is not UTF-8. Every other problem rejects
@@ -494,7 +584,7 @@ def _import_run(*, kind, stream, rejects, dry_run, bytes_total, progress, chunk_
     columns = header_read(iterator, kind=kind)
     rejects.columns = columns
     with _SeenKeys() as seen:
-        importer_class = _CustomersImporter if kind == CUSTOMERS else _OrdersImporter
+        importer_class = _IMPORTERS[kind]
         importer = importer_class(columns, report=report, rejects=rejects, seen=seen)
         chunk = []
         try:

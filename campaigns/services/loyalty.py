@@ -62,6 +62,8 @@ class StoredEvent:
     type: str
     properties: dict
     order: "OrderRef | None" = None
+    # A refund naming lines that leaves some unrefunded: no status change, no reversal.
+    partial: bool = False
 
 
 @dataclasses.dataclass
@@ -85,7 +87,8 @@ def points_events_apply(
     A purchase earns on its order by its currency's spend rule (once per order, only while
     it is placed); a `refund` or `order_cancelled` naming an order of the same customer
     (`properties.order`, the shop's order id) marks it so and reverses what it earned
-    (once); any other type earns its bonus rule's points, if there is one.
+    (once), unless it is `partial` (it names lines and leaves some unrefunded); any
+    other type earns its bonus rule's points, if there is one.
 
     The caller holds the row locks of every customer in `customers` (by id), whose
     `points_balance` is updated in place for the caller to write; the ledger entries,
@@ -140,6 +143,8 @@ def points_events_apply(
                 ledger[order.pk, Kind.ORDER] = points
                 add(event, points, Kind.ORDER, f"order:{order.external_id}", order_id=order.pk)
         elif event.type in REVERSING_EVENTS:
+            if event.partial:
+                continue
             order = by_ref.get((event.customer_id, str((event.properties or {}).get("order") or "")))
             if order is None:
                 continue

@@ -31,7 +31,7 @@ LONE = "\ud800"
         ({"customer__wording_version": NUL}, "customer.wording_version"),
         ({"customer__attributes": {"size": f"M{NUL}"}}, "customer.attributes.size"),
         ({"properties": {"note": NUL}}, "properties.note"),
-        ({"properties": {"a": {"b": [1, {"c": f"x{NUL}"}]}}}, "properties.a.b.1.c"),
+        ({"properties": {"a": {"b": [1, {"c": f"x{NUL}"}]}}}, "properties.a.b[1].c"),
         ({"properties": {"a": {f"b{NUL}": 1}}}, "properties.a"),
         ({"properties": {"note": f"x{LONE}"}}, "properties.note"),
         ({"properties": {f"{LONE}": "x"}}, "properties"),
@@ -66,7 +66,7 @@ def test_a_batch_names_every_bad_item_by_index_and_stores_nothing(api):
     response = api.post("events", batch)
 
     assert [(e["index"], e["field"]) for e in errors_of(response)] == [
-        (1, "properties.deep.er.0"),
+        (1, "properties.deep.er[0]"),
         (2, "order.external_id"),
     ]
     assert_nothing_stored()

@@ -1,4 +1,4 @@
-"""What import_customers and import_orders share: arguments, progress bar, summary."""
+"""What the import commands share: arguments, progress bar, summary."""
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -22,6 +22,11 @@ class ImportCommand(BaseCommand):
 
     def handle(self, *args, file: Path, dry_run: bool, rejects: Path | None,
                no_progress: bool, **options):
+        self.import_file(self.kind, file, dry_run=dry_run, rejects=rejects,
+                         no_progress=no_progress)
+
+    def import_file(self, kind: str, file: Path, *, dry_run: bool, rejects: Path | None,
+                    no_progress: bool):
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         rejects_path = rejects or file.with_name(f"{file.stem}.rejects.csv")
@@ -31,7 +36,7 @@ class ImportCommand(BaseCommand):
         writer = RejectsWriter(rejects_path)
         size = file.stat().st_size
         bar = tqdm(total=size, unit="B", unit_scale=True, disable=no_progress or None,
-                   desc=f"{self.kind} {file.name}", file=self.stderr._out)
+                   desc=f"{kind} {file.name}", file=self.stderr._out)
 
         def progress(report):
             bar.update(report.bytes_done - bar.n)
@@ -39,7 +44,7 @@ class ImportCommand(BaseCommand):
 
         try:
             with open(file, "rb") as stream:
-                report = import_run(kind=self.kind, stream=stream, rejects=writer,
+                report = import_run(kind=kind, stream=stream, rejects=writer,
                                     dry_run=dry_run, bytes_total=size, progress=progress)
         except ImportRefused as exc:
             raise CommandError(f"{file}: refused, nothing was imported. {exc}") from exc
