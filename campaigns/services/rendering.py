@@ -11,6 +11,9 @@ from campaigns.loyalty import EXPIRING_EVENT, loyalty_block
 from campaigns.models import (
     Coupon, Customer, EmailLayout, Message, PointsEntry, Purpose, TemplateTranslation, Tier,
 )
+from campaigns.services.personalisation import (
+    PERSONAL_NAMES, personalisation_attach, personalisation_context,
+)
 from campaigns.tokens import survey_token, unsubscribe_token
 
 _UNSET = object()
@@ -135,7 +138,18 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None,
     if coupon is not None:
         context["reward"].update(coupon_code=coupon.code,
                                  coupon_expires=coupon.expires_at.date().isoformat())
+    _personal_add(context, message=message, names=names)
     return context
+
+
+def _personal_add(context: dict, *, message: Message, names) -> None:
+    """`event`, `orders` and `in_segment` (services.personalisation): loaded per batch by
+    the sender; a message rendered on its own (the as-sent page) loads its own."""
+    if names is not None and not names & PERSONAL_NAMES:
+        return
+    if getattr(message, "personalisation", None) is None:
+        personalisation_attach([message], reads=(names or PERSONAL_NAMES, None))
+    context.update(personalisation_context(message.personalisation, names))
 
 
 def _tiers(message: Message) -> list[tuple[str, int]]:
