@@ -8,11 +8,13 @@ orders' — joined with the catalogue (one UNION query), and the memberships of 
 segments (one query). The data is plain dicts (ITEMs, docs/templates.md).
 """
 import datetime as dt
+import json
 from decimal import Decimal
+from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import F, IntegerField, Value, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, IntegerField, TextField, Value, Window
+from django.db.models.functions import Cast, RowNumber
 
 from campaigns import templating
 from campaigns.models import Customer, EventLine, Message, Order, OrderLine, SegmentMembership
@@ -23,18 +25,18 @@ ORDERS_SHOWN = 3
 PERSONAL_NAMES = frozenset({"event", "orders", "in_segment"})
 
 _EVENT, _ORDER = 0, 1
-_LINE_COLUMNS = (
-    "kind", "owner", "line_id", "sku", "quantity", "price", "product__name", "product__names",
-    "product__url", "product__image_url", "product__price", "product__currency",
-    "product__category", "product__brand", "product__in_stock", "product__attributes",
-    "product_id",
-)
+# A line, then its product's columns (the JSON ones as text: decoded once per product).
+_LINE_COLUMNS = ("kind", "owner", "line_id", "sku", "quantity", "price", "product_id",
+                 "product__name", "names_text", "product__url", "product__image_url",
+                 "product__price", "product__currency", "product__category", "product__brand",
+                 "product__in_stock", "attributes_text")
 
 
 def _money(value) -> str:
     return "" if value is None else f"{Decimal(value):.2f}"
 
 
+@lru_cache(maxsize=256)
 def _languages(locale: str) -> tuple[str, ...]:
     locale = (locale or "").strip()
     language = locale.split("-")[0].lower()
@@ -42,52 +44,81 @@ def _languages(locale: str) -> tuple[str, ...]:
                                if x))
 
 
-def item_block(row: dict, *, languages: tuple[str, ...], currency: str = "") -> dict:
-    """One ITEM: a line joined with the catalogue, with safe defaults for an unknown sku."""
-    known = row["product_id"] is not None
-    names = row["product__names"] if known and isinstance(row["product__names"], dict) else {}
-    name = next((names[lang] for lang in languages if names.get(lang)), None) \
-        or (row["product__name"] if known else "") or row["sku"]
-    unit = row["price"] if row["price"] is not None else (row["product__price"] if known else None)
-    quantity = int(row["quantity"] or 0)
-    return {
-        "sku": row["sku"],
-        "name": name,
-        "url": (row["product__url"] if known else "") or settings.SITE_URL,
-        "image_url": (row["product__image_url"] if known else "") or "",
-        "price": _money(unit),
-        "currency": currency or (row["product__currency"] if known else "") or "",
-        "quantity": quantity,
-        "line_total": "" if unit is None else _money(Decimal(unit) * quantity),
-        "category": (row["product__category"] if known else "") or "",
-        "brand": (row["product__brand"] if known else "") or "",
-        "in_stock": bool(row["product__in_stock"]) if known else False,
-        "attributes": templating.Attributes(
-            row["product__attributes"] if known and isinstance(row["product__attributes"], dict)
-            else {}),
-        "known": known,
-    }
-
-
-def _lines(event_ids, order_ids) -> dict[tuple[int, int], list[dict]]:
-    """{(kind, event or order id): [line rows in order]}, in one statement."""
-    queries = []
-    if event_ids:
-        queries.append(EventLine.objects.filter(event_id__in=event_ids).annotate(
-            kind=Value(_EVENT, output_field=IntegerField()), owner=F("event_id"),
-            line_id=F("id")).values(*_LINE_COLUMNS))
-    if order_ids:
-        queries.append(OrderLine.objects.filter(order_id__in=order_ids).annotate(
-            kind=Value(_ORDER, output_field=IntegerField()), owner=F("order_id"),
-            line_id=F("id")).values(*_LINE_COLUMNS))
-    if not queries:
+def _json(text) -> dict:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
         return {}
-    rows = queries[0].order_by() if len(queries) == 1 else \
-        queries[0].order_by().union(queries[1].order_by(), all=True)
-    found: dict[tuple[int, int], list[dict]] = {}
-    for row in sorted(rows, key=lambda r: (r["kind"], r["owner"], r["line_id"])):
-        found.setdefault((row["kind"], row["owner"]), []).append(row)
-    return found
+    return value if isinstance(value, dict) else {}
+
+
+class Lines:
+    """The lines of one batch's events and orders, joined with the catalogue, made into
+    ITEMs: what is the product's (name in a language, url, attributes …) is built once per
+    product and language, then each line adds its quantity and price."""
+
+    def __init__(self, rows):
+        self._rows: dict[tuple[int, int], list[tuple]] = {}
+        for row in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+            self._rows.setdefault((row[0], row[1]), []).append(row)
+        self._products: dict[tuple, dict] = {}
+
+    def _product(self, row: tuple, languages: tuple[str, ...]) -> dict:
+        key = (row[6], languages) if row[6] is not None else (row[3], languages)
+        base = self._products.get(key)
+        if base is None:
+            (_, _, _, sku, _, _, product_id, name, names_text, url, image_url, price, currency,
+             category, brand, in_stock, attributes_text) = row
+            if product_id is None:
+                base = {"sku": sku, "name": sku, "url": settings.SITE_URL, "image_url": "",
+                        "price": None, "currency": "", "category": "", "brand": "",
+                        "in_stock": False, "attributes": templating.Attributes(), "known": False}
+            else:
+                names = _json(names_text)
+                base = {"sku": sku,
+                        "name": next((names[lang] for lang in languages
+                                      if isinstance(names.get(lang), str) and names[lang]),
+                                     name or sku),
+                        "url": url or settings.SITE_URL, "image_url": image_url or "",
+                        "price": price, "currency": currency or "", "category": category or "",
+                        "brand": brand or "", "in_stock": bool(in_stock),
+                        "attributes": templating.Attributes(_json(attributes_text)),
+                        "known": True}
+            self._products[key] = base
+        return base
+
+    def items(self, owner: tuple[int, int], *, languages: tuple[str, ...],
+              currency: str = "") -> list[dict]:
+        """The ITEMs of one event's or order's lines, in their order."""
+        found = []
+        for row in self._rows.get(owner, ()):
+            item = dict(self._product(row, languages))
+            quantity, unit = int(row[4] or 0), row[5] if row[5] is not None else item["price"]
+            item["quantity"] = quantity
+            item["price"] = _money(unit)
+            item["line_total"] = "" if unit is None else _money(Decimal(unit) * quantity)
+            if currency:
+                item["currency"] = currency
+            found.append(item)
+        return found
+
+
+def _lines(event_ids, order_ids) -> Lines:
+    """The lines of these events and orders with their products, in one statement."""
+    queries = []
+    for kind, model, owner, ids in ((_EVENT, EventLine, "event_id", event_ids),
+                                    (_ORDER, OrderLine, "order_id", order_ids)):
+        if ids:
+            queries.append(model.objects.filter(**{f"{owner}__in": ids}).annotate(
+                kind=Value(kind, output_field=IntegerField()), owner=F(owner), line_id=F("id"),
+                names_text=Cast("product__names", TextField()),
+                attributes_text=Cast("product__attributes", TextField()),
+            ).order_by().values_list(*_LINE_COLUMNS))
+    if not queries:
+        return Lines(())
+    return Lines(queries[0] if len(queries) == 1 else queries[0].union(queries[1], all=True))
 
 
 def _orders_last(customer_ids) -> dict[int, list[dict]]:
@@ -187,8 +218,8 @@ def personalisation_attach(messages: list[Message], *, reads=None) -> None:
             personal["orders"] = [
                 {"external_id": o["external_id"], "amount": o["amount"], "currency": o["currency"],
                  "placed_at": o["placed_at"].isoformat(),
-                 "items": [item_block(row, languages=languages, currency=o["currency"])
-                           for row in lines.get((_ORDER, o["id"]), ())]}
+                 "items": lines.items((_ORDER, o["id"]), languages=languages,
+                                     currency=o["currency"])}
                 for o in last_orders.get(message.customer_id, ())]
         if "in_segment" in names:
             personal["segments"] = frozenset(members.get(message.customer_id, ()))
@@ -204,15 +235,15 @@ def _event_block(trigger, lines, languages) -> dict:
     properties = trigger.properties if isinstance(trigger.properties, dict) else {}
     if trigger.order_id is not None:
         currency = trigger.order.currency
-        rows = lines.get((_ORDER, trigger.order_id), ())
+        owner = (_ORDER, trigger.order_id)
     else:
         currency = properties.get("currency") if isinstance(properties.get("currency"), str) else ""
-        rows = lines.get((_EVENT, trigger.pk), ())
+        owner = (_EVENT, trigger.pk)
     occurred = trigger.occurred_at
     return {"type": trigger.type,
             "occurred_at": occurred.isoformat() if isinstance(occurred, dt.datetime) else "",
             "properties": dict(properties),
-            "items": [item_block(row, languages=languages, currency=currency) for row in rows]}
+            "items": lines.items(owner, languages=languages, currency=currency)}
 
 
 def personalisation_context(personal: dict, names) -> dict:
@@ -247,17 +278,17 @@ def personalisation_sample(customer: Customer) -> dict:
         currency = properties.get("currency") if isinstance(properties.get("currency"), str) else ""
         event = {"type": cart.event.type, "occurred_at": cart.event.occurred_at.isoformat(),
                  "properties": dict(properties),
-                 "items": [item_block(row, languages=languages, currency=currency)
-                           for row in lines.get((_EVENT, cart.event_id), ())]}
+                 "items": lines.items((_EVENT, cart.event_id), languages=languages,
+                                      currency=currency)}
     elif newest_order is not None:
         event = {"type": "purchase", "occurred_at": newest_order["placed_at"].isoformat(),
                  "properties": {},
-                 "items": [item_block(row, languages=languages, currency=newest_order["currency"])
-                           for row in lines.get((_ORDER, newest_order["id"]), ())]}
+                 "items": lines.items((_ORDER, newest_order["id"]), languages=languages,
+                                      currency=newest_order["currency"])}
     orders = [{"external_id": o["external_id"], "amount": o["amount"], "currency": o["currency"],
                "placed_at": o["placed_at"].isoformat(),
-               "items": [item_block(row, languages=languages, currency=o["currency"])
-                         for row in lines.get((_ORDER, o["id"]), ())]} for o in last_orders]
+               "items": lines.items((_ORDER, o["id"]), languages=languages,
+                                    currency=o["currency"])} for o in last_orders]
     segments = frozenset(SegmentMembership.objects.filter(customer=customer).values_list(
         "segment__name", flat=True))
     return {"event": event, "orders": orders, "segments": segments}

@@ -139,3 +139,21 @@ def test_a_template_that_reads_none_of_it_loads_none_of_it(frozen_clock, policy,
 
     assert len(queries) == 0
     assert message.personalisation == {"event": None, "orders": None, "segments": None}
+
+
+def test_a_message_rendered_on_its_own_loads_its_own_items(frozen_clock, policy, knife):
+    # The as-sent page renders one message outside any send batch.
+    from campaigns.services.rendering import message_render
+
+    _campaign("checkout.started", "{% for i in event.items %}{{ i.name }}{% endfor %}"
+                                  "{{ orders | length }}{{ in_segment('VIP') }}")
+    customer = consenting_customer()
+    cart = EventFactory(customer=customer, type="checkout.started", occurred_at=frozen_clock.now)
+    EventLine.objects.create(event=cart, customer=customer, sku="knife", product=knife,
+                             occurred_at=frozen_clock.now)
+    scheduler_tick(now=frozen_clock.now)
+    message = Message.objects.get()
+
+    rendered, _, _ = message_render(message=message)
+
+    assert rendered["text"].startswith("Kockkniv0False")
