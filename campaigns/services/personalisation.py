@@ -183,10 +183,13 @@ def personalisation_attach(messages: list[Message], *, reads=None) -> None:
     None unless its template reads it (`reads`: (names, segments) for every message, else
     each message's template's, `template_reads`; segments None: every segment). A fixed number of statements (at most
     three), whatever the number of messages."""
-    wanted = []
+    wanted, by_template = [], {}
     for message in messages:
-        names, segments = reads if reads is not None else _reads_of(message)
-        wanted.append((message, names, segments))
+        if reads is None:
+            template = message.variant.template if message.variant_id else message.step.template
+            if template.pk not in by_template:
+                by_template[template.pk] = template_reads(template)
+        wanted.append((message, *(reads if reads is not None else by_template[template.pk])))
     trigger_events, trigger_orders, order_customers = set(), set(), set()
     segment_names: set | None = set()
     for message, names, segments in wanted:
@@ -224,11 +227,6 @@ def personalisation_attach(messages: list[Message], *, reads=None) -> None:
         if "in_segment" in names:
             personal["segments"] = frozenset(members.get(message.customer_id, ()))
         message.personalisation = personal
-
-
-def _reads_of(message: Message) -> tuple[frozenset, frozenset]:
-    template = message.variant.template if message.variant_id else message.step.template
-    return template_reads(template)
 
 
 def _event_block(trigger, lines, languages) -> dict:
