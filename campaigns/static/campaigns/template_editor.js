@@ -149,7 +149,7 @@
     var labels = versions.map(function (v) { return v.label; });
     var active = labels.indexOf(chosenVersion);
     if (active === -1) {
-      active = versions.findIndex(function (v) { return v.shown; });
+      active = Math.max(0, versions.findIndex(function (v) { return v.shown; }));
       chosenVersion = null;
     }
     versions.forEach(function (version, index) {
