@@ -175,7 +175,9 @@ class Membership:
         self.names = names
 
     def __call__(self, name) -> bool:
-        return name in self.names
+        # Only segments named in quotes are loaded (the editor asks for quotes): any other
+        # argument is false, never an error that fails the send.
+        return isinstance(name, str) and name in self.names
 
 
 def template_reads(template) -> tuple[frozenset, frozenset]:
