@@ -51,6 +51,39 @@ _VARIABLES = [
     ("expiring.points", _("points about to expire: only in the points-expiring journey")),
     ("expiring.expires_on", _("the day they expire: only in the points-expiring journey")),
     ("survey.followup_url", _("link to the survey's follow-up question")),
+    ("event.type", _("the event that started the journey, e.g. checkout.started: only in "
+                     "journeys that start with an event")),
+    ("event.occurred_at", _("when that event happened")),
+    ("event.properties", _("the event's own fields as the shop sent them, e.g. "
+                           "event.properties.cart_url")),
+]
+# Product lists and content by segment: loops and calls, inserted whole, with what each
+# item holds (an ITEM: docs/templates.md).
+_ITEM_FIELDS = ("name, url, image_url, price, currency, quantity, line_total, sku, category, "
+                "brand, in_stock, known, attributes.<name>")
+_PERSONAL = [
+    ("event.items", '{% for item in event.items %}\n<p><a href="{{ item.url }}">{{ item.name }}'
+     '</a> × {{ item.quantity }}: {{ item.price }} {{ item.currency }}</p>\n{% endfor %}',
+     _("the cart's or the order's products (cart, browse, purchase and reorder journeys); "
+       "each item has: %(fields)s")),
+    ("orders", '{% for order in orders %}\n<p>{{ order.external_id }}: {{ order.amount }} '
+     '{{ order.currency }}</p>\n{% for item in order.items %}<p>{{ item.name }}</p>'
+     '{% endfor %}\n{% endfor %}',
+     _("the customer's last 3 orders, newest first: external_id, amount, currency, "
+       "placed_at and items (as above)")),
+    ('in_segment("…")', '{% if in_segment("VIP") %}\n<p>Only members of the segment see '
+     'this.</p>\n{% endif %}',
+     _("content by segment: true when the customer is in the segment of that name (the "
+       "preview shows both versions)")),
+    ("recommendations(4)", '{% for item in recommendations(4) %}\n<p><a href="{{ item.url }}">'
+     '{{ item.name }}</a>: {{ item.price }} {{ item.currency }}<br>{{ item.reason }}</p>\n'
+     '{% endfor %}',
+     _("up to 4 products for this customer, each with a reason (“Because you bought …”); "
+       "strategy=\"bought_together\", \"category\" or \"top\" to choose; never one "
+       "bought lately or out of stock, and fewer when there is not enough to go on")),
+    ("item.attributes.color", '{{ item.attributes.color | default("") }}',
+     _("a product attribute inside a loop over items: a product may lack it, so give a "
+       "default; the preview says which products lack it")),
 ]
 # Loops, inserted whole.
 _SNIPPETS = [
@@ -309,6 +342,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             "html": rendered["html"] if rendered else "",
             "text": rendered["text"] if rendered else "",
             "problems": result["problems"],
+            # Warnings that do not stop the email, and content by segment's versions.
+            "notes": result["notes"],
+            "versions": [{"label": v["label"], "detail": v["detail"], "shown": v["shown"],
+                          "subject": v["rendered"]["subject"], "html": v["rendered"]["html"],
+                          "text": v["rendered"]["text"]} for v in result["versions"]],
             "for": _customer_label(draft["customer"]),
             "layout": layout.name if layout else gettext("no layout"),
         })
@@ -386,6 +424,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         context.update({
             "editor_variables": [(name, "{{ %s }}" % name, label, _sample_value(name))
                                  for name, label in _VARIABLES] + self._attribute_variables(),
+            "editor_personal": [(name, insert, str(label) % {"fields": _ITEM_FIELDS}
+                                 if "%(fields)s" in str(label) else label)
+                                for name, insert, label in _PERSONAL],
             "editor_snippets": _SNIPPETS,
             "editor_recipients": template_test_recipients(user=request.user),
             "editor_can_pick_customer": request.user.has_perm("campaigns.view_customer"),

@@ -4,12 +4,19 @@ import copy
 
 from django.conf import settings
 from django.db.models import Sum
+from django.templatetags.static import static
+from django.utils.translation import gettext, ngettext
 
 from campaigns import templating
 from campaigns.exceptions import TemplateRenderError
 from campaigns.loyalty import EXPIRING_EVENT, loyalty_block
 from campaigns.models import (
-    Coupon, Customer, EmailLayout, Message, PointsEntry, Purpose, TemplateTranslation, Tier,
+    Coupon, Customer, EmailLayout, Message, PointsEntry, Purpose, Segment, TemplateTranslation,
+    Tier,
+)
+from campaigns.services.personalisation import (
+    PERSONAL_NAMES, Membership, personalisation_attach, personalisation_context,
+    personalisation_sample,
 )
 from campaigns.tokens import survey_token, unsubscribe_token
 
@@ -135,7 +142,18 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None,
     if coupon is not None:
         context["reward"].update(coupon_code=coupon.code,
                                  coupon_expires=coupon.expires_at.date().isoformat())
+    _personal_add(context, message=message, names=names)
     return context
+
+
+def _personal_add(context: dict, *, message: Message, names) -> None:
+    """`event`, `orders` and `in_segment` (services.personalisation): loaded per batch by
+    the sender; a message rendered on its own (the as-sent page) loads its own."""
+    if names is not None and not names & PERSONAL_NAMES:
+        return
+    if getattr(message, "personalisation", None) is None:
+        personalisation_attach([message], reads=(names or PERSONAL_NAMES, None))
+    context.update(personalisation_context(message.personalisation, names))
 
 
 def _tiers(message: Message) -> list[tuple[str, int]]:
@@ -209,6 +227,7 @@ def sample_context(*, customer: Customer | None, layout: EmailLayout | None,
     if unsubscribe_url is not None:
         context["unsubscribe_url"] = unsubscribe_url
     if customer is None:
+        _sample_images(context)
         return context
     context["customer"] = _customer_block(customer)
     context["loyalty"] = loyalty_block(
@@ -219,16 +238,30 @@ def sample_context(*, customer: Customer | None, layout: EmailLayout | None,
     if order is not None:
         context["order"] = {"external_id": order.external_id, "amount": str(order.amount),
                             "currency": order.currency}
+    personal = personalisation_sample(customer)
+    if personal["event"] is not None:
+        context["event"] = personal["event"]
+    context["orders"] = personal["orders"]
+    context["in_segment"] = Membership(personal["segments"])
     return context
 
 
+def _sample_images(context: dict) -> None:
+    """The sample's products show a local placeholder picture in the preview."""
+    picture = static("campaigns/sample_product.svg")
+    for item in [*context["event"]["items"], *(i for o in context["orders"] for i in o["items"])]:
+        item["image_url"] = item["image_url"] or picture
+
+
 def draft_render(*, subject: str, html_body: str, text_body: str, purpose: str, locale: str,
-                 layout: EmailLayout | None, customer: Customer | None = None) -> dict:
+                 layout: EmailLayout | None, customer: Customer | None = None,
+                 context: dict | None = None) -> dict:
     """An unsaved template rendered as the sender would (layout, inlined CSS, the legal
     footer for marketing), for the admin's live preview and test sends. Nothing is written.
-    Raises TemplateRenderError."""
+    `context`: the data to render with (else `sample_context`). Raises TemplateRenderError."""
     spec = layout_parts(layout)[0]
-    context = sample_context(customer=customer, layout=layout)
+    if context is None:
+        context = sample_context(customer=customer, layout=layout)
     rendered = templating.template_render(
         cache_key=("draft",), subject=subject, html_body=html_body, text_body=text_body,
         context=context, limits=render_limits(), layout=spec,
@@ -246,19 +279,78 @@ def draft_preview(*, subject: str, html_body: str, text_body: str, purpose: str,
     The problems are the draft's own (templating.checks); when there are none the draft is
     rendered for the customer (or the sample), and an error there goes to its part too.
     """
-    from campaigns.templating.checks import draft_problems
+    from campaigns.templating.checks import draft_notes, draft_problems
 
     sources = {"subject": subject, "html_body": html_body, "text_body": text_body}
     problems = draft_problems(**sources, purpose=purpose, in_layout=layout is not None)
-    rendered = None
+    rendered, versions, notes = None, [], []
     if not any(problems.values()):
+        names = templating.template_names(cache_key=("draft",), **sources)
+        segments = templating.template_segments(cache_key=("draft",), **sources) \
+            if "in_segment" in names else frozenset()
+        notes = draft_notes(**sources, segments=set(Segment.objects.filter(
+            name__in=segments).values_list("name", flat=True))) if segments else []
+        context = sample_context(customer=customer, layout=layout)
+        reads = templating.AttributeReads()
+        _attributes_watch(context, reads)
         try:
-            rendered = draft_render(**sources, purpose=purpose, locale=locale, layout=layout,
-                                    customer=customer)
+            if "in_segment" in names:
+                versions = _segment_versions(context, segments=segments, real=customer is not None,
+                                             render=lambda c: draft_render(
+                                                 **sources, purpose=purpose, locale=locale,
+                                                 layout=layout, context=c))
+                rendered = next(v["rendered"] for v in versions if v["shown"])
+            else:
+                rendered = draft_render(**sources, purpose=purpose, locale=locale, layout=layout,
+                                        context=context)
         except TemplateRenderError as error:
+            rendered, versions = None, []
             part = _part_of(str(error))
             problems[part].append(str(error))
-    return {"rendered": rendered, "problems": problems}
+        notes += _attribute_notes(reads)
+    return {"rendered": rendered, "problems": problems, "versions": versions, "notes": notes}
+
+
+def _attributes_watch(context: dict, reads) -> None:
+    """Count which product attributes the preview reads, and which are missing."""
+    items = [*(context.get("event") or {}).get("items", ()),
+             *(i for o in context.get("orders") or () for i in o["items"])]
+    for item in items:
+        item["attributes"] = reads.wrap(item["attributes"])
+
+
+def _attribute_notes(reads) -> list[str]:
+    notes = []
+    for key, (read, missing) in sorted(reads.reads.items()):
+        if missing:
+            notes.append(ngettext(
+                "“attributes.%(key)s” is missing on %(missing)s of %(total)s product; the "
+                "default is shown (nothing, when the template gives none).",
+                "“attributes.%(key)s” is missing on %(missing)s of %(total)s products; the "
+                "default is shown (nothing, when the template gives none).", len(read),
+            ) % {"key": key, "missing": len(missing), "total": len(read)})
+    return notes
+
+
+def _segment_versions(context: dict, *, segments: frozenset, real: bool, render) -> list[dict]:
+    """Content by segment: the draft as a member of the segments it names and as a
+    non-member, and for a real customer as they would get it; `shown` is the one the
+    preview opens with (the customer's own, else the members')."""
+    quoted = ", ".join(f"“{name}”" for name in sorted(segments)) or "—"
+    versions = []
+    if real:
+        own = sorted(context["in_segment"].names & segments)
+        versions.append({"label": gettext("As this customer gets it"), "member": None,
+                         "shown": True, "rendered": render(context),
+                         "detail": ", ".join(own)})
+    for member in (True, False):
+        label = (gettext("Member of %(segments)s") if member
+                 else gettext("Not a member of %(segments)s")) % {"segments": quoted}
+        versions.append({"label": label, "member": member, "shown": member and not real,
+                         "rendered": render({**context, "in_segment": Membership(
+                             segments if member else frozenset())}),
+                         "detail": ""})
+    return versions
 
 
 def _part_of(error: str) -> str:

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import jinja2
 from celery.exceptions import SoftTimeLimitExceeded
-from jinja2 import meta
+from jinja2 import meta, nodes
 from markupsafe import escape
 
 from campaigns.exceptions import TemplateRenderError
@@ -18,9 +18,9 @@ from campaigns.templating.bounds import (
 )
 from campaigns.templating.layout import Layout, css_inline_html, layout_wrap
 
-__all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "Layout", "RenderLimits", "footer_render",
-           "template_names", "template_preview", "template_render", "template_validate",
-           "with_footer"]
+__all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "Attributes", "Layout", "RenderLimits",
+           "footer_render", "template_names", "template_preview", "template_render",
+           "template_segments", "template_validate", "with_footer"]
 
 _ENVIRONMENTS = {
     autoescape: BoundedSandboxedEnvironment(
@@ -28,6 +28,74 @@ _ENVIRONMENTS = {
     )
     for autoescape in (True, False)
 }
+
+
+
+class Attributes(dict):
+    """A product's free attributes as a template reads them: one the catalogue lacks is
+    undefined but harmless (renders empty, is false, takes `| default(…)`), so a gap in the
+    catalogue never stops a send. The preview (`AttributeReads`) counts those gaps."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        return jinja2.Undefined(name=f"attributes.{key}")
+
+
+class AttributeReads:
+    """Which attributes a preview's template read of which products, and which were missing:
+    {key: [products read, products missing]}."""
+
+    def __init__(self):
+        self.reads: dict[str, list[set]] = {}
+
+    def wrap(self, attributes: dict) -> "Attributes":
+        return _RecordingAttributes(attributes, reads=self)
+
+
+class _RecordingAttributes(Attributes):
+    __slots__ = ("_reads",)
+
+    def __init__(self, data, *, reads: AttributeReads):
+        super().__init__(data)
+        self._reads = reads
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            seen = self._reads.reads.setdefault(key, [set(), set()])
+            seen[0].add(id(self))
+            if key not in self:
+                seen[1].add(id(self))
+        return super().__getitem__(key)
+
+
+def _sample_item(sku, name, price, quantity, category, attributes, *, url_path):
+    return {"sku": sku, "name": name, "url": f"https://shop.example.com/p/{url_path}",
+            "image_url": "", "price": price, "currency": "SEK", "quantity": quantity,
+            "line_total": f"{float(price) * quantity:.2f}", "category": category,
+            "brand": "Nordic Goods", "in_stock": True, "attributes": Attributes(attributes),
+            "known": True}
+
+
+def _sample_in_segment(name) -> bool:
+    """The sample customer is in no segment (the preview renders both versions)."""
+    return False
+
+
+def _sample_recommendations(n=4, strategy="", **_options) -> list:
+    """A stand-in with the real one's shape (services.recommendations), for checks."""
+    items = [dict(_sample_item("SKU-2001", "Skärbräda i ek", "349.00", 1, "Kitchen > Boards",
+                               {"material": "oak"}, url_path="skarbrada"),
+                  reason="Because you bought Kockkniv"),
+             dict(_sample_item("SKU-3001", "Linneförkläde", "299.00", 1, "Kitchen > Textiles",
+                               {"material": "linen", "color": "sand"}, url_path="forklade"),
+                  reason="Popular in Kitchen")]
+    try:
+        count = max(0, min(int(n), 12))
+    except (TypeError, ValueError):
+        count = 4
+    return [items[i % len(items)] for i in range(count)]
+
 
 # Which parts are HTML (autoescaped) and what a marketer calls them.
 PARTS = {"subject": (False, "subject"), "html": (True, "HTML body"), "text": (False, "text body")}
@@ -55,6 +123,32 @@ SAMPLE_CONTEXT = {
     # Every template: the "your points" block (services.rendering, campaigns.loyalty).
     "loyalty": {"balance": 1250, "points_balance": 1250, "tier": "silver", "tier_points": 1400,
                 "next_tier": "gold", "points_to_next_tier": 3600},
+    # The event that started the journey, with its lines joined with the catalogue
+    # (services.personalisation builds the real ones), and the customer's last orders.
+    "event": {
+        "type": "checkout.started", "occurred_at": "2026-03-02T18:04:00+00:00",
+        "properties": {"cart_url": "https://shop.example.com/cart"},
+        "items": [
+            _sample_item("SKU-1001", "Kockkniv 20 cm", "895.00", 1, "Kitchen > Knives",
+                         {"material": "steel", "color": "black"}, url_path="kockkniv"),
+            _sample_item("SKU-1002", "Brynsten", "249.00", 2, "Kitchen > Knives",
+                         {"material": "stone"}, url_path="brynsten"),
+        ],
+    },
+    "orders": [
+        {"external_id": "o-9", "amount": "499.00", "currency": "SEK",
+         "placed_at": "2026-02-14T10:30:00+00:00",
+         "items": [_sample_item("SKU-1003", "Kaffebryggare", "499.00", 1, "Kitchen > Coffee",
+                                {"color": "white"}, url_path="kaffebryggare")]},
+        {"external_id": "o-7", "amount": "598.00", "currency": "SEK",
+         "placed_at": "2025-12-01T09:12:00+00:00",
+         "items": [_sample_item("SKU-2001", "Skärbräda i ek", "349.00", 1, "Kitchen > Boards",
+                                {"material": "oak"}, url_path="skarbrada"),
+                   _sample_item("SKU-1002", "Brynsten", "249.00", 1, "Kitchen > Knives",
+                                {"material": "stone"}, url_path="brynsten")]},
+    ],
+    "in_segment": _sample_in_segment,
+    "recommendations": _sample_recommendations,
     "survey": {
         "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],
         "followup_url": "https://shop.example.com/s/sample/more",
@@ -107,8 +201,15 @@ def template_validate(*, subject: str, html_body: str, text_body: str,
     instead of a failed send later.
     """
     budget = Budget(limits)
-    for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
-        _render_part(_compile(source, part=part), SAMPLE_CONTEXT, part=part, budget=budget)
+    sources = (("subject", subject), ("html", html_body), ("text", text_body))
+    compiled = [(part, _compile(source, part=part)) for part, source in sources]
+    for part, template in compiled:
+        _render_part(template, SAMPLE_CONTEXT, part=part, budget=budget)
+    if "in_segment" in template_names(cache_key=("validate",), subject=subject, html_body=html_body, text_body=text_body):
+        # Content by segment: the members' version must render too.
+        member = {**SAMPLE_CONTEXT, "in_segment": lambda name: True}
+        for part, template in compiled:
+            _render_part(template, member, part=part, budget=budget)
 
 
 @lru_cache(maxsize=2048)
@@ -122,6 +223,25 @@ def template_names(*, cache_key: tuple, subject: str, html_body: str, text_body:
         except jinja2.TemplateSyntaxError:
             continue  # rendering reports it, naming the part and line
     return frozenset(names)
+
+
+@lru_cache(maxsize=2048)
+def template_segments(*, cache_key: tuple, subject: str, html_body: str,
+                      text_body: str) -> frozenset:
+    """The segment names a template's `in_segment("…")` calls name, as written (only
+    literal names: the sender loads the membership of these, once per batch)."""
+    found = set()
+    for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
+        try:
+            ast = _ENVIRONMENTS[PARTS[part][0]].parse(source)
+        except jinja2.TemplateSyntaxError:
+            continue
+        for call in ast.find_all(nodes.Call):
+            if isinstance(call.node, nodes.Name) and call.node.name == "in_segment" \
+                    and call.args and isinstance(call.args[0], nodes.Const) \
+                    and isinstance(call.args[0].value, str):
+                found.add(call.args[0].value)
+    return frozenset(found)
 
 
 def _html_source(html_body: str, layout: Layout | None) -> tuple[str, bool]:

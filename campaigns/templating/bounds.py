@@ -321,6 +321,13 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
         self.filters = {name: _charged(function) for name, function in self.filters.items()}
         self.filters[_LOOP_FILTER] = _loop_counted
 
+    def getattr(self, obj, attribute):
+        # The data a template reads is plain dicts: a key wins over a dict method of the
+        # same name, so `event.items` and `order.items` are the lines, not `dict.items`.
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context, operator, left, right):
         _tick()
         if operator == "*":

@@ -10,12 +10,14 @@ import re
 
 import jinja2
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from jinja2 import meta, nodes
 
 from campaigns.templating import _ENVIRONMENTS, PARTS, SAMPLE_CONTEXT
 
-# Under these the keys are the shop's own (custom attributes): any name may be there.
-_OPEN_KEYS = {"attributes"}
+# Under these the keys are the shop's own (custom or product attributes, an event's
+# properties): any name may be there.
+_OPEN_KEYS = {"attributes", "properties"}
 # A name read through these is allowed to be missing: the template says what to do then.
 _GUARDS = {"default", "d"}
 _GUARD_TESTS = {"defined", "undefined", "none"}
@@ -70,6 +72,39 @@ def _unknown_names(ast) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+# The parts as the editor names them.
+_PART_NAMES = {"subject": gettext_lazy("Subject"), "html": gettext_lazy("HTML"),
+               "text": gettext_lazy("Text")}
+
+
+def _segment_calls(ast):
+    """The `in_segment(…)` calls of a template: (line, the literal name or None)."""
+    for call in ast.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name == "in_segment":
+            literal = call.args[0] if len(call.args) == 1 and not call.kwargs else None
+            yield call.lineno, (literal.value if isinstance(literal, nodes.Const)
+                                and isinstance(literal.value, str) else None)
+
+
+def draft_notes(*, subject: str, html_body: str, text_body: str, segments: set[str]) -> list[str]:
+    """What a marketer should know but that does not stop the template: each
+    `in_segment("…")` naming no segment among `segments` (the existing ones), which is
+    always false."""
+    notes = []
+    for part, source in (("subject", subject), ("html", html_body), ("text", text_body)):
+        try:
+            ast = _ENVIRONMENTS[PARTS[part][0]].parse(source)
+        except jinja2.TemplateSyntaxError:
+            continue
+        for line, name in _segment_calls(ast):
+            if name is not None and name not in segments:
+                notes.append(_("%(part)s, line %(line)s: no segment called “%(name)s”, so "
+                               "in_segment(“%(name)s”) is always false. Check its name on the "
+                               "Segments page.") % {
+                    "part": _PART_NAMES[part], "line": line, "name": name})
+    return notes
+
+
 def draft_problems(*, subject: str, html_body: str, text_body: str, purpose: str,
                    in_layout: bool = False) -> dict:
     """{"subject": [...], "html": [...], "text": [...]}: what a marketer must fix in each
@@ -95,6 +130,12 @@ def draft_problems(*, subject: str, html_body: str, text_body: str, purpose: str
                 message = _("Line %(line)s: there is no variable “%(name)s”. The list of "
                             "variables shows what you can use.") % {"line": line, "name": name}
             problems[part].append(message)
+        for line, name in _segment_calls(ast):
+            if name is None:
+                problems[part].append(_(
+                    "Line %(line)s: write the segment's name in quotes, e.g. "
+                    "in_segment(\"VIP\"): the email can only check segments it names.")
+                    % {"line": line})
         if purpose != "marketing" and "unsubscribe_url" in meta.find_undeclared_variables(ast):
             problems[part].append(_(
                 "A transactional email has no unsubscribe link: “unsubscribe_url” would be "

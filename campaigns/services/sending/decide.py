@@ -23,6 +23,7 @@ from campaigns.models import (
     PointsEntry, Purpose, StepVariant, Subscription, Suppression, Tier,
 )
 from campaigns.services.consent import country_policies_current, email_hash, legal_ground
+from campaigns.services.personalisation import personalisation_attach
 from campaigns.services.rendering import message_template
 from campaigns.services.scheduling import customer_zone, enrollment_continue
 from campaigns.services.subscriptions import subscription_pending_customers
@@ -296,7 +297,7 @@ def _messages_load(ids: list[int], batch: Batch) -> list[Message]:
                     .only(*_MESSAGE_COLUMNS).order_by("-priority", "due_at", "id"))
     batch.load(messages)
     triggers = Event.objects.select_related("order").only(
-        "id", "type", "properties", "order__external_id", "order__amount", "order__currency",
+        "id", "type", "occurred_at", "properties", "order__external_id", "order__amount", "order__currency",
     ).in_bulk({m.enrollment.trigger_event_id for m in messages} - {None})
     for message in messages:
         message.enrollment.trigger_event = triggers.get(message.enrollment.trigger_event_id)
@@ -364,5 +365,6 @@ def group_decide(*, campaign_id: int, limit: int, now, batch: Batch, report,
                 inputs.recent[message.customer_id].append(now)
             to_send.append(message)
         _rewards_attach(to_send, batch)
+        personalisation_attach(to_send)
         _sending_mark(to_send, now=now, batch=batch)
     return len(ids), to_send

@@ -109,18 +109,71 @@
         if (code !== 200) { status(editor.dataset.failed, true); return; }
         var troubled = showProblems(body.problems || {});
         $("te-for").textContent = body["for"] + " · " + body.layout;
-        if (troubled) { status(editor.dataset.problems, true); return; }
-        $("te-subject").textContent = body.subject;
-        if ($("te-frame").srcdoc !== body.html) {
-          $("te-frame").dataset.loaded = "no";
-          $("te-frame").srcdoc = body.html;
-        }
-        $("te-text").textContent = body.text;
+        showNotes(troubled ? [] : (body.notes || []));
+        if (troubled) { showVersions([]); status(editor.dataset.problems, true); return; }
+        show(body);
+        showVersions(body.versions || []);
         status(editor.dataset.updated);
         editor.classList.add("te-ready");
       })
       .catch(function () { if (mine === sequence) { status(editor.dataset.failed, true); } });
   }
+  // One rendered version of the email: subject, HTML and text.
+  function show(version) {
+    $("te-subject").textContent = version.subject;
+    if ($("te-frame").srcdoc !== version.html) {
+      $("te-frame").dataset.loaded = "no";
+      $("te-frame").srcdoc = version.html;
+    }
+    $("te-text").textContent = version.text;
+  }
+  // Warnings that do not stop the email (a segment that does not exist, product
+  // attributes some products lack).
+  function showNotes(notes) {
+    var list = $("te-notes");
+    list.innerHTML = "";
+    notes.forEach(function (note) {
+      var item = document.createElement("li");
+      item.textContent = note;
+      list.appendChild(item);
+    });
+    list.hidden = !notes.length;
+  }
+  // Content by segment: a labelled toggle between the versions (member / not a member).
+  var chosenVersion = null;
+  function showVersions(versions) {
+    var box = $("te-versions");
+    box.innerHTML = "";
+    box.hidden = !versions.length;
+    if (!versions.length) { chosenVersion = null; return; }
+    var labels = versions.map(function (v) { return v.label; });
+    var active = labels.indexOf(chosenVersion);
+    if (active === -1) {
+      active = Math.max(0, versions.findIndex(function (v) { return v.shown; }));
+      chosenVersion = null;
+    }
+    versions.forEach(function (version, index) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "te-version-button";
+      button.textContent = version.label + (version.detail ? " (" + version.detail + ")" : "");
+      var on = index === active;
+      button.classList.toggle("te-active", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.addEventListener("click", function () {
+        chosenVersion = version.label;
+        box.querySelectorAll(".te-version-button").forEach(function (other) {
+          var mine = other === button;
+          other.classList.toggle("te-active", mine);
+          other.setAttribute("aria-pressed", mine ? "true" : "false");
+        });
+        show(version);
+      });
+      box.appendChild(button);
+    });
+    show(versions[active]);
+  }
+
   function schedule() {
     if (timer) { clearTimeout(timer); }
     timer = setTimeout(preview, 500);
