@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0029_product_catalogue'),
+        ('campaigns', '0030_best_hour'),
     ]
 
     operations = [
