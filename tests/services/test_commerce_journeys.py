@@ -245,3 +245,31 @@ def test_the_purchase_exit_setting_is_checked_when_saved(config, trigger):
         campaign.clean()
 
     assert "exit_on_purchase_of_items" in str(error.value) or "event trigger" in str(error.value)
+
+
+# Caps and priorities -------------------------------------------------------------------
+
+def test_a_cart_email_and_a_win_back_on_the_same_day_keep_the_daily_cap_cart_first(
+        frozen_clock, policy):
+    from campaigns.models import Message, TemplateTranslation
+    from tests.helpers import consenting_customer, run_tick
+
+    cart, winback = started("abandoned_cart"), started("winback")
+    # Plain texts: this test is about caps and priority, not the cart's content.
+    TemplateTranslation.objects.update(subject="Hi", html_body="<p>Hi</p>", text_body="Hi")
+    t = frozen_clock.now + HOUR
+    customer = consenting_customer(last_order_at=t - 90 * DAY)
+    event(customer, "checkout.started", t - HOUR)
+
+    moment = frozen_clock.advance(minutes=1)
+    while moment < t + 3 * DAY:
+        run_tick(moment)
+        moment = frozen_clock.advance(hours=1)
+
+    sent = list(Message.objects.filter(customer=customer, state=Message.State.SENT)
+                .order_by("sent_at").values_list("campaign_id", "sent_at"))
+    # Both are due at t: the cart's priority (75) goes first, at the first tick after t.
+    assert sent[0] == (cart.pk, t + dt.timedelta(minutes=1))
+    assert winback.pk in [campaign_id for campaign_id, _ in sent]
+    assert all(b - a >= DAY for (_, a), (_, b) in zip(sent, sent[1:]))  # 1 per 24 h
+    assert cart.priority > winback.priority
