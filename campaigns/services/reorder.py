@@ -22,7 +22,7 @@ REORDER_MAX_DAYS = 365
 # Emission: at most once an hour (the idle tick reads one row otherwise); a first run, or
 # one after a long pause, looks back this far.
 REORDER_EVERY = dt.timedelta(hours=1)
-REORDER_LOOKBACK = dt.timedelta(days=7)
+REORDER_LOOKBACK = dt.timedelta(days=2)
 HEARTBEAT_NAME = "reorder_due"
 EMIT_BATCH = 2000
 
