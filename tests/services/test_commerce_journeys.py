@@ -273,3 +273,18 @@ def test_a_cart_email_and_a_win_back_on_the_same_day_keep_the_daily_cap_cart_fir
     assert winback.pk in [campaign_id for campaign_id, _ in sent]
     assert all(b - a >= DAY for (_, a), (_, b) in zip(sent, sent[1:]))  # 1 per 24 h
     assert cart.priority > winback.priority
+
+
+def test_the_reorder_emission_costs_the_same_statements_for_few_and_many_due_lines(frozen_clock):
+    beans = product("BEANS", reorder_days=30)
+    reorder_due_emit(now=frozen_clock.now)  # its first run also makes its heartbeat row
+
+    def emit_statements(due):
+        for _ in range(due):
+            purchase(CustomerFactory(), frozen_clock.now - 30 * DAY + dt.timedelta(minutes=30),
+                     skus=["BEANS"], products={"BEANS": beans})
+        with CaptureQueriesContext(connection) as queries:
+            assert reorder_due_emit(now=frozen_clock.advance(hours=1)) == due
+        return len(queries)
+
+    assert emit_statements(3) == emit_statements(30)
