@@ -7,7 +7,13 @@ It needs a scratch database in DATABASE_URL (it migrates and flushes it). The sy
 base is made with one INSERT … SELECT per table on PostgreSQL (a Python bulk insert on
 SQLite), so a million customers take seconds. It prints, as medians of --runs:
 
-* idle tick: a whole tick with nothing due — wall time and database time;
+* idle tick: a whole tick with nothing due — wall time and database time — with the
+  product journeys of the demo active (abandoned cart, browse abandonment, time to
+  reorder), --carts customers in the middle of an abandoned-cart journey (their exits by a
+  newer cart or a purchase of the cart's products are checked on every tick), and one
+  order line per customer for the reorder reminders (`--carts 0` leaves them out);
+* the hourly reorder emission (services.reorder) over those lines, and the nightly
+  learning of reorder intervals;
 * win-back enrolment: planning --lapsed customers who lapsed since the last tick;
 * throughput: --due welcome emails through plan → claim and consent/cap/quiet-hours
   gate → render → anymail's test backend → recorded, in one process, with the time per
@@ -41,6 +47,7 @@ from django.db import connection  # noqa: E402
 from campaigns import models as m  # noqa: E402
 from campaigns.services.demo import demo_load  # noqa: E402
 from campaigns.services.planning import enrollments_plan  # noqa: E402
+from campaigns.services.reorder import reorder_due_emit, reorder_intervals_learn  # noqa: E402
 from campaigns.services.scheduling import scheduler_tick  # noqa: E402
 from campaigns.services.sending import messages_send_due  # noqa: E402
 
@@ -91,6 +98,94 @@ def customers_grow(total: int, have: int) -> None:
             m.Customer.objects.bulk_create(batch)
             batch = []
     m.Customer.objects.bulk_create(batch)
+
+
+def orders_with_lines(total: int, have: int) -> None:
+    """One order of one demo product for customers have+1..total (PostgreSQL only), placed
+    over the last 400 days at every minute of the day, so an hour of reorder reminders
+    falls due at any moment."""
+    if connection.vendor != "postgresql" or total <= have:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO campaigns_order (created_at, updated_at, customer_id, external_id,
+                   amount, currency, placed_at, status)
+               SELECT %s, %s, id, 'bo-' || id, 149, 'SEK',
+                   %s - make_interval(days => (id %% 400)::int, mins => (id %% 1440)::int), 'placed'
+               FROM campaigns_customer WHERE external_id LIKE 'b-%%' AND id > %s AND id <= %s""",
+            [NOW, NOW, NOW - dt.timedelta(days=1), *_customer_id_range(have, total)])
+        cursor.execute(
+            """WITH products AS (SELECT id, sku, price,
+                   row_number() OVER (ORDER BY sku) - 1 AS n FROM campaigns_product)
+               INSERT INTO campaigns_orderline (order_id, customer_id, sku, product_id,
+                   quantity, price, placed_at, refunded_quantity)
+               SELECT o.id, o.customer_id, p.sku, p.id, 1, p.price, o.placed_at, 0
+               FROM campaigns_order o JOIN products p
+                 ON p.n = o.customer_id %% (SELECT count(*) FROM products)
+               WHERE o.external_id LIKE 'bo-%%' AND o.customer_id > %s AND o.customer_id <= %s""",
+            _customer_id_range(have, total))
+
+
+def _customer_id_range(have: int, total: int) -> list[int]:
+    """The ids of the have+1..total-th customers."""
+    ids = m.Customer.objects.order_by("id").values_list("id", flat=True)
+    low = ids[have - 1] if have else 0
+    return [low, ids[total - 1]]
+
+
+def carts_open(now, count: int) -> None:
+    """`count` customers left a cart of two products 10 minutes ago; one tick (not timed)
+    starts their abandoned-cart journeys, which then wait an hour."""
+    if connection.vendor != "postgresql" or not count:
+        return
+    at = now - dt.timedelta(minutes=10)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO campaigns_event (event_id, customer_id, type, occurred_at,
+                   received_at, properties)
+               SELECT 'bench-cart-' || id, id, 'checkout.started', %s, %s, '{}'
+               FROM campaigns_customer ORDER BY id DESC LIMIT %s""", [at, at, count])
+        cursor.execute(
+            """INSERT INTO campaigns_eventline (event_id, customer_id, sku, product_id,
+                   quantity, price, occurred_at)
+               SELECT e.id, e.customer_id, p.sku, p.id, 1, p.price, e.occurred_at
+               FROM campaigns_event e CROSS JOIN (
+                   SELECT id, sku, price FROM campaigns_product ORDER BY sku LIMIT 2) p
+               WHERE e.event_id LIKE 'bench-cart-%%'""")
+        cursor.execute("ANALYZE campaigns_event, campaigns_eventline, campaigns_orderline")
+    scheduler_tick(now=now)
+    cart = m.Campaign.objects.get(slug="abandoned-cart")
+    active = cart.enrollments.filter(state=m.Enrollment.State.ACTIVE).count()
+    assert active == count, f"{active} active carts of {count}"
+
+
+PRODUCT_JOURNEYS = ["abandoned-cart", "browse-abandonment", "time-to-reorder"]
+
+
+def _product_journeys(*, active: bool) -> None:
+    m.Campaign.objects.filter(slug__in=PRODUCT_JOURNEYS).update(
+        status=m.Campaign.Status.ACTIVE if active else m.Campaign.Status.PAUSED)
+
+
+def _reorder_reminders_forget() -> None:
+    m.Enrollment.objects.filter(campaign__slug="time-to-reorder").delete()
+    m.Event.objects.filter(type="product.reorder_due").delete()
+
+
+def reorder_work(now, runs):
+    """Medians of the hourly reorder emission (an hour of due lines) and of the nightly
+    learning of intervals; the emitted events are then removed."""
+    emits, learns, emitted = [], [], []
+    for _ in range(runs):
+        m.Heartbeat.objects.filter(name="reorder_due").update(at=now - dt.timedelta(hours=1))
+        started = time.perf_counter()
+        emitted.append(reorder_due_emit(now=now))
+        emits.append(time.perf_counter() - started)
+        _reorder_reminders_forget()
+        started = time.perf_counter()
+        reorder_intervals_learn(now=now)
+        learns.append(time.perf_counter() - started)
+    return statistics.median(emits) * 1000, statistics.median(emitted), statistics.median(learns)
 
 
 def idle_ticks(now, runs):
@@ -212,6 +307,8 @@ def main():
     parser.add_argument("--lapsed", type=int, default=100000)
     parser.add_argument("--due", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--carts", type=int, default=5000,
+                        help="customers in an abandoned-cart journey during the idle ticks")
     parser.add_argument("--in-flight", type=int, default=1,
                         help="provider calls in flight (1: on the sender's thread, best for a local backend)")
     parser.add_argument("--throughput-only", action="store_true",
@@ -222,10 +319,15 @@ def main():
     call_command("flush", interactive=False, verbosity=0)
     demo_load(customers=0)
     m.Campaign.objects.update(planned_through=NOW)
+    # Active only while the idle ticks are measured (their emails would join the
+    # throughput figures otherwise).
+    _product_journeys(active=False)
     print(f"database: {connection.vendor}; runs: {args.runs} (medians)")
     now, have = NOW, 0
     for index, total in enumerate(args.customers):
         customers_grow(total, have)
+        if args.carts and not args.throughput_only:
+            orders_with_lines(total, have)
         have = total
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -240,6 +342,28 @@ def main():
             now = throughput_report(now, args)
         if args.throughput_only:
             break
+        if args.carts:
+            now = product_journeys_report(now, args, total)
+
+
+def product_journeys_report(now, args, total):
+    """The idle tick again with the product journeys active and --carts open carts (after
+    the other figures, which they would otherwise join), then the reorder jobs."""
+    _product_journeys(active=True)
+    carts_open(now, args.carts)
+    # The hourly emission ran just now: the idle ticks below are between two.
+    reorder_due_emit(now=now, force=True)
+    _reorder_reminders_forget()
+    now, wall, db = idle_ticks(now, args.runs)
+    print(f"  with the product journeys active, {args.carts:,} open carts and {total:,} order "
+          f"lines: idle tick {wall:6.1f} ms wall, {db:6.1f} ms in the database")
+    emit_ms, emitted, learn_s = reorder_work(now, args.runs)
+    print(f"  reorder: the hourly emission {emit_ms:.1f} ms ({emitted:,.0f} reminders due in "
+          f"the hour); learning the intervals from {total:,} lines {learn_s:.2f} s")
+    m.Enrollment.objects.filter(campaign__slug="abandoned-cart").delete()
+    m.Event.objects.filter(event_id__startswith="bench-cart-").delete()
+    _product_journeys(active=False)
+    return now
 
 
 def throughput_report(now, args):

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from campaigns.models import Campaign, JourneyStep
-from campaigns.selectors.journey_words import best_hour_words
+from campaigns.selectors.journey_words import best_hour_words, event_words
 
 
 def duration_in_words(value: dt.timedelta | None) -> str:
@@ -143,7 +143,10 @@ def journey_boxes(campaign: Campaign, steps: list[JourneyStep],
             "share": campaign.holdout_percent}))
     boxes += [step_in_words(step) for step in steps]
     stored = campaign.exit_event_types if isinstance(campaign.exit_event_types, list) else []
-    exits = [e for e in stored if isinstance(e, str)]
+    exits = [str(event_words(e)) for e in stored if isinstance(e, str)]
+    config = campaign.trigger_config if isinstance(campaign.trigger_config, dict) else {}
+    if config.get("exit_on_purchase_of_items") is True:
+        exits.append(str(_("the customer buys a product of the trigger")))
     if exits:
         boxes.append(Box("exit", _("Leaves early when"), ", ".join(exits)))
     boxes.append(Box("end", _("Journey ends")))

@@ -11,6 +11,15 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign, JourneyStep, Topic
 
 DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
+# The shop's journeys about products (issue 15), with their default priorities among the
+# others (welcome 100, survey 80, birthday 70, bonus 60, at risk 45, win-back 40): a cart
+# left behind is the strongest intent and goes before a birthday; a reorder reminder is a
+# service the customer expects and goes before the bonus's story; a viewed product is the
+# weakest signal of the three but fresher than a lapse, so it just beats the win-back.
+ABANDONED_CART_PRIORITY = 75
+REORDER_PRIORITY = 55
+BROWSE_PRIORITY = 42
 
 _BUTTON = ('<p style="margin:24px 0;text-align:center;"><a href="{{ site_url }}" '
            'style="display:inline-block;padding:12px 24px;background-color:#2f4f4f;'
@@ -167,6 +176,59 @@ STARTERS = {
                      "exit_event_types": ["purchase"]},
         "steps": [{"kind": JourneyStep.Kind.SEND, "message": {
             "name": _("We miss you"), "texts": _texts(_AT_RISK), "topic": Topic.OFFERS}}],
+    },
+    "abandoned_cart": {
+        "title": _("Abandoned cart"),
+        "summary": _("An hour after a cart is left, an email with its items; a reminder a "
+                     "day later. Buying them ends it, and a newer cart replaces the older."),
+        "campaign": {"name": _("Abandoned cart"), "trigger": Campaign.Trigger.EVENT,
+                     "trigger_event_type": "checkout.started",
+                     "entry_key": Campaign.EntryKey.EVENT,
+                     "trigger_config": {"exit_on_purchase_of_items": True},
+                     # A newer cart ends the older one's journey: never two carts at once.
+                     # Only the trigger's own type: a cart.updated right after a
+                     # checkout.started would otherwise end the journey with no newer one.
+                     "exit_event_types": ["checkout.started"],
+                     "priority": ABANDONED_CART_PRIORITY, "deadline": 2 * DAY},
+        "steps": [
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": HOUR},
+            {"kind": JourneyStep.Kind.SEND, "message": {
+                "name": _("Abandoned cart"), "content": "abandoned_cart"}},
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": DAY},
+            {"kind": JourneyStep.Kind.SEND, "message": {
+                "name": _("Abandoned cart reminder"), "content": "abandoned_cart_reminder"}},
+        ],
+    },
+    "browse_abandonment": {
+        "title": _("Browse abandonment"),
+        "summary": _("A day after a customer looked at a product without buying it, one "
+                     "email about it; at most one a week per customer."),
+        "campaign": {"name": _("Browse abandonment"), "trigger": Campaign.Trigger.EVENT,
+                     "trigger_event_type": "product.viewed",
+                     "entry_key": Campaign.EntryKey.EVENT,
+                     "trigger_config": {"exit_on_purchase_of_items": True},
+                     "reentry_cooldown": 7 * DAY,
+                     "priority": BROWSE_PRIORITY, "deadline": 2 * DAY},
+        "steps": [
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": DAY},
+            {"kind": JourneyStep.Kind.SEND, "message": {
+                "name": _("Browse abandonment"), "content": "browse_abandonment"}},
+        ],
+    },
+    "reorder": {
+        "title": _("Time to reorder"),
+        "summary": _("Reminds a customer when a product they buy again and again is "
+                     "probably running out: after its reorder interval, set on the product "
+                     "or learned from the shop's orders. Buying it ends it."),
+        "campaign": {"name": _("Time to reorder"), "trigger": Campaign.Trigger.EVENT,
+                     "trigger_event_type": "product.reorder_due",
+                     "entry_key": Campaign.EntryKey.EVENT,
+                     "trigger_config": {"exit_on_purchase_of_items": True},
+                     "priority": REORDER_PRIORITY, "deadline": 3 * DAY},
+        "steps": [
+            {"kind": JourneyStep.Kind.SEND, "message": {
+                "name": _("Time to reorder"), "content": "reorder"}},
+        ],
     },
     "blank": {
         "title": _("Blank"),

@@ -17,6 +17,7 @@ from campaigns.services.forecast import forecast_job_run
 from campaigns.services.gdpr import privacy_export_email, privacy_exports_unsent
 from campaigns.services.import_jobs import import_job_run
 from campaigns.services.loyalty import loyalty_nightly as loyalty_nightly_run
+from campaigns.services.reorder import reorder_intervals_learn as reorder_intervals_learn_run
 from campaigns.services.retention import retention_purge as retention_purge_run
 from campaigns.services.rfm import customers_score
 from campaigns.services.scheduling import scheduler_tick
@@ -115,6 +116,19 @@ def score_customers() -> dict:
                "with_best_hour": hours.with_hour, "best_hours_changed": hours.updated}
     logger.info("score_customers %s", summary)
     return summary
+
+
+@shared_task(
+    name="campaigns.reorder_intervals_learn", ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def reorder_intervals_learn() -> dict:
+    """Nightly: each product's typical reorder interval from the order history."""
+    changed = reorder_intervals_learn_run(now=clock.now())
+    logger.info("reorder_intervals_learn %s", {"changed": changed})
+    return {"changed": changed}
+
+
 @shared_task(name="campaigns.import_job", ignore_result=True)
 def import_job(job_id: int) -> None:
     """Run one CSV import started from the admin (the job row holds file and progress)."""

@@ -101,6 +101,10 @@ class CampaignForm(forms.ModelForm):
         max_value=1000,
         help_text=_("For purchase events: e.g. 3 lets only each customer's 3rd order in. "
                     "Leave empty for every order."))
+    exit_on_purchase_of_items = forms.BooleanField(
+        label=_("Ends when the customer buys the products of the trigger"), required=False,
+        help_text=_("For events with products (a cart, a viewed product, a product due "
+                    "for reorder): buying any of them after the start ends the journey."))
     inactivity_days = forms.IntegerField(
         label=_("Days without an order"), required=False, min_value=1, max_value=MAX_DAYS,
         help_text=_("A customer enters once this many days have passed since their last "
@@ -140,7 +144,7 @@ class CampaignForm(forms.ModelForm):
 
     # The fields each trigger reads; the page shows only these for it.
     TRIGGER_FIELDS = {
-        Campaign.Trigger.EVENT: ["trigger_event_type", "nth_order"],
+        Campaign.Trigger.EVENT: ["trigger_event_type", "nth_order", "exit_on_purchase_of_items"],
         Campaign.Trigger.INACTIVITY: ["inactivity_days"],
         Campaign.Trigger.DATE_ATTRIBUTE: ["date_attribute"],
         Campaign.Trigger.SEGMENT_ENTRY: ["trigger_segment"],
@@ -183,6 +187,7 @@ class CampaignForm(forms.ModelForm):
             if isinstance(campaign.exit_event_types, list) else []
         self.initial.update({
             "nth_order": config.get("nth_order"),
+            "exit_on_purchase_of_items": config.get("exit_on_purchase_of_items") is True,
             "inactivity_days": config.get("days", 90),
             "date_attribute": config.get("attribute", "birthday"),
             "trigger_segment": campaign.trigger_segment_id() if config else None,
@@ -223,6 +228,8 @@ class CampaignForm(forms.ModelForm):
             require("trigger_event_type")
             if cleaned.get("nth_order"):
                 config["nth_order"] = cleaned["nth_order"]
+            if cleaned.get("exit_on_purchase_of_items"):
+                config["exit_on_purchase_of_items"] = True
         elif trigger == Campaign.Trigger.INACTIVITY:
             config["days"] = require("inactivity_days")
         elif trigger == Campaign.Trigger.DATE_ATTRIBUTE:

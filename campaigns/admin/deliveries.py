@@ -60,6 +60,7 @@ REASON_WORDS = {
     "transactional": gettext_lazy("transactional: needs no marketing consent"),
     "exit_event": gettext_lazy("the customer left the journey (an exit event happened)"),
     "exited": gettext_lazy("the customer left the journey"),
+    "purchase_of_items": gettext_lazy("the customer bought what the journey was about"),
     "erased": gettext_lazy("the customer's data was erased"),
     "provider_unavailable": gettext_lazy("the email provider was unavailable, will try again"),
     "provider_rate_limited": gettext_lazy("the email provider asked us to slow down, will try again"),

@@ -102,6 +102,10 @@ KNOWN_EVENT_TYPES = [
     ("refund", _("an order was refunded")),
     ("order_cancelled", _("an order was cancelled")),
     ("support_closed", _("a support case was closed")),
+    ("checkout.started", _("a checkout was started (a cart)")),
+    ("cart.updated", _("a cart was changed")),
+    ("product.viewed", _("a product was viewed")),
+    ("product.reorder_due", _("a product is due for reorder (its usual interval has passed)")),
     # Lazy, so each page shows the stage in the marketer's language.
     *((f"lifecycle.{stage.value}", lazy(lambda stage: gettext(
         "became %(stage)s (nightly lifecycle scoring)") % {"stage": str(stage.label).lower()},

@@ -115,7 +115,8 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
         (gettext_lazy("Journey"), {"fields": ["journey_picture", "messaging_rules"],
                                    "classes": ["cp-overview"]}),
         (gettext_lazy("Trigger"), {
-            "fields": ["trigger", "trigger_event_type", "nth_order", "entry_key",
+            "fields": ["trigger", "trigger_event_type", "nth_order", "exit_on_purchase_of_items",
+                       "entry_key",
                        "inactivity_days", "date_attribute", "first_run", "every_days",
                        "trigger_segment", "share", "exit_events", "exit_events_other",
                        "entry_help"],

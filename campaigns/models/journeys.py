@@ -133,7 +133,21 @@ class Campaign(TimestampedModel):
         ):
             raise ValidationError({"trigger_config": _(
                 'Name the date attribute, e.g. {"attribute": "birthday"}.')})
+        self._clean_exit_on_purchase(config)
 
+    def _clean_exit_on_purchase(self, config: dict) -> None:
+        """"exit_on_purchase_of_items": the journey ends when the customer buys a product
+        of the trigger event's lines, so it needs an event trigger and a true or false."""
+        if "exit_on_purchase_of_items" not in config:
+            return
+        if not isinstance(config["exit_on_purchase_of_items"], bool):
+            raise ValidationError({"trigger_config": _(
+                '"exit_on_purchase_of_items" is true or false, e.g. '
+                '{"exit_on_purchase_of_items": true}.')})
+        if config["exit_on_purchase_of_items"] and self.trigger != self.Trigger.EVENT:
+            raise ValidationError({"trigger_config": _(
+                "Ending the journey when the customer buys the products of the trigger "
+                "needs an event trigger whose event has products (e.g. checkout.started).")})
 
     @staticmethod
     def _clean_segment(config: dict, *, required: bool) -> None:

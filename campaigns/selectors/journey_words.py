@@ -26,6 +26,9 @@ def event_words(event_type: str) -> str:
     known = {
         "purchase": _("a purchase"), "signup": _("a sign-up"), "refund": _("a refund"),
         "order_cancelled": _("a cancelled order"), "support_closed": _("a closed support case"),
+        "checkout.started": _("a started checkout"), "cart.updated": _("a changed cart"),
+        "product.viewed": _("a viewed product"),
+        "product.reorder_due": _("a product due for reorder"),
     }
     if event_type in known:
         return known[event_type]

@@ -31,7 +31,12 @@ from campaigns.models import (
     Topic,
 )
 from campaigns.services.consent import consent_record
+from campaigns.services.demo_catalogue import (
+    catalogue_load, order_lines_draw, order_lines_load, recent_activity_load,
+)
 from campaigns.services.demo_history import history_load
+from campaigns.services.reorder import reorder_intervals_learn
+from campaigns.starters import ABANDONED_CART_PRIORITY, BROWSE_PRIORITY, REORDER_PRIORITY
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 SEED = 20260302
@@ -103,6 +108,7 @@ def demo_load(*, customers: int = 200, history: bool = False) -> dict:
         created["country_policies"] = _country_policies_load()
         created["segments"] = _segments_load()
         created.update(_journeys_load(now=now))
+        created["products"] = catalogue_load()
         counts, people = _customers_load(count=customers, now=now)
         created.update(counts)
         if created["campaigns"]:
@@ -110,6 +116,9 @@ def demo_load(*, customers: int = 200, history: bool = False) -> dict:
         if history:
             created.update(history_load(people=people, now=now,
                                         new_campaigns=bool(created["campaigns"])))
+        if people:
+            # What the nightly job would have learned from the history just made.
+            reorder_intervals_learn(now=now)
     return created
 
 
@@ -157,8 +166,14 @@ def _journeys_start_after_history(*, now: dt.datetime) -> None:
     signups, as campaigns activated before them would (see campaign_activate)."""
     history = Event.objects.filter(occurred_at__lt=now - dt.timedelta(hours=24)).aggregate(
         last=Max("id"))["last"] or 0
-    Campaign.objects.filter(slug__in=[j["slug"] for j in JOURNEYS]).update(
-        event_watermark=history, event_ceiling=history)
+    Campaign.objects.filter(slug__in=[j["slug"] for j in JOURNEYS]).exclude(
+        slug__in=PRODUCT_JOURNEYS).update(event_watermark=history, event_ceiling=history)
+    # The product journeys answer the carts and views of the last days (services.
+    # demo_catalogue), so a browse email is due on the first tick too.
+    recent = Event.objects.filter(occurred_at__lt=now - dt.timedelta(days=3)).aggregate(
+        last=Max("id"))["last"] or 0
+    Campaign.objects.filter(slug__in=PRODUCT_JOURNEYS).update(
+        event_watermark=recent, event_ceiling=recent)
 
 
 def _policy_load() -> int:
@@ -263,6 +278,36 @@ JOURNEYS = [
         "steps": [{"kind": JourneyStep.Kind.SEND, "content": "points_expiring",
                    "topic": Topic.LOYALTY}],
     },
+    # The product journeys (campaigns/starters.py has the same as starters): a cart, a
+    # viewed product or a product due for reorder starts them; buying it ends them.
+    {
+        "slug": "abandoned-cart", "name": "Abandoned cart", "priority": ABANDONED_CART_PRIORITY,
+        "trigger_event_type": "checkout.started", "entry_key": Campaign.EntryKey.EVENT,
+        "trigger_config": {"exit_on_purchase_of_items": True},
+        "exit_event_types": ["checkout.started"], "deadline": 2 * DAY,
+        "steps": [
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": dt.timedelta(hours=1)},
+            {"kind": JourneyStep.Kind.SEND, "content": "abandoned_cart"},
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": DAY},
+            {"kind": JourneyStep.Kind.SEND, "content": "abandoned_cart_reminder"},
+        ],
+    },
+    {
+        "slug": "time-to-reorder", "name": "Time to reorder", "priority": REORDER_PRIORITY,
+        "trigger_event_type": "product.reorder_due", "entry_key": Campaign.EntryKey.EVENT,
+        "trigger_config": {"exit_on_purchase_of_items": True}, "deadline": 3 * DAY,
+        "steps": [{"kind": JourneyStep.Kind.SEND, "content": "reorder"}],
+    },
+    {
+        "slug": "browse-abandonment", "name": "Browse abandonment", "priority": BROWSE_PRIORITY,
+        "trigger_event_type": "product.viewed", "entry_key": Campaign.EntryKey.EVENT,
+        "trigger_config": {"exit_on_purchase_of_items": True},
+        "reentry_cooldown": 7 * DAY, "deadline": 2 * DAY,
+        "steps": [
+            {"kind": JourneyStep.Kind.WAIT, "wait_duration": DAY},
+            {"kind": JourneyStep.Kind.SEND, "content": "browse_abandonment"},
+        ],
+    },
     {
         "slug": "win-back", "name": "Win-back (90 days without an order)", "priority": 40,
         "trigger": Campaign.Trigger.INACTIVITY, "trigger_event_type": "",
@@ -275,10 +320,13 @@ JOURNEYS = [
         ],
     },
 ]
+PRODUCT_JOURNEYS = ["abandoned-cart", "browse-abandonment", "time-to-reorder"]
 _TEMPLATE_NAMES = {"welcome": "Welcome", "survey": "Post-purchase survey (NPS)",
                    "bonus": "Surprise bonus", "winback": "Win-back offer",
                    "winback_reminder": "Win-back reminder",
-                   "points_expiring": "Points about to expire"}
+                   "points_expiring": "Points about to expire",
+                   "abandoned_cart": "Abandoned cart", "abandoned_cart_reminder": "Abandoned cart reminder",
+                   "browse_abandonment": "Browse abandonment", "reorder": "Time to reorder"}
 
 
 def _journeys_load(*, now: dt.datetime) -> dict:
@@ -337,6 +385,7 @@ def _customers_load(*, count: int, now: dt.datetime) -> tuple[dict, list[dict]]:
             order.customer_id = customer.pk
             orders.append(order)
     Order.objects.bulk_create(orders, batch_size=500, ignore_conflicts=True)
+    order_lines = order_lines_load(people)
     order_ids = dict(
         Order.objects.filter(external_id__startswith="demo-o-").values_list("external_id", "pk")
     )
@@ -361,6 +410,7 @@ def _customers_load(*, count: int, now: dt.datetime) -> tuple[dict, list[dict]]:
     # In time order, so the event ids follow the story as a shop would have sent it.
     events.sort(key=lambda e: (e.occurred_at, e.event_id))
     Event.objects.bulk_create(events, batch_size=500, ignore_conflicts=True)
+    recent = recent_activity_load(people, now=now)
     consents = sum(
         consent_record(
             customer=person["customer"], granted=True, source=ConsentSource.IMPORT,
@@ -372,7 +422,8 @@ def _customers_load(*, count: int, now: dt.datetime) -> tuple[dict, list[dict]]:
     return {
         "customers": len(people),
         "orders": len(orders),
-        "events": len(events),
+        "events": len(events) + recent,
+        "order_lines": order_lines,
         "consent_events": consents,
     }, people
 
@@ -407,6 +458,8 @@ def _person(*, index: int, fresh: bool, now: dt.datetime) -> dict:
                                       signed_up_at=signed_up_at, now=now)
     if index % AT_RISK_EVERY == AT_RISK_EVERY // 2:
         _about_to_be_at_risk(orders, rng, signed_up_at=signed_up_at, now=now)
+    # The orders' lines, and their amounts from them (services.demo_catalogue).
+    lines = order_lines_draw(orders, external_id=external_id)
     total = sum((o.amount for o in orders), Decimal("0"))
     customer = Customer(
         external_id=external_id,
@@ -426,7 +479,7 @@ def _person(*, index: int, fresh: bool, now: dt.datetime) -> dict:
                                 f"{rng.randint(1, 28):02d}"} if rng.random() < 0.6 else {},
     )
     consent = fresh or rng.random() < CONSENT_SHARE
-    return {"customer": customer, "orders": orders, "consent": consent}
+    return {"customer": customer, "orders": orders, "consent": consent, "lines": lines}
 
 
 def _orders(rng, *, external_id, currency, signed_up_at, now) -> list[Order]:

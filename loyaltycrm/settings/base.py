@@ -277,6 +277,8 @@ SEGMENT_REFRESH_MINUTES = env.int("SEGMENT_REFRESH_MINUTES", default=15)
 # When the nightly RFM and lifecycle recompute runs (hour and minute in TIME_ZONE).
 RFM_SCORE_HOUR = env.int("RFM_SCORE_HOUR", default=3)
 RFM_SCORE_MINUTE = env.int("RFM_SCORE_MINUTE", default=15)
+REORDER_LEARN_HOUR = env.int("REORDER_LEARN_HOUR", default=3)
+REORDER_LEARN_MINUTE = env.int("REORDER_LEARN_MINUTE", default=20)
 LOYALTY_NIGHTLY_HOUR = env.int("LOYALTY_NIGHTLY_HOUR", default=3)
 LOYALTY_NIGHTLY_MINUTE = env.int("LOYALTY_NIGHTLY_MINUTE", default=30)
 # Points expire this many months after they were earned, oldest first (0 = never), and a
@@ -309,7 +311,8 @@ SEND_TASK_SOFT_TIME_LIMIT = env.int("SEND_TASK_SOFT_TIME_LIMIT",
 LONG_TASK_SOFT_TIME_LIMIT = env.int("LONG_TASK_SOFT_TIME_LIMIT", default=2 * 3600)
 _LONG_TASKS = ("campaigns.import_job", "campaigns.segments_refresh", "campaigns.privacy_export_send",
                "campaigns.score_customers", "campaigns.loyalty_nightly",
-               "campaigns.retention_purge", "campaigns.metric_snapshots")
+               "campaigns.retention_purge", "campaigns.metric_snapshots",
+               "campaigns.reorder_intervals_learn")
 _TASK_LIMITS = {
     "campaigns.send_due": SEND_TASK_SOFT_TIME_LIMIT,
     "campaigns.send_batch": SEND_TASK_SOFT_TIME_LIMIT,
@@ -334,6 +337,12 @@ CELERY_BEAT_SCHEDULE = {
     "score-customers": {
         "task": "campaigns.score_customers",
         "schedule": crontab(hour=RFM_SCORE_HOUR, minute=RFM_SCORE_MINUTE),
+    },
+    # Every night at 03:20 (TIME_ZONE): learn each product's typical reorder interval from
+    # the order history (services/reorder.py); the tick emits product.reorder_due hourly.
+    "reorder-intervals-learn": {
+        "task": "campaigns.reorder_intervals_learn",
+        "schedule": crontab(hour=REORDER_LEARN_HOUR, minute=REORDER_LEARN_MINUTE),
     },
     # Every night at 03:30 (TIME_ZONE): expire points older than POINTS_EXPIRY_MONTHS,
     # recompute every tier (the 12-month window moves) and emit points.expiring reminders.
