@@ -17,6 +17,7 @@ from campaigns.templating.bounds import (
     DEFAULT_LIMITS, BoundedSandboxedEnvironment, Budget, RenderLimits, budget_stream,
 )
 from campaigns.templating.layout import Layout, css_inline_html, layout_wrap
+from campaigns.templating.recommendations import sample_recommendations
 
 __all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "Layout", "RenderLimits", "footer_render",
            "template_names", "template_preview", "template_render", "template_validate",
@@ -55,6 +56,8 @@ SAMPLE_CONTEXT = {
     # Every template: the "your points" block (services.rendering, campaigns.loyalty).
     "loyalty": {"balance": 1250, "points_balance": 1250, "tier": "silver", "tier_points": 1400,
                 "next_tier": "gold", "points_to_next_tier": 3600},
+    # A callable, as at send: recommendations(4) or recommendations(4, strategy="top").
+    "recommendations": sample_recommendations,
     "survey": {
         "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],
         "followup_url": "https://shop.example.com/s/sample/more",

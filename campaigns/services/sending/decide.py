@@ -23,6 +23,7 @@ from campaigns.models import (
     PointsEntry, Purpose, StepVariant, Subscription, Suppression, Tier,
 )
 from campaigns.services.consent import country_policies_current, email_hash, legal_ground
+from campaigns.selectors.recommendations import recommendations_attach
 from campaigns.services.rendering import message_template
 from campaigns.services.scheduling import customer_zone, enrollment_continue
 from campaigns.services.subscriptions import subscription_pending_customers
@@ -364,5 +365,6 @@ def group_decide(*, campaign_id: int, limit: int, now, batch: Batch, report,
                 inputs.recent[message.customer_id].append(now)
             to_send.append(message)
         _rewards_attach(to_send, batch)
+        recommendations_attach(to_send, now=now)
         _sending_mark(to_send, now=now, batch=batch)
     return len(ids), to_send

@@ -1,0 +1,271 @@
+"""What a template's `recommendations(n, strategy)` shows, composed per send batch.
+
+The lists come from the nightly job (services/recommendations.py); here they are read for
+a whole batch in a fixed number of queries (the customers' recent lines, their carts, the
+pairs of what they bought or left in the cart, the top sellers overall and in their
+favourite categories, then those products) and picked per customer in Python:
+
+* "bought_together": what goes with the cart's products, then with what they bought
+  (newest first), taken in turns so that no single product fills the list;
+* "category": the top sellers of their favourite category (most units bought), from its
+  deepest level up to its top level ("Kitchen > Knives", then "Kitchen");
+* "top": the top sellers overall;
+* none: the three blended in that order, without duplicates.
+
+Never a product bought in the last RECOMMENDATIONS_EXCLUDE_DAYS days, one out of stock or
+one in the cart. Each item carries a reason in the customer's language.
+"""
+import datetime as dt
+from collections import defaultdict
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
+
+from campaigns import clock
+from campaigns.models import EventLine, Order, OrderLine, Product, ProductPair, TopSeller
+
+STRATEGIES = ("bought_together", "category", "top")
+MAX_ITEMS = 12
+# How many of a customer's products (cart first, then the latest bought) suggest pairs.
+SOURCES_PER_CUSTOMER = 5
+FAVOURITES_PER_CUSTOMER = 2
+_PRODUCT_FIELDS = ("id", "sku", "name", "names", "url", "image_url", "price", "currency",
+                   "category", "brand", "in_stock", "attributes")
+
+
+class _Customer:
+    """One customer's inputs: what not to show, what suggests pairs, favourite categories."""
+
+    __slots__ = ("excluded", "sources", "favourites", "language")
+
+    def __init__(self, language: str):
+        self.excluded: set[int] = set()
+        # (product id, "cart" or "bought"), cart first, then the latest bought first.
+        self.sources: list[tuple[int, str]] = []
+        self.favourites: list[str] = []
+        self.language = language
+
+
+def _language(locale: str) -> str:
+    return (locale or settings.DEFAULT_LOCALE or "en").split("-")[0].lower()
+
+
+def _levels(category: str) -> list[str]:
+    """Every level of a category path, deepest first: "A > B" → ["A > B", "A"]."""
+    parts = [part.strip() for part in category.split(">") if part.strip()]
+    return [" > ".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+class Recommendations:
+    """The batch's lists and products, and each customer's inputs (see the module)."""
+
+    def __init__(self, customers: dict[int, _Customer], pairs: dict, tops: dict,
+                 products: dict):
+        self.customers = customers
+        self.pairs = pairs
+        self.tops = tops
+        self.products = products
+        self._items: dict[tuple[int, str], dict] = {}
+        self._words: dict[str, dict] = {}
+
+    def _reasons(self, language: str) -> dict:
+        words = self._words.get(language)
+        if words is None:
+            with translation.override(language):
+                words = self._words[language] = {
+                    "bought": gettext("Because you bought %(name)s"),
+                    "cart": gettext("Goes well with %(name)s"),
+                    "category": gettext("Popular in %(category)s"),
+                    "top": gettext("A best seller"),
+                }
+        return words
+
+    def _item(self, product_id: int, language: str) -> dict:
+        item = self._items.get((product_id, language))
+        if item is None:
+            p = self.products[product_id]
+            price = p["price"]
+            item = self._items[(product_id, language)] = {
+                "sku": p["sku"], "name": _name(p, language),
+                "url": p["url"] or settings.SITE_URL, "image_url": p["image_url"],
+                "price": f"{price:.2f}" if price is not None else "",
+                "currency": p["currency"], "quantity": 1, "line_total": "",
+                "category": p["category"], "brand": p["brand"], "in_stock": p["in_stock"],
+                "attributes": p["attributes"] or {}, "known": True,
+            }
+        return item
+
+    def _candidates(self, who: _Customer, strategy: str):
+        """(product id, reason) in the strategy's order, not yet filtered."""
+        words = self._reasons(who.language)
+        if strategy == "bought_together":
+            lists = [(self.pairs.get(source, ()), kind, source) for source, kind in who.sources]
+            for rank in range(max((len(others) for others, _, _ in lists), default=0)):
+                for others, kind, source in lists:
+                    if rank < len(others) and source in self.products:
+                        name = _name(self.products[source], who.language)
+                        yield others[rank], words[kind] % {"name": name}
+        elif strategy == "category":
+            for favourite in who.favourites:
+                for level in _levels(favourite):
+                    reason = words["category"] % {"category": level.rsplit(">", 1)[-1].strip()}
+                    for product_id in self.tops.get(level, ()):
+                        yield product_id, reason
+        elif strategy == "top":
+            for product_id in self.tops.get("", ()):
+                yield product_id, words["top"]
+
+    def pick(self, *, customer_id: int, n: int = 4, strategy: str | None = None,
+             shown: list | None = None) -> list[dict]:
+        """Up to `n` (1..12) ITEMs with a reason for one customer of the batch; the ids
+        picked are added to `shown` (once each)."""
+        who = self.customers.get(customer_id)
+        if who is None:
+            return []
+        n = max(1, min(MAX_ITEMS, int(n)))
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ValueError(f"recommendations: strategy must be one of {', '.join(STRATEGIES)}")
+        chosen, seen = [], set(who.excluded)
+        for name in (strategy,) if strategy else STRATEGIES:
+            for product_id, reason in self._candidates(who, name):
+                if product_id in seen:
+                    continue
+                seen.add(product_id)
+                product = self.products.get(product_id)
+                if product is None or not product["in_stock"]:
+                    continue
+                chosen.append({**self._item(product_id, who.language), "reason": reason})
+                if shown is not None and product_id not in shown:
+                    shown.append(product_id)
+                if len(chosen) == n:
+                    return chosen
+        return chosen
+
+
+def _name(product: dict, language: str) -> str:
+    return (product["names"] or {}).get(language) or product["name"] or product["sku"]
+
+
+def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int]] | None = None,
+                         now: dt.datetime) -> Recommendations:
+    """The batch's recommendations: `customers` maps customer id → locale, `carts` a customer
+    id → the trigger event ids whose lines are their cart. Five queries at most, whatever
+    the number of customers."""
+    window = max(settings.RECOMMENDATIONS_WINDOW_DAYS, settings.RECOMMENDATIONS_EXCLUDE_DAYS)
+    exclude_since = now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS)
+    who = {pk: _Customer(_language(locale)) for pk, locale in customers.items()}
+    units = defaultdict(lambda: defaultdict(int))
+    bought = defaultdict(dict)  # customer -> product -> last bought
+    for customer_id, product_id, quantity, refunded, placed_at, category in (
+        OrderLine.objects.filter(
+            customer_id__in=list(who), placed_at__gte=now - dt.timedelta(days=window),
+            placed_at__lte=now, product_id__isnull=False, order__status=Order.Status.PLACED,
+        ).values_list("customer_id", "product_id", "quantity", "refunded_quantity",
+                      "placed_at", "product__category")
+    ):
+        if placed_at >= exclude_since:
+            who[customer_id].excluded.add(product_id)
+        if refunded >= quantity:
+            continue
+        if category:
+            units[customer_id][category] += quantity - refunded
+        last = bought[customer_id].get(product_id)
+        if last is None or placed_at > last:
+            bought[customer_id][product_id] = placed_at
+    event_customer = {event_id: customer_id for customer_id, event_ids in (carts or {}).items()
+                      for event_id in event_ids}
+    if event_customer:
+        for event_id, product_id in (EventLine.objects.filter(
+                event_id__in=list(event_customer), product_id__isnull=False)
+                .order_by("event_id", "id").values_list("event_id", "product_id")):
+            customer = who[event_customer[event_id]]
+            customer.excluded.add(product_id)
+            if (product_id, "cart") not in customer.sources:
+                customer.sources.append((product_id, "cart"))
+    levels = {""}
+    for customer_id, customer in who.items():
+        latest = sorted(bought[customer_id].items(), key=lambda item: (item[1], item[0]),
+                        reverse=True)
+        customer.sources = (customer.sources + [(pk, "bought") for pk, _ in latest])[
+            :SOURCES_PER_CUSTOMER]
+        by_units = sorted(units[customer_id].items(), key=lambda item: (-item[1], item[0]))
+        customer.favourites = [category for category, _ in by_units[:FAVOURITES_PER_CUSTOMER]]
+        for favourite in customer.favourites:
+            levels.update(_levels(favourite))
+    source_ids = {pk for customer in who.values() for pk, _ in customer.sources}
+    pairs = defaultdict(list)
+    if source_ids:
+        for product_id, other_id in (ProductPair.objects.filter(product_id__in=source_ids)
+                                     .order_by("product_id", "rank")
+                                     .values_list("product_id", "other_id")):
+            pairs[product_id].append(other_id)
+    tops = defaultdict(list)
+    for category, product_id in (TopSeller.objects.filter(category__in=levels)
+                                 .order_by("category", "rank")
+                                 .values_list("category", "product_id")):
+        tops[category].append(product_id)
+    wanted = source_ids | {pk for others in pairs.values() for pk in others} | {
+        pk for ids in tops.values() for pk in ids}
+    products = {p["id"]: p for p in Product.objects.filter(id__in=wanted)
+                .values(*_PRODUCT_FIELDS)} if wanted else {}
+    return Recommendations(who, pairs, tops, products)
+
+
+def _reads_recommendations(template) -> bool:
+    from campaigns import templating
+
+    return any("recommendations" in templating.template_names(
+        cache_key=(t.pk, t.version), subject=t.subject, html_body=t.html_body,
+        text_body=t.text_body) for t in template.translations.all())
+
+
+def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
+    """Load the batch's recommendations once, for the messages whose template reads
+    `recommendations` (none: no query at all), and attach them as `message.recommender`."""
+    from campaigns.services.rendering import message_template
+
+    reading = {}
+    wanted = [m for m in messages if reading.setdefault(
+        message_template(m).pk, _reads_recommendations(message_template(m)))]
+    if not wanted:
+        return
+    carts = defaultdict(list)
+    for message in wanted:
+        if message.enrollment.trigger_event_id is not None:
+            carts[message.customer_id].append(message.enrollment.trigger_event_id)
+    loaded = recommendations_load(
+        customers={m.customer_id: m.customer.locale for m in wanted}, carts=carts, now=now)
+    for message in wanted:
+        message.recommender = loaded
+
+
+def recommendations_for_message(message):
+    """The template's `recommendations(n=4, strategy=None)`: reads what the batch attached
+    (or, outside a send batch, loads for this one message on the first call) and keeps
+    the ids it showed in `message.recommended_shown`, which the send records."""
+
+    def recommendations(n=4, strategy=None):
+        recommender = getattr(message, "recommender", None)
+        if recommender is None:
+            trigger = message.enrollment.trigger_event_id
+            recommender = message.recommender = recommendations_load(
+                customers={message.customer_id: message.customer.locale},
+                carts={message.customer_id: [trigger]} if trigger else None, now=clock.now())
+        return recommender.pick(customer_id=message.customer_id, n=n, strategy=strategy,
+                                shown=message.__dict__.setdefault("recommended_shown", []))
+
+    return recommendations
+
+
+def recommendations_for_customer(*, customer_id: int, locale: str):
+    """`recommendations(n=4, strategy=None)` for a preview with a real customer: loaded on
+    the first call, nothing recorded."""
+    loaded = {}
+
+    def recommendations(n=4, strategy=None):
+        if "r" not in loaded:
+            loaded["r"] = recommendations_load(customers={customer_id: locale}, now=clock.now())
+        return loaded["r"].pick(customer_id=customer_id, n=n, strategy=strategy)
+
+    return recommendations
