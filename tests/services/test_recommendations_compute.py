@@ -1,30 +1,13 @@
 """The nightly recommendations job: bought together and top sellers, set-based in SQL."""
-import datetime as dt
-from decimal import Decimal
-
 import pytest
 from django.core.management import call_command
 
-from campaigns.models import Order, OrderLine, Product, ProductPair, TopSeller
+from campaigns.models import Order, ProductPair, TopSeller
 from campaigns.services.recommendations import recommendations_compute
-from tests.factories import CustomerFactory, OrderFactory
+from tests.factories import CustomerFactory
+from tests.recommendation_data import NOW, buy, product
 
 pytestmark = pytest.mark.django_db
-NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc)
-
-
-def product(sku, category="", **fields):
-    return Product.objects.create(sku=sku, name=sku.title(), category=category, **fields)
-
-
-def buy(customer, *products, days_ago=10, status=Order.Status.PLACED, refunded=0, quantity=1):
-    placed = NOW - dt.timedelta(days=days_ago)
-    order = OrderFactory(customer=customer, placed_at=placed, status=status)
-    for p in products:
-        OrderLine.objects.create(order=order, customer=customer, sku=p.sku, product=p,
-                                 quantity=quantity, price=Decimal("10.00"), placed_at=placed,
-                                 refunded_quantity=refunded)
-    return order
 
 
 def pairs_of(p):
