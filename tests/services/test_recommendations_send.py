@@ -111,3 +111,27 @@ def test_the_campaign_page_says_it(frozen_clock, shop, welcome_with_recommendati
     admin = site._registry[Campaign]
     html = str(admin.results_messages(welcome_with_recommendations))
     assert "Bought a recommended product within 7 days: 1 customer (revenue 10.00)." in html
+
+
+def test_the_preview_shows_the_sample_customers_and_a_real_customers(frozen_clock, shop):
+    from campaigns.services.rendering import draft_preview
+
+    draft = {"subject": "Hi", "html_body": f"<p>{RECS}</p>", "text_body": RECS,
+             "purpose": "transactional", "locale": "en", "layout": None}
+    sample = draft_preview(**draft)
+    assert not any(sample["problems"].values())
+    assert "Cutting board, oak" in sample["rendered"]["text"]
+
+    customer = CustomerFactory(locale="en")
+    buy(customer, shop["knife"], days_ago=200)
+    real = draft_preview(**draft, customer=customer)
+    assert "[Board: Because you bought Knife]" in real["rendered"]["text"]
+
+
+def test_a_bad_strategy_is_the_templates_error(frozen_clock, shop):
+    from campaigns.exceptions import TemplateRenderError
+    from campaigns.templating import template_validate
+
+    with pytest.raises(TemplateRenderError, match="strategy"):
+        template_validate(subject="x", html_body="{{ recommendations(2, strategy='x') }}",
+                          text_body="x")
