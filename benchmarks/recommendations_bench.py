@@ -146,9 +146,8 @@ def _render_batch(messages, *, with_recs: bool) -> float:
 
 def render_cost(batch: int, runs: int) -> None:
     messages = _messages(batch)
-    shown = []
-    _render_batch(messages, with_recs=True)  # warm: compile, connection
-    _render_batch(messages, with_recs=False)
+    _render_batch(messages, with_recs=False)  # warm: compile, connection
+    _render_batch(messages, with_recs=True)
     shown = sum(len(getattr(x, "recommended_shown", [])) for x in messages)
     without, with_, diffs = [], [], []
     for _ in range(runs):

@@ -16,9 +16,13 @@ Never a product bought in the last RECOMMENDATIONS_EXCLUDE_DAYS days, one out of
 one in the cart. Each item carries a reason in the customer's language.
 """
 import datetime as dt
+import json
 from collections import defaultdict
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -27,11 +31,14 @@ from campaigns.models import EventLine, Order, OrderLine, Product, ProductPair, 
 
 STRATEGIES = ("bought_together", "category", "top")
 MAX_ITEMS = 12
-# How many of a customer's products (cart first, then the latest bought) suggest pairs.
-SOURCES_PER_CUSTOMER = 5
+# How many of a customer's products (cart first, then the latest bought) suggest pairs,
+# and how many of each one's pairs are read: enough for 12 items after exclusions, and a
+# bounded read per batch (at most 2,000 · 4 · 10 rows).
+SOURCES_PER_CUSTOMER = 4
+PAIRS_PER_SOURCE = 10
 FAVOURITES_PER_CUSTOMER = 2
-_PRODUCT_FIELDS = ("id", "sku", "name", "names", "url", "image_url", "price", "currency",
-                   "category", "brand", "in_stock", "attributes")
+_PRODUCT_FIELDS = ("id", "sku", "name", "url", "image_url", "price", "currency", "category",
+                   "brand", "in_stock")
 
 
 class _Customer:
@@ -92,7 +99,7 @@ class Recommendations:
                 "price": f"{price:.2f}" if price is not None else "",
                 "currency": p["currency"], "quantity": 1, "line_total": "",
                 "category": p["category"], "brand": p["brand"], "in_stock": p["in_stock"],
-                "attributes": p["attributes"] or {}, "known": True,
+                "attributes": _json(p, "attributes"), "known": True,
             }
         return item
 
@@ -143,8 +150,26 @@ class Recommendations:
         return chosen
 
 
+def _json(product: dict, field: str) -> dict:
+    value = product.get(field)
+    if value is None:
+        text = product[f"{field}_json"]
+        value = product[field] = (json.loads(text) if text else None) or {}
+    return value
+
+
 def _name(product: dict, language: str) -> str:
-    return (product["names"] or {}).get(language) or product["name"] or product["sku"]
+    return _json(product, "names").get(language) or product["name"] or product["sku"]
+
+
+def _among(queryset, field: str, ids: list):
+    """`field IN ids`; on PostgreSQL `= ANY(%s)` with one array parameter, so a batch's
+    thousands of ids are not spelled out (and parsed) one placeholder each."""
+    if connection.vendor == "postgresql":
+        column = queryset.model._meta.get_field(field.removesuffix("_id")).column
+        table = queryset.model._meta.db_table
+        return queryset.extra(where=[f'"{table}"."{column}" = ANY(%s)'], params=[ids])
+    return queryset.filter(**{f"{field}__in": ids})
 
 
 def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int]] | None = None,
@@ -156,28 +181,30 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
     exclude_since = now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS)
     who = {pk: _Customer(_language(locale)) for pk, locale in customers.items()}
     units = defaultdict(lambda: defaultdict(int))
-    bought = defaultdict(dict)  # customer -> product -> last bought
-    for customer_id, product_id, quantity, refunded, placed_at, category in (
-        OrderLine.objects.filter(
-            customer_id__in=list(who), placed_at__gte=now - dt.timedelta(days=window),
-            placed_at__lte=now, product_id__isnull=False, order__status=Order.Status.PLACED,
-        ).values_list("customer_id", "product_id", "quantity", "refunded_quantity",
-                      "placed_at", "product__category")
+    bought = defaultdict(dict)  # customer -> products, the latest bought first
+    # Newest first, with "within the exclusion window" computed by the database: no
+    # timestamps to decode per line.
+    for customer_id, product_id, quantity, refunded, category, recent in (
+        _among(OrderLine.objects.filter(
+            placed_at__gte=now - dt.timedelta(days=window), placed_at__lte=now,
+            product_id__isnull=False, order__status=Order.Status.PLACED,
+        ), "customer_id", list(who)).annotate(
+            recent=ExpressionWrapper(Q(placed_at__gte=exclude_since), BooleanField()))
+        .order_by("-placed_at").values_list("customer_id", "product_id", "quantity",
+                                            "refunded_quantity", "product__category", "recent")
     ):
-        if placed_at >= exclude_since:
+        if recent:
             who[customer_id].excluded.add(product_id)
         if refunded >= quantity:
             continue
         if category:
             units[customer_id][category] += quantity - refunded
-        last = bought[customer_id].get(product_id)
-        if last is None or placed_at > last:
-            bought[customer_id][product_id] = placed_at
+        bought[customer_id].setdefault(product_id, None)
     event_customer = {event_id: customer_id for customer_id, event_ids in (carts or {}).items()
                       for event_id in event_ids}
     if event_customer:
-        for event_id, product_id in (EventLine.objects.filter(
-                event_id__in=list(event_customer), product_id__isnull=False)
+        for event_id, product_id in (_among(EventLine.objects.filter(
+                product_id__isnull=False), "event_id", list(event_customer))
                 .order_by("event_id", "id").values_list("event_id", "product_id")):
             customer = who[event_customer[event_id]]
             customer.excluded.add(product_id)
@@ -185,9 +212,7 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
                 customer.sources.append((product_id, "cart"))
     levels = {""}
     for customer_id, customer in who.items():
-        latest = sorted(bought[customer_id].items(), key=lambda item: (item[1], item[0]),
-                        reverse=True)
-        customer.sources = (customer.sources + [(pk, "bought") for pk, _ in latest])[
+        customer.sources = (customer.sources + [(pk, "bought") for pk in bought[customer_id]])[
             :SOURCES_PER_CUSTOMER]
         by_units = sorted(units[customer_id].items(), key=lambda item: (-item[1], item[0]))
         customer.favourites = [category for category, _ in by_units[:FAVOURITES_PER_CUSTOMER]]
@@ -196,7 +221,8 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
     source_ids = {pk for customer in who.values() for pk, _ in customer.sources}
     pairs = defaultdict(list)
     if source_ids:
-        for product_id, other_id in (ProductPair.objects.filter(product_id__in=source_ids)
+        for product_id, other_id in (_among(ProductPair.objects.filter(
+                rank__lte=PAIRS_PER_SOURCE), "product_id", list(source_ids))
                                      .order_by("product_id", "rank")
                                      .values_list("product_id", "other_id")):
             pairs[product_id].append(other_id)
@@ -207,8 +233,10 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
         tops[category].append(product_id)
     wanted = source_ids | {pk for others in pairs.values() for pk in others} | {
         pk for ids in tops.values() for pk in ids}
-    products = {p["id"]: p for p in Product.objects.filter(id__in=wanted)
-                .values(*_PRODUCT_FIELDS)} if wanted else {}
+    # The JSON fields come as text, decoded only for the products an email shows.
+    products = {p["id"]: p for p in _among(Product.objects, "id", list(wanted)).annotate(
+        names_json=Cast("names", TextField()), attributes_json=Cast("attributes", TextField()),
+    ).values(*_PRODUCT_FIELDS, "names_json", "attributes_json")} if wanted else {}
     return Recommendations(who, pairs, tops, products)
 
 
@@ -245,15 +273,22 @@ def recommendations_for_message(message):
     (or, outside a send batch, loads for this one message on the first call) and keeps
     the ids it showed in `message.recommended_shown`, which the send records."""
 
+    picked = {}
+
     def recommendations(n=4, strategy=None):
+        # The HTML and the text part usually ask the same: picked once.
+        if (n, strategy) in picked:
+            return picked[(n, strategy)]
         recommender = getattr(message, "recommender", None)
         if recommender is None:
             trigger = message.enrollment.trigger_event_id
             recommender = message.recommender = recommendations_load(
                 customers={message.customer_id: message.customer.locale},
                 carts={message.customer_id: [trigger]} if trigger else None, now=clock.now())
-        return recommender.pick(customer_id=message.customer_id, n=n, strategy=strategy,
-                                shown=message.__dict__.setdefault("recommended_shown", []))
+        items = picked[(n, strategy)] = recommender.pick(
+            customer_id=message.customer_id, n=n, strategy=strategy,
+            shown=message.__dict__.setdefault("recommended_shown", []))
+        return items
 
     return recommendations
 
