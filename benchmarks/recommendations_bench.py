@@ -22,7 +22,6 @@ random; 3 % of the lines refunded. Then ANALYZE (autovacuum may be off), and it 
   per-email difference of --render-runs pairs.
 """
 import argparse
-import datetime as dt
 import statistics
 import sys
 import time

@@ -68,11 +68,12 @@ class Recommendations:
     """The batch's lists and products, and each customer's inputs (see the module)."""
 
     def __init__(self, customers: dict[int, _Customer], pairs: dict, tops: dict,
-                 products: dict):
+                 out_of_stock: set):
         self.customers = customers
         self.pairs = pairs
         self.tops = tops
-        self.products = products
+        self.out_of_stock = out_of_stock
+        self.products: dict[int, dict] = {}
         self._items: dict[tuple[int, str], dict] = {}
         self._words: dict[str, dict] = {}
 
@@ -104,24 +105,46 @@ class Recommendations:
         return item
 
     def _candidates(self, who: _Customer, strategy: str):
-        """(product id, reason) in the strategy's order, not yet filtered."""
-        words = self._reasons(who.language)
+        """(product id, reason kind, what the reason names) in the strategy's order."""
         if strategy == "bought_together":
             lists = [(self.pairs.get(source, ()), kind, source) for source, kind in who.sources]
             for rank in range(max((len(others) for others, _, _ in lists), default=0)):
                 for others, kind, source in lists:
-                    if rank < len(others) and source in self.products:
-                        name = _name(self.products[source], who.language)
-                        yield others[rank], words[kind] % {"name": name}
+                    if rank < len(others):
+                        yield others[rank], kind, source
         elif strategy == "category":
             for favourite in who.favourites:
                 for level in _levels(favourite):
-                    reason = words["category"] % {"category": level.rsplit(">", 1)[-1].strip()}
                     for product_id in self.tops.get(level, ()):
-                        yield product_id, reason
+                        yield product_id, "category", level
         elif strategy == "top":
             for product_id in self.tops.get("", ()):
-                yield product_id, words["top"]
+                yield product_id, "top", None
+
+    def _eligible(self, who: _Customer, strategies, seen: set):
+        """The candidates an email may show: not excluded, in stock, each once."""
+        for strategy in strategies:
+            for product_id, kind, named in self._candidates(who, strategy):
+                if product_id in seen or product_id in self.out_of_stock:
+                    continue
+                seen.add(product_id)
+                yield product_id, kind, named
+
+    def needed(self, most: int) -> set[int]:
+        """The products (and the products their reasons name) that picks of up to `most`
+        items can show, for every customer: `pick` then never looks further. Twice `most`
+        per strategy: the blend skips what an earlier strategy took (at most `most`)."""
+        ids = set()
+        for who in self.customers.values():
+            for strategy in STRATEGIES:
+                for i, (product_id, kind, named) in enumerate(
+                        self._eligible(who, (strategy,), set(who.excluded))):
+                    if i == 2 * most:
+                        break
+                    ids.add(product_id)
+                    if kind in ("bought", "cart"):
+                        ids.add(named)
+        return ids
 
     def pick(self, *, customer_id: int, n: int = 4, strategy: str | None = None,
              shown: list | None = None) -> list[dict]:
@@ -133,20 +156,26 @@ class Recommendations:
         n = max(1, min(MAX_ITEMS, int(n)))
         if strategy is not None and strategy not in STRATEGIES:
             raise ValueError(f"recommendations: strategy must be one of {', '.join(STRATEGIES)}")
-        chosen, seen = [], set(who.excluded)
-        for name in (strategy,) if strategy else STRATEGIES:
-            for product_id, reason in self._candidates(who, name):
-                if product_id in seen:
+        words = self._reasons(who.language)
+        chosen = []
+        for product_id, kind, named in self._eligible(
+                who, (strategy,) if strategy else STRATEGIES, set(who.excluded)):
+            product = self.products.get(product_id)
+            if product is None:
+                continue
+            if kind in ("bought", "cart"):
+                if named not in self.products:
                     continue
-                seen.add(product_id)
-                product = self.products.get(product_id)
-                if product is None or not product["in_stock"]:
-                    continue
-                chosen.append({**self._item(product_id, who.language), "reason": reason})
-                if shown is not None and product_id not in shown:
-                    shown.append(product_id)
-                if len(chosen) == n:
-                    return chosen
+                reason = words[kind] % {"name": _name(self.products[named], who.language)}
+            elif kind == "category":
+                reason = words[kind] % {"category": named.rsplit(">", 1)[-1].strip()}
+            else:
+                reason = words[kind]
+            chosen.append({**self._item(product_id, who.language), "reason": reason})
+            if shown is not None and product_id not in shown:
+                shown.append(product_id)
+            if len(chosen) == n:
+                break
         return chosen
 
 
@@ -173,10 +202,10 @@ def _among(queryset, field: str, ids: list):
 
 
 def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int]] | None = None,
-                         now: dt.datetime) -> Recommendations:
+                         now: dt.datetime, most: int = MAX_ITEMS) -> Recommendations:
     """The batch's recommendations: `customers` maps customer id → locale, `carts` a customer
-    id → the trigger event ids whose lines are their cart. Five queries at most, whatever
-    the number of customers."""
+    id → the trigger event ids whose lines are their cart; `most` the largest `n` the
+    templates ask for. Six queries at most, whatever the number of customers."""
     window = max(settings.RECOMMENDATIONS_WINDOW_DAYS, settings.RECOMMENDATIONS_EXCLUDE_DAYS)
     exclude_since = now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS)
     who = {pk: _Customer(_language(locale)) for pk, locale in customers.items()}
@@ -231,21 +260,28 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
                                  .order_by("category", "rank")
                                  .values_list("category", "product_id")):
         tops[category].append(product_id)
-    wanted = source_ids | {pk for others in pairs.values() for pk in others} | {
+    candidates = {pk for others in pairs.values() for pk in others} | {
         pk for ids in tops.values() for pk in ids}
+    out_of_stock = set(_among(Product.objects.filter(in_stock=False), "id", list(candidates))
+                       .values_list("id", flat=True)) if candidates else set()
+    recommender = Recommendations(who, pairs, tops, out_of_stock)
+    needed = recommender.needed(most)
     # The JSON fields come as text, decoded only for the products an email shows.
-    products = {p["id"]: p for p in _among(Product.objects, "id", list(wanted)).annotate(
-        names_json=Cast("names", TextField()), attributes_json=Cast("attributes", TextField()),
-    ).values(*_PRODUCT_FIELDS, "names_json", "attributes_json")} if wanted else {}
-    return Recommendations(who, pairs, tops, products)
+    recommender.products = {p["id"]: p for p in _among(Product.objects, "id", list(needed))
+                            .annotate(names_json=Cast("names", TextField()),
+                                      attributes_json=Cast("attributes", TextField()))
+                            .values(*_PRODUCT_FIELDS, "names_json", "attributes_json")
+                            } if needed else {}
+    return recommender
 
 
-def _reads_recommendations(template) -> bool:
-    from campaigns import templating
+def _most_asked(template) -> int:
+    """The largest `n` its texts' `recommendations(...)` calls ask for (0: none call it)."""
+    from campaigns.templating.recommendations import recommendations_most
 
-    return any("recommendations" in templating.template_names(
-        cache_key=(t.pk, t.version), subject=t.subject, html_body=t.html_body,
-        text_body=t.text_body) for t in template.translations.all())
+    return max((recommendations_most(cache_key=(t.pk, t.version), subject=t.subject,
+                                     html_body=t.html_body, text_body=t.text_body)
+                for t in template.translations.all()), default=0)
 
 
 def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
@@ -253,9 +289,9 @@ def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
     `recommendations` (none: no query at all), and attach them as `message.recommender`."""
     from campaigns.services.rendering import message_template
 
-    reading = {}
-    wanted = [m for m in messages if reading.setdefault(
-        message_template(m).pk, _reads_recommendations(message_template(m)))]
+    most = {}
+    wanted = [m for m in messages if most.setdefault(
+        message_template(m).pk, _most_asked(message_template(m)))]
     if not wanted:
         return
     carts = defaultdict(list)
@@ -263,7 +299,8 @@ def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
         if message.enrollment.trigger_event_id is not None:
             carts[message.customer_id].append(message.enrollment.trigger_event_id)
     loaded = recommendations_load(
-        customers={m.customer_id: m.customer.locale for m in wanted}, carts=carts, now=now)
+        customers={m.customer_id: m.customer.locale for m in wanted}, carts=carts, now=now,
+        most=max(most.values()))
     for message in wanted:
         message.recommender = loaded
 
