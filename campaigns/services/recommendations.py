@@ -50,8 +50,7 @@ def _lines_where() -> str:
 # root is needed in SQLite) sits between the two, and a minimum of
 # RECOMMENDATIONS_MIN_SUPPORT co-buyers keeps one-off coincidences out entirely.
 # Each unordered pair is counted once (the dearest step: one row per pair of products of
-# each customer), grouped by one 64-bit key rather than two columns (half the hash table),
-# and then used in both directions.
+# each customer) and then used in both directions.
 _PAIRS_SQL = """
 INSERT INTO {pairs} (product_id, other_id, rank, score)
 WITH bought AS (
@@ -65,9 +64,9 @@ WITH bought AS (
 ),
 buyers AS (SELECT product_id, COUNT(*) AS n FROM bought GROUP BY product_id),
 pairs AS (
-    SELECT MIN(a.product_id) AS product_id, MIN(b.product_id) AS other_id, COUNT(*) AS n
+    SELECT a.product_id AS product_id, b.product_id AS other_id, COUNT(*) AS n
     FROM bought a JOIN bought b ON b.customer_id = a.customer_id AND b.product_id > a.product_id
-    GROUP BY a.product_id * 4294967296 + b.product_id
+    GROUP BY a.product_id, b.product_id
     HAVING COUNT(*) >= %s
 ),
 together AS (
@@ -138,9 +137,8 @@ def recommendations_compute(*, now: dt.datetime) -> RecommendationCounts:
     pairs_sql = _PAIRS_SQL.format(lines=_lines_where(), pairs=ProductPair._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # The pair count is one large hash aggregate (about 5,000,000 groups for
-            # 3,000,000 lines): give it memory for this transaction only, rather than
-            # spilling to disk in batches.
+            # The pair count is one large hash aggregate (millions of groups for
+            # 3,000,000 lines): memory for this transaction only.
             cursor.execute("SET LOCAL work_mem = %s", [settings.RECOMMENDATIONS_WORK_MEM])
         cursor.execute(f"DELETE FROM {ProductPair._meta.db_table}")
         cursor.execute(pairs_sql, [since_pairs, RECENT_PER_CUSTOMER,

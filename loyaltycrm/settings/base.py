@@ -298,7 +298,7 @@ RECOMMENDATIONS_MIN_SUPPORT = env.int("RECOMMENDATIONS_MIN_SUPPORT", default=2)
 RECOMMENDATIONS_TOP_DAYS = env.int("RECOMMENDATIONS_TOP_DAYS", default=90)
 RECOMMENDATIONS_EXCLUDE_DAYS = env.int("RECOMMENDATIONS_EXCLUDE_DAYS", default=90)
 # PostgreSQL memory for the nightly pair count, for its transaction only (work_mem).
-RECOMMENDATIONS_WORK_MEM = env.str("RECOMMENDATIONS_WORK_MEM", default="1GB")
+RECOMMENDATIONS_WORK_MEM = env.str("RECOMMENDATIONS_WORK_MEM", default="256MB")
 # Retention periods in days, per table, overriding campaigns/retention.py's defaults,
 # e.g. RETENTION_DAYS=message_events=90,events=730 ("none" keeps forever).
 RETENTION_DAYS = env.dict("RETENTION_DAYS", default={})
