@@ -132,14 +132,15 @@ class Recommendations:
 
     def needed(self, most: int) -> set[int]:
         """The products (and the products their reasons name) that picks of up to `most`
-        items can show, for every customer: `pick` then never looks further. Twice `most`
-        per strategy: the blend skips what an earlier strategy took (at most `most`)."""
+        items can show, for every customer: `pick` then never looks further. `most` per
+        strategy is enough for the blend too: when earlier strategies gave k items, the
+        next one needs most - k new ones, and at most k of its first `most` are taken."""
         ids = set()
         for who in self.customers.values():
             for strategy in STRATEGIES:
                 for i, (product_id, kind, named) in enumerate(
                         self._eligible(who, (strategy,), set(who.excluded))):
-                    if i == 2 * most:
+                    if i == most:
                         break
                     ids.add(product_id)
                     if kind in ("bought", "cart"):

@@ -130,3 +130,28 @@ def test_loading_takes_the_same_queries_for_2_and_20_customers(shop):
         return len(captured)
 
     assert queries(2) == queries(20) == 6
+
+
+def test_loading_only_what_the_templates_largest_n_can_show_picks_the_same(shop):
+    customer = CustomerFactory()
+    buy(customer, shop["knife"], days_ago=30)
+    full = recommendations_load(customers={customer.pk: "en"}, now=NOW)
+    for most in (1, 2, 3):
+        few = recommendations_load(customers={customer.pk: "en"}, now=NOW, most=most)
+        for strategy in (None, "bought_together", "category", "top"):
+            assert (skus(few.pick(customer_id=customer.pk, n=most, strategy=strategy))
+                    == skus(full.pick(customer_id=customer.pk, n=most, strategy=strategy)))
+
+
+def test_the_largest_n_a_template_asks_for():
+    from campaigns.templating.recommendations import recommendations_most
+
+    def most(html):
+        return recommendations_most(cache_key=("t", html), subject="", html_body=html,
+                                    text_body="")
+
+    assert most("{{ customer.first_name }}") == 0
+    assert most("{% for p in recommendations() %}{% endfor %}") == 4
+    assert most("{{ recommendations(2) }}{{ recommendations(6, strategy='top') }}") == 6
+    assert most("{{ recommendations(n=40) }}") == 12
+    assert most("{% set k = 3 %}{{ recommendations(k) }}") == 12
