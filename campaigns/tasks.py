@@ -17,6 +17,7 @@ from campaigns.services.forecast import forecast_job_run
 from campaigns.services.gdpr import privacy_export_email, privacy_exports_unsent
 from campaigns.services.import_jobs import import_job_run
 from campaigns.services.loyalty import loyalty_nightly as loyalty_nightly_run
+from campaigns.services.recommendations import recommendations_compute as recommendations_run
 from campaigns.services.reorder import reorder_intervals_learn as reorder_intervals_learn_run
 from campaigns.services.retention import retention_purge as retention_purge_run
 from campaigns.services.rfm import customers_score
@@ -227,6 +228,16 @@ def metric_snapshots() -> dict:
     summary = metric_snapshots_build(now=clock.now())
     logger.info("metric_snapshots %s", summary)
     return summary
+
+
+@shared_task(
+    name="campaigns.recommendations_compute", ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def recommendations_compute() -> dict:
+    """Nightly: rewrite "bought together" and the top sellers from the order lines."""
+    counts = recommendations_run(now=clock.now())
+    return {"pairs": counts.pairs, "top_sellers": counts.top_sellers}
 
 
 @shared_task(name="campaigns.forecast", ignore_result=True)

@@ -154,6 +154,15 @@ class CampaignResultsMixin:
             ) % {"converted": conversions.converted, "sent": conversions.sent,
                  "days": conversions.attribution_days,
                  "pct": _pct(conversions.converted, conversions.sent)})
+        bought = results.campaign_recommended_bought(campaign_id=obj.pk)
+        if bought.emails:
+            lines.append(ngettext(
+                "Bought a recommended product within %(days)s days: %(n)s customer "
+                "(revenue %(revenue)s).",
+                "Bought a recommended product within %(days)s days: %(n)s customers "
+                "(revenue %(revenue)s).",
+                bought.customers,
+            ) % {"days": bought.days, "n": bought.customers, "revenue": f"{bought.revenue:.2f}"})
         return self._render("lines", lines=lines)
 
     def _tracking_lines(self, numbers) -> list[str]:

@@ -119,6 +119,10 @@ class Message(models.Model):
     )
     # The domain of the From address it went out with: deliverability is judged per domain.
     sending_domain = models.CharField(_("sending domain"), max_length=253, blank=True)
+    # The product ids its `recommendations(...)` showed (null: it showed none), written
+    # with the send itself: a later purchase of one is counted on the campaign's page.
+    recommended = models.JSONField(_("recommended products"), null=True, blank=True,
+                                   editable=False)
     # What the provider told us afterwards (services.deliverability), each the first time
     # it happened. Set once and never cleared: a late "delivered" does not undo a bounce.
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)

@@ -8,10 +8,13 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, Q
+from django.db.models import (
+    BooleanField, Count, DecimalField, Exists, ExpressionWrapper, F, Func, OuterRef, Q, Sum,
+)
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 
-from campaigns.models import Enrollment, Message, MessageLog
+from campaigns.models import Enrollment, Message, MessageLog, Order, OrderLine
 from campaigns.selectors import metrics
 
 UTC = dt.timezone.utc
@@ -19,6 +22,8 @@ UTC = dt.timezone.utc
 EVER = dt.datetime(1970, 1, 1, tzinfo=UTC)
 # The latest scheduling lags judged (the last week's sends, at most this many).
 LAG_SAMPLE = 5000
+# A recommended product bought within this many days of the email showing it counts.
+RECOMMENDED_DAYS = 7
 
 
 @dataclass
@@ -103,6 +108,57 @@ def campaign_conversions(*, campaign_id: int,
                .aggregate(sent=Count("pk"), converted=Count("pk", filter=converted),
                           customers=Count("customer_id", filter=converted, distinct=True)))
     return Conversions(attribution_days=attribution_days, **numbers)
+
+
+@dataclass
+class RecommendedBought:
+    emails: int  # sent emails that showed recommendations
+    customers: int
+    revenue: float
+    days: int
+
+
+class _ListHas(Func):
+    """True when a JSON list of ids (a message's `recommended`) holds an id."""
+
+    output_field = BooleanField()
+    arity = 2
+
+    def as_sql(self, compiler, connection, **extra):
+        (ids_sql, ids_params), (id_sql, id_params) = (
+            compiler.compile(e) for e in self.get_source_expressions())
+        if connection.vendor == "postgresql":
+            return f"({ids_sql} @> to_jsonb({id_sql}))", (*ids_params, *id_params)
+        return (f"EXISTS (SELECT 1 FROM json_each({ids_sql}) WHERE json_each.value = {id_sql})",
+                (*ids_params, *id_params))
+
+
+def campaign_recommended_bought(*, campaign_id: int, days: int = RECOMMENDED_DAYS
+                                ) -> RecommendedBought:
+    """Customers who bought a product one of the campaign's emails recommended, within
+    `days` after that email, and what those lines earned (net of refunds): two queries."""
+    emails = Message.objects.filter(campaign_id=campaign_id, state=Message.State.SENT,
+                                    recommended__isnull=False).count()
+    if not emails:
+        return RecommendedBought(emails=0, customers=0, revenue=0.0, days=days)
+    shown = Message.objects.filter(
+        campaign_id=campaign_id, state=Message.State.SENT, recommended__isnull=False,
+        customer_id=OuterRef("customer_id"), sent_at__lt=OuterRef("placed_at"),
+        sent_at__gte=OuterRef("placed_at") - dt.timedelta(days=days),
+    ).filter(_ListHas(F("recommended"), OuterRef("product_id")))
+    net = ExpressionWrapper(F("price") * (F("quantity") - F("refunded_quantity")),
+                            output_field=DecimalField(max_digits=14, decimal_places=2))
+    numbers = OrderLine.objects.filter(
+        customer_id__in=Message.objects.filter(
+            campaign_id=campaign_id, state=Message.State.SENT, recommended__isnull=False,
+        ).values("customer_id"),
+        order__status=Order.Status.PLACED, product_id__isnull=False,
+        refunded_quantity__lt=F("quantity"),
+    ).filter(Exists(shown)).aggregate(
+        customers=Count("customer_id", distinct=True), revenue=Coalesce(Sum(net), 0,
+                                                                        output_field=net.output_field))
+    return RecommendedBought(emails=emails, customers=numbers["customers"], revenue=float(numbers["revenue"]),
+                             days=days)
 
 
 def campaign_lift(*, campaign_id: int, now: dt.datetime) -> dict | None:

@@ -18,6 +18,9 @@ from campaigns.services.personalisation import (
     PERSONAL_NAMES, Membership, personalisation_attach, personalisation_context,
     personalisation_sample,
 )
+from campaigns.selectors.recommendations import (
+    recommendations_for_customer, recommendations_for_message,
+)
 from campaigns.tokens import survey_token, unsubscribe_token
 
 _UNSET = object()
@@ -121,6 +124,8 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None,
     }
     if names is None or "survey" in names:
         context["survey"] = _survey_block(message.pk)
+    if names is None or "recommendations" in names:
+        context["recommendations"] = recommendations_for_message(message)
     trigger = message.enrollment.trigger_event
     if trigger is not None and trigger.order is not None:
         order = trigger.order
@@ -230,6 +235,8 @@ def sample_context(*, customer: Customer | None, layout: EmailLayout | None,
         _sample_images(context)
         return context
     context["customer"] = _customer_block(customer)
+    context["recommendations"] = recommendations_for_customer(customer_id=customer.pk,
+                                                              locale=customer.locale)
     context["loyalty"] = loyalty_block(
         balance=customer.points_balance, tier=customer.tier, tier_points=customer.tier_points,
         tiers=list(Tier.objects.values_list("name", "threshold")),

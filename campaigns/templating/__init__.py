@@ -17,6 +17,7 @@ from campaigns.templating.bounds import (
     DEFAULT_LIMITS, BoundedSandboxedEnvironment, Budget, RenderLimits, budget_stream,
 )
 from campaigns.templating.layout import Layout, css_inline_html, layout_wrap
+from campaigns.templating.recommendations import sample_recommendations
 
 __all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "Attributes", "Layout", "RenderLimits",
            "footer_render", "template_names", "template_preview", "template_render",
@@ -82,21 +83,6 @@ def _sample_in_segment(name) -> bool:
     return False
 
 
-def _sample_recommendations(n=4, strategy="", **_options) -> list:
-    """A stand-in with the real one's shape (services.recommendations), for checks."""
-    items = [dict(_sample_item("SKU-2001", "Skärbräda i ek", "349.00", 1, "Kitchen > Boards",
-                               {"material": "oak"}, url_path="skarbrada"),
-                  reason="Because you bought Kockkniv"),
-             dict(_sample_item("SKU-3001", "Linneförkläde", "299.00", 1, "Kitchen > Textiles",
-                               {"material": "linen", "color": "sand"}, url_path="forklade"),
-                  reason="Popular in Kitchen")]
-    try:
-        count = max(0, min(int(n), 12))
-    except (TypeError, ValueError):
-        count = 4
-    return [items[i % len(items)] for i in range(count)]
-
-
 # Which parts are HTML (autoescaped) and what a marketer calls them.
 PARTS = {"subject": (False, "subject"), "html": (True, "HTML body"), "text": (False, "text body")}
 
@@ -148,7 +134,8 @@ SAMPLE_CONTEXT = {
                                 {"material": "stone"}, url_path="brynsten")]},
     ],
     "in_segment": _sample_in_segment,
-    "recommendations": _sample_recommendations,
+    # A callable, as at send: recommendations(4) or recommendations(4, strategy="top").
+    "recommendations": sample_recommendations,
     "survey": {
         "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],
         "followup_url": "https://shop.example.com/s/sample/more",

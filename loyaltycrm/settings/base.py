@@ -289,6 +289,18 @@ RETENTION_PURGE_HOUR = env.int("RETENTION_PURGE_HOUR", default=3)
 RETENTION_PURGE_MINUTE = env.int("RETENTION_PURGE_MINUTE", default=45)
 METRIC_SNAPSHOTS_HOUR = env.int("METRIC_SNAPSHOTS_HOUR", default=4)
 METRIC_SNAPSHOTS_MINUTE = env.int("METRIC_SNAPSHOTS_MINUTE", default=0)
+# Recommendations (campaigns/services/recommendations.py): when the nightly recompute runs
+# (TIME_ZONE); "bought together" reads the last WINDOW_DAYS of purchases and needs
+# MIN_SUPPORT customers who bought both products; top sellers count the units of the last
+# TOP_DAYS; an email never recommends what the customer bought in the last EXCLUDE_DAYS.
+RECOMMENDATIONS_HOUR = env.int("RECOMMENDATIONS_HOUR", default=3)
+RECOMMENDATIONS_MINUTE = env.int("RECOMMENDATIONS_MINUTE", default=30)
+RECOMMENDATIONS_WINDOW_DAYS = env.int("RECOMMENDATIONS_WINDOW_DAYS", default=365)
+RECOMMENDATIONS_MIN_SUPPORT = env.int("RECOMMENDATIONS_MIN_SUPPORT", default=2)
+RECOMMENDATIONS_TOP_DAYS = env.int("RECOMMENDATIONS_TOP_DAYS", default=90)
+RECOMMENDATIONS_EXCLUDE_DAYS = env.int("RECOMMENDATIONS_EXCLUDE_DAYS", default=90)
+# PostgreSQL memory for the nightly pair count, for its transaction only (work_mem).
+RECOMMENDATIONS_WORK_MEM = env.str("RECOMMENDATIONS_WORK_MEM", default="256MB")
 # Retention periods in days, per table, overriding campaigns/retention.py's defaults,
 # e.g. RETENTION_DAYS=message_events=90,events=730 ("none" keeps forever).
 RETENTION_DAYS = env.dict("RETENTION_DAYS", default={})
@@ -312,7 +324,8 @@ LONG_TASK_SOFT_TIME_LIMIT = env.int("LONG_TASK_SOFT_TIME_LIMIT", default=2 * 360
 _LONG_TASKS = ("campaigns.import_job", "campaigns.segments_refresh", "campaigns.privacy_export_send",
                "campaigns.score_customers", "campaigns.loyalty_nightly",
                "campaigns.retention_purge", "campaigns.metric_snapshots",
-               "campaigns.reorder_intervals_learn")
+               "campaigns.reorder_intervals_learn",
+               "campaigns.recommendations_compute")
 _TASK_LIMITS = {
     "campaigns.send_due": SEND_TASK_SOFT_TIME_LIMIT,
     "campaigns.send_batch": SEND_TASK_SOFT_TIME_LIMIT,
@@ -366,6 +379,12 @@ CELERY_BEAT_SCHEDULE = {
     "metric-snapshots": {
         "task": "campaigns.metric_snapshots",
         "schedule": crontab(hour=METRIC_SNAPSHOTS_HOUR, minute=METRIC_SNAPSHOTS_MINUTE),
+    },
+    # Every night at 03:30 (TIME_ZONE): rewrite "bought together" and the top sellers from
+    # the order lines, so no email computes a recommendation of its own.
+    "recommendations-compute": {
+        "task": "campaigns.recommendations_compute",
+        "schedule": crontab(hour=RECOMMENDATIONS_HOUR, minute=RECOMMENDATIONS_MINUTE),
     },
 }
 

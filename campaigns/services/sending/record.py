@@ -11,6 +11,7 @@ with a fresh connection, until the database answers again (or RECORD_RETRY_SECON
 pass, and then the rows are left `sending`, which the tick turns `unknown`).
 """
 import datetime as dt
+import json
 import logging
 import time
 
@@ -36,9 +37,10 @@ def _sent_update(rows: list[tuple]) -> None:
             cursor.execute(
                 f"""UPDATE {Message._meta.db_table} AS m SET state = %s, claimed_until = NULL,
                         provider_message_id = v.pid, subject = v.subject, locale = v.locale,
-                        lag_seconds = v.lag
+                        lag_seconds = v.lag, recommended = v.recommended::jsonb
                     FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],
-                                %s::double precision[]) AS v(id, pid, subject, locale, lag)
+                                %s::double precision[], %s::text[])
+                         AS v(id, pid, subject, locale, lag, recommended)
                     WHERE m.id = v.id AND m.state = ANY(%s)""",
                 [Message.State.SENT, *map(list, zip(*rows)), list(_RECORDABLE)],
             )
@@ -47,10 +49,12 @@ def _sent_update(rows: list[tuple]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
             f"""UPDATE {Message._meta.db_table} SET state = %s, claimed_until = NULL,
-                    provider_message_id = %s, subject = %s, locale = %s, lag_seconds = %s
+                    provider_message_id = %s, subject = %s, locale = %s, lag_seconds = %s,
+                    recommended = %s
                 WHERE id = %s AND state IN (%s, %s)""",
-            [(Message.State.SENT, provider_id, subject, locale, lag, pk, *_RECORDABLE)
-             for pk, provider_id, subject, locale, lag in rows],
+            [(Message.State.SENT, provider_id, subject, locale, lag, recommended, pk,
+              *_RECORDABLE)
+             for pk, provider_id, subject, locale, lag, recommended in rows],
         )
 
 
@@ -71,6 +75,13 @@ def enrollments_after_send(*, messages: list[Message], now: dt.datetime, last_po
         ).update(**changes)
 
 
+def _recommended(message: Message) -> str | None:
+    """The product ids the message's `recommendations(...)` showed, as JSON (None if none):
+    written by the same UPDATE that records the send, never a row write of its own."""
+    shown = getattr(message, "recommended_shown", None)
+    return json.dumps(shown) if shown else None
+
+
 def _record_sent(sent: list[tuple[Message, dict]], *, now, last_positions) -> None:
     if not sent:
         return
@@ -78,7 +89,7 @@ def _record_sent(sent: list[tuple[Message, dict]], *, now, last_positions) -> No
     # any deferral) it went out. Under one tick is healthy.
     _sent_update([
         (message.pk, data["provider_message_id"][:200], data["subject"][:300], data["locale"],
-         (now - message.due_at).total_seconds())
+         (now - message.due_at).total_seconds(), _recommended(message))
         for message, data in sent
     ])
     enrollments_after_send(messages=[m for m, _ in sent], now=now, last_positions=last_positions)
