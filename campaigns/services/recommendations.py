@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
+from campaigns.services.products import lines_link
 from campaigns.models import Order, OrderLine, Product, ProductPair, TopSeller
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,9 @@ def recommendations_compute(*, now: dt.datetime) -> RecommendationCounts:
     Safe to run at any time and twice: each run replaces the lists whole. Readers keep
     seeing the previous lists until the transaction commits.
     """
+    # First the lines whose product arrived while they were being stored (a concurrent
+    # upsert neither saw): linked, they count.
+    lines_link()
     adapt = connection.ops.adapt_datetimefield_value
     since_pairs = adapt(now - dt.timedelta(days=settings.RECOMMENDATIONS_WINDOW_DAYS))
     since_top = adapt(now - dt.timedelta(days=settings.RECOMMENDATIONS_TOP_DAYS))

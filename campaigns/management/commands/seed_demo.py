@@ -2,7 +2,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from campaigns import clock
 from campaigns.services.demo import demo_load
+from campaigns.services.recommendations import recommendations_compute
 
 
 class Command(BaseCommand):
@@ -34,5 +36,7 @@ class Command(BaseCommand):
         if not any(created.values()):
             self.stdout.write("Demo data is already there: nothing added.")
             return
+        # The nightly lists, now: the demo's emails show recommendations from the start.
+        recommendations_compute(now=clock.now())
         summary = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in created.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data added ({summary})."))
