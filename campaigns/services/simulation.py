@@ -25,7 +25,7 @@ from django.db.models import Max, Min, OuterRef, Subquery
 
 from campaigns import clock
 from campaigns.models import (
-    Campaign, Coupon, Customer, Enrollment, Event, Heartbeat, Message, MessageLog, Order,
+    Campaign, Coupon, Customer, Enrollment, Event, EventLine, Heartbeat, Message, MessageLog, Order,
     PointsEntry, SegmentMembership,
 )
 from campaigns.services.planning import campaign_is_live, schedule_occurrences
@@ -343,6 +343,9 @@ def _shadow_rules(*, start: dt.datetime, campaign_ids: list[int]):
          [start, look_back, look_back]),
         (Event, "occurred_at >= %s OR id IN (SELECT trigger_event_id FROM {temp}"
                 f"{Enrollment._meta.db_table})", [start]),
+        # The lines of those events (a cart's products); the replay adds those of the
+        # events it emits (product.reorder_due).
+        (EventLine, f"event_id IN (SELECT id FROM {{temp}}{Event._meta.db_table})", []),
         (MessageLog, "1=0", []),
         (Heartbeat, "1=0", []),
         (PointsEntry, "1=0", []),

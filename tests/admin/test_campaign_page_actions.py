@@ -97,8 +97,11 @@ def test_the_starters_own_messages_compile_in_every_language():
 def _trigger_for(key: str, campaign: Campaign, clock) -> None:
     """Make the customer whose next tick starts the starter's journey."""
     customer = CustomerFactory(attributes={"birthday": "1990-03-03"})
-    if key in ("welcome", "survey", "at_risk"):
-        kind = {"welcome": "signup", "survey": "purchase", "at_risk": "lifecycle.at_risk"}[key]
+    kinds = {"welcome": "signup", "survey": "purchase", "at_risk": "lifecycle.at_risk",
+             "abandoned_cart": "checkout.started", "browse_abandonment": "product.viewed",
+             "reorder": "product.reorder_due"}
+    if key in kinds:
+        kind = kinds[key]
         EventFactory(customer=customer, type=kind, occurred_at=clock.now)
     elif key == "bonus":
         for days_ago in (30, 20, 0):
