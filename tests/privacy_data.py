@@ -18,7 +18,7 @@ EMAIL = "astrid.lindqvist@example.se"
 def customer_with_everything(now: dt.datetime):
     """Needs the `welcome` and `policy` fixtures: the welcome email is really sent."""
     customer = CustomerFactory(external_id="shop-astrid", email=EMAIL, first_name="Astrid",
-                               last_name="Lindqvist", attributes={"shoe_size": 38})
+                               last_name="Lindqvist", attributes={"shoe_size": 38}, best_hour=20)
     consent_record(customer=customer, granted=True, source="checkout", wording_version="v3",
                    ip_address="203.0.113.7", user_agent="Firefox/128 Astrid's laptop")
     EventFactory(customer=customer, type="signup", occurred_at=now,

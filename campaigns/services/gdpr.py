@@ -199,7 +199,7 @@ def customers_erase(*, customer_ids: list[int], actor: str,
             external_id=_erased_id(), email="", first_name="", last_name="", locale="",
             time_zone="", country="", attributes={}, tier="", rfm_recency=None,
             rfm_frequency=None, rfm_monetary=None, lifecycle_stage="",
-            lifecycle_stage_since=None, scored_at=None,
+            lifecycle_stage_since=None, scored_at=None, best_hour=None,
             erased_at=now, updated_at=now,
         )
         counts = {key: value for key, value in counts.items() if value}

@@ -100,6 +100,7 @@ class TestErase:
             assert personal not in text, personal
         customer.refresh_from_db()
         assert customer.erased_at == frozen_clock.now
+        assert customer.best_hour is None  # learned from their behaviour: it goes too
         assert customer.external_id == f"erased-{customer.pk}"
         assert (customer.order_count, Order.objects.get().amount) == (0, 499)
         assert Event.objects.filter(customer=customer).count() == 3
