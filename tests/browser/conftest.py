@@ -32,9 +32,12 @@ def browser():
 
 def wait_for(browser, condition, timeout=15):
     """Wait until `condition(browser)` is true. An element of a page the browser is leaving
-    (a redirect, a form post, a language switch) goes stale or missing: look again."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    (a redirect, a form post, a language switch) goes stale or missing, and chromedriver
+    may answer a question about it with an inspector error ("Node with given id does not
+    belong to the document", a plain WebDriverException): look again until the timeout."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout, ignored_exceptions=(
-        NoSuchElementException, StaleElementReferenceException)).until(condition)
+    # WebDriverException covers the stale and missing elements too.
+    return WebDriverWait(browser, timeout, ignored_exceptions=(WebDriverException,)).until(
+        condition)
