@@ -93,15 +93,12 @@ class Recommendations:
         item = self._items.get((product_id, language))
         if item is None:
             p = self.products[product_id]
-            price = p["price"]
-            item = self._items[(product_id, language)] = {
-                "sku": p["sku"], "name": _name(p, language),
-                "url": p["url"] or settings.SITE_URL, "image_url": p["image_url"],
-                "price": f"{price:.2f}" if price is not None else "",
-                "currency": p["currency"], "quantity": 1, "line_total": "",
-                "category": p["category"], "brand": p["brand"], "in_stock": p["in_stock"],
-                "attributes": templating.Attributes(_json(p, "attributes")), "known": True,
-            }
+            item = self._items[(product_id, language)] = templating.product_item(
+                sku=p["sku"], name=p["name"], names=_json(p, "names"), languages=(language,),
+                url=p["url"], image_url=p["image_url"], price=p["price"],
+                currency=p["currency"], category=p["category"], brand=p["brand"],
+                in_stock=p["in_stock"], attributes=_json(p, "attributes"),
+                site_url=settings.SITE_URL)
         return item
 
     def _candidates(self, who: _Customer, strategy: str):

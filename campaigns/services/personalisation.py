@@ -72,27 +72,26 @@ class Lines:
             self._rows.setdefault((row[0], row[1]), []).append(row)
         self._products: dict[tuple, dict] = {}
 
-    def _product(self, row: tuple, languages: tuple[str, ...]) -> dict:
+    def _product(self, row: tuple, languages: tuple[str, ...]) -> tuple[dict, object]:
+        """(the product's ITEM, its unit price) for a line's row, built once per product
+        and language."""
         key = (row[6], languages) if row[6] is not None else (row[3], languages)
         base = self._products.get(key)
         if base is None:
             (_, _, _, sku, _, _, product_id, name, names_text, url, image_url, price, currency,
              category, brand, in_stock, attributes_text) = row
             if product_id is None:
-                base = {"sku": sku, "name": sku, "url": settings.SITE_URL, "image_url": "",
-                        "price": None, "currency": "", "category": "", "brand": "",
-                        "in_stock": False, "attributes": templating.Attributes(), "known": False}
+                base = ({"sku": sku, "name": sku, "url": settings.SITE_URL, "image_url": "",
+                         "price": "", "currency": "", "quantity": 1, "line_total": "",
+                         "category": "", "brand": "", "in_stock": False,
+                         "attributes": templating.Attributes(), "known": False}, None)
             else:
-                names = _json(names_text)
-                base = {"sku": sku,
-                        "name": next((names[lang] for lang in languages
-                                      if isinstance(names.get(lang), str) and names[lang]),
-                                     name or sku),
-                        "url": url or settings.SITE_URL, "image_url": image_url or "",
-                        "price": price, "currency": currency or "", "category": category or "",
-                        "brand": brand or "", "in_stock": bool(in_stock),
-                        "attributes": templating.Attributes(_json(attributes_text)),
-                        "known": True}
+                price = None if price is None else _decimal(price)
+                base = (templating.product_item(
+                    sku=sku, name=name, names=_json(names_text), languages=languages, url=url,
+                    image_url=image_url, price=price, currency=currency, category=category,
+                    brand=brand, in_stock=in_stock, attributes=_json(attributes_text),
+                    site_url=settings.SITE_URL), price)
             self._products[key] = base
         return base
 
@@ -101,8 +100,9 @@ class Lines:
         """The ITEMs of one event's or order's lines, in their order."""
         found = []
         for row in self._rows.get(owner, ()):
-            item = dict(self._product(row, languages))
-            quantity, unit = int(row[4] or 0), row[5] if row[5] is not None else item["price"]
+            product, product_price = self._product(row, languages)
+            item = dict(product)
+            quantity, unit = int(row[4] or 0), row[5] if row[5] is not None else product_price
             item["quantity"] = quantity
             item["price"] = _money(unit)
             item["line_total"] = "" if unit is None else _money(_decimal(unit) * quantity)

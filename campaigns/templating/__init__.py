@@ -21,7 +21,7 @@ from campaigns.templating.recommendations import sample_recommendations
 
 __all__ = ["DEFAULT_LIMITS", "PARTS", "SAMPLE_CONTEXT", "Attributes", "Layout", "RenderLimits",
            "footer_render", "template_names", "template_preview", "template_render",
-           "template_segments", "template_validate", "with_footer"]
+           "product_item", "template_segments", "template_validate", "with_footer"]
 
 _ENVIRONMENTS = {
     autoescape: BoundedSandboxedEnvironment(
@@ -41,6 +41,23 @@ class Attributes(dict):
 
     def __missing__(self, key):
         return jinja2.Undefined(name=f"attributes.{key}")
+
+
+def product_item(*, sku: str, name: str, names: dict, languages: tuple[str, ...], url: str,
+                 image_url: str, price, currency: str, category: str, brand: str,
+                 in_stock: bool, attributes: dict, site_url: str) -> dict:
+    """A catalogue product as a template's ITEM (docs/templates.md), one place for every
+    list that shows products (a cart's or an order's lines, recommendations): the name in
+    the first of `languages` the product has, else its name, else the sku; the product's
+    page, else the site. `price` is the unit price (None: ""); a line sets its quantity,
+    price and total on a copy."""
+    return {"sku": sku,
+            "name": next((names[lang] for lang in languages
+                          if isinstance(names.get(lang), str) and names[lang]), name or sku),
+            "url": url or site_url, "image_url": image_url or "",
+            "price": "" if price is None else f"{price:.2f}", "currency": currency or "",
+            "quantity": 1, "line_total": "", "category": category or "", "brand": brand or "",
+            "in_stock": bool(in_stock), "attributes": Attributes(attributes), "known": True}
 
 
 class AttributeReads:
