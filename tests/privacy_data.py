@@ -3,7 +3,7 @@ import datetime as dt
 
 from campaigns.models import (
     Coupon, ErasureRequest, EventLine, Message, MessageEvent, MessageLog, PointsEntry, OrderLine, Segment,
-    SegmentMembership,
+    Referral, ReferralClick, ReferralCode, SegmentMembership,
     SubscriptionRequest,
 )
 from campaigns.services.consent import consent_record, email_hash
@@ -52,4 +52,14 @@ def customer_with_everything(now: dt.datetime):
         user_agent="Firefox/128 Astrid's laptop", expires_at=now + dt.timedelta(days=7))
     ErasureRequest.objects.create(customer=customer, ip_address="203.0.113.7",
                                   user_agent="Firefox/128 Astrid's laptop")
+    code = ReferralCode.objects.create(customer=customer, code="k7Qm2xTzR9pL")
+    ReferralClick.objects.create(code=code, clicked_at=now)
+    friend = CustomerFactory(external_id="shop-friend-1", first_name="Bo", last_name="Ek",
+                             email="bo.ek@example.se")
+    Referral.objects.create(referred=friend, referrer=customer, code=code.code,
+                            status=Referral.Status.COUNTED, source="api", referred_at=now)
+    referrer = CustomerFactory(external_id="shop-referrer-1", first_name="Eva", last_name="Ek",
+                               email="eva.ek@example.se")
+    Referral.objects.create(referred=customer, referrer=referrer, code="their-code",
+                            status=Referral.Status.COUNTED, source="api", referred_at=now)
     return customer

@@ -13,6 +13,7 @@ from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
 from .loyalty import Coupon, EarningRule, PointsEntry, Tier
 from .ops import Heartbeat, RateLimitBucket
 from .privacy import PrivacyRequest
+from .referrals import Referral, ReferralClick, ReferralCode, ReferralProgram
 from .segments import Segment, SegmentMembership
 from .snapshots import MetricSnapshot, MetricSnapshotState
 from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
@@ -24,6 +25,7 @@ __all__ = [
     "LifecycleStage", "Message",
     "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
     "Order", "OrderLine", "PointsEntry", "PrivacyRequest", "Product", "ProductPair", "Purpose", "RateLimitBucket",
+    "Referral", "ReferralClick", "ReferralCode", "ReferralProgram",
     "Segment", "SegmentMembership", "StepVariant", "Subscription", "SubscriptionRequest",
     "Suppression", "SurveyQuestion", "SurveyResponse", "DetractorAnswer", "Dashboard",
     "TemplateTranslation", "Tier", "TopSeller", "Topic",

@@ -123,6 +123,9 @@ class Message(models.Model):
     # with the send itself: a later purchase of one is counted on the campaign's page.
     recommended = models.JSONField(_("recommended products"), null=True, blank=True,
                                    editable=False)
+    # True when it carried the customer's referral link (`referral.url` / `referral.code`),
+    # written with the send itself: the "invites sent" of the referral funnel.
+    referral_invite = models.BooleanField(_("referral invite"), default=False, editable=False)
     # What the provider told us afterwards (services.deliverability), each the first time
     # it happened. Set once and never cleared: a late "delivered" does not undo a bounce.
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)

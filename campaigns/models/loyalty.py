@@ -9,6 +9,7 @@ from campaigns import clock
 from .customers import Customer, Event, Order
 from .deliveries import Enrollment
 from .journeys import Campaign, JourneyStep
+from .referrals import Referral
 
 
 class PointsEntry(models.Model):
@@ -18,9 +19,10 @@ class PointsEntry(models.Model):
         JOURNEY = "journey", _("Granted by a campaign")
         REVERSAL = "reversal", _("Reversed (refund or cancellation)")
         EXPIRY = "expiry", _("Expired")
+        REFERRAL = "referral", _("Referral reward")
 
     # Entries that add to a customer's earnings (the tier basis) and to the FIFO lots.
-    EARNING_KINDS = (Kind.ORDER, Kind.BONUS, Kind.JOURNEY)
+    EARNING_KINDS = (Kind.ORDER, Kind.BONUS, Kind.JOURNEY, Kind.REFERRAL)
 
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
                                  related_name="points")
@@ -47,6 +49,11 @@ class PointsEntry(models.Model):
         Event, verbose_name=_("event"), null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+"
     )
+    # The referral a REFERRAL entry rewards (or a REVERSAL takes back), one per side.
+    referral = models.ForeignKey(
+        Referral, verbose_name=_("referral"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
+    )
     created_at = models.DateTimeField(_("created at"), default=clock.now)
 
     class Meta:
@@ -65,6 +72,10 @@ class PointsEntry(models.Model):
             models.UniqueConstraint(
                 fields=["event", "kind"], name="points_unique_event_kind",
                 condition=models.Q(event__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["referral", "customer", "kind"], name="points_unique_referral",
+                condition=models.Q(referral__isnull=False),
             ),
         ]
         indexes = [models.Index(fields=["customer", "created_at"])]
@@ -170,6 +181,11 @@ class Coupon(models.Model):
         JourneyStep, verbose_name=_("step"), null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+"
     )
+    # The referral it rewards (one per side), else null.
+    referral = models.ForeignKey(
+        Referral, verbose_name=_("referral"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
+    )
     issued_at = models.DateTimeField(_("issued at"), default=clock.now)
     expires_at = models.DateTimeField(_("expires at"))
     redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
@@ -184,6 +200,10 @@ class Coupon(models.Model):
             models.UniqueConstraint(
                 fields=["enrollment", "step"], name="coupon_unique_journey_step",
                 condition=models.Q(enrollment__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["referral", "customer"], name="coupon_unique_referral",
+                condition=models.Q(referral__isnull=False),
             ),
         ]
 

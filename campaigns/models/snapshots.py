@@ -37,6 +37,10 @@ class MetricSnapshot(models.Model):
         # [that day, the month's end or the build's day if sooner). Label "year": day = the
         # build's day, for the 365 days before it. Not additive: rebuilt, never summed.
         HEALTH = "health", _("Shop health")
+        # Word of mouth (selectors/referrals), label "month": day = the month's first day;
+        # values by name (new customers, referred, invites, clicks, sign-ups, first orders …).
+        # Not additive: rebuilt, never summed.
+        REFERRAL = "referral", _("Referrals")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     day = models.DateField(_("day"))

@@ -16,7 +16,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast, Concat
 
 from campaigns import clock, privacy
@@ -24,7 +24,7 @@ from campaigns.models import (
     Coupon,
     ConsentEvent, Customer, Enrollment, ErasureRequest, Event, EventLine, Message, MessageEvent, MessageLog,
     Order, OrderLine, PointsEntry, PrivacyRequest, SegmentMembership, Subscription, SubscriptionRequest,
-    Suppression, SurveyResponse,
+    Referral, ReferralClick, ReferralCode, Suppression, SurveyResponse,
 )
 from campaigns.services.consent import consent_anonymise, email_hash
 
@@ -67,6 +67,10 @@ EXPORT_SECTIONS = (
     Section("coupons", Coupon, "customer", related=(("campaign", "campaign.name"),)),
     Section("subscription_requests", SubscriptionRequest, "customer"),
     Section("erasure_requests", ErasureRequest, "customer"),
+    Section("referral_codes", ReferralCode, "customer"),
+    Section("referral_clicks", ReferralClick, "code__customer"),
+    Section("referred_by", Referral, "referred"),
+    Section("referrals_made", Referral, "referrer"),
 )
 EXPORTED_MODELS = {Customer, *(section.model for section in EXPORT_SECTIONS)}
 
@@ -182,6 +186,12 @@ def customers_erase(*, customer_ids: list[int], actor: str,
             redeemed_order="").update(redeemed_order="")
         counts["segment_memberships"], _ = SegmentMembership.objects.filter(
             customer_id__in=ids).delete()
+        # Referral codes go with the person (their clicks stay, without the code); a
+        # referral either of them was part of stays counted, without the link between them.
+        counts["referral_codes"], _ = ReferralCode.objects.filter(customer_id__in=ids).delete()
+        counts["referral_links"] = Referral.objects.filter(
+            Q(referrer_id__in=ids) | Q(referred_id__in=ids), referrer__isnull=False,
+        ).update(referrer=None, code="")
         # Double opt-in requests keep only their keyed hash; the erasure answers any open
         # deletion request from the preference centre.
         counts["subscription_requests"] = SubscriptionRequest.objects.filter(

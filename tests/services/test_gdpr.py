@@ -9,6 +9,7 @@ from django.core import mail
 from django.db import models
 
 from campaigns.models import (
+    Referral, ReferralClick, ReferralCode,
     ConsentEvent, Customer, Enrollment, Event, Message, MessageEvent, MessageLog, Order,
     PrivacyRequest, SegmentMembership, Suppression, SurveyResponse,
 )
@@ -113,6 +114,11 @@ class TestErase:
         assert (record.kind, record.actor, record.customer_id) == ("erasure", "command",
                                                                     customer.pk)
         assert record.counts["events"] == 3 and record.counts["survey_comments"] == 1
+        # The referrals stay counted (one made, one received), without the link.
+        assert not ReferralCode.objects.exists()
+        assert ReferralClick.objects.get().code is None
+        assert list(Referral.objects.order_by("pk").values_list("status", "referrer_id")) == [
+            ("counted", None), ("counted", None)]
 
     def test_twice_changes_nothing_the_second_time(self, frozen_clock, welcome, policy):
         customer = customer_with_everything(frozen_clock.now)
