@@ -69,6 +69,10 @@ RETENTION: dict[str, Retention] = {
                   field="requested_at",
                   why="Proof that a deletion request from the preference centre was received "
                       "and handled (its IP address and user agent are cleared by the erasure)."),
+        Retention("referral_clicks", "campaigns.ReferralClick", 2 * 365, Action.DELETE,
+                  field="clicked_at",
+                  why="Visits of referral links (the time and the code only) count in the "
+                      "referral funnel; closed months are kept in the snapshots."),
         Retention("suppressions", "campaigns.Suppression", None, Action.KEEP,
                   why="Keyed hashes of addresses that must never be mailed: kept so an "
                       "objection, erasure, bounce or complaint is honoured for good (GD-11)."),
@@ -79,7 +83,8 @@ RETENTION: dict[str, Retention] = {
                               ("orders", "Order"), ("order_lines", "OrderLine"),
                               ("enrollments", "Enrollment"),
                               ("points_ledger", "PointsEntry"), ("coupons", "Coupon"),
-                              ("segment_memberships", "SegmentMembership"))),
+                              ("segment_memberships", "SegmentMembership"),
+                              ("referral_codes", "ReferralCode"), ("referrals", "Referral"))),
     )
 }
 
@@ -92,7 +97,7 @@ NO_PERSONAL_DATA = {
     "campaigns.FrequencyPolicy", "campaigns.JourneyStep", "campaigns.MessageTemplate",
     "campaigns.MetricSnapshot", "campaigns.MetricSnapshotState",
     "campaigns.Segment", "campaigns.StepVariant", "campaigns.SurveyQuestion", "campaigns.TemplateTranslation",
-    "campaigns.EmailLayout",
+    "campaigns.EmailLayout", "campaigns.ReferralProgram",
     # The catalogue and the product lists drawn from all orders at once.
     "campaigns.Product", "campaigns.ProductPair", "campaigns.TopSeller",
     # The audit trail (campaigns/audit.py): copies of configuration and content rows, with
