@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Customer, Event, Referral, ReferralCode
+from campaigns.services import bulk
 from campaigns.services.customers import customer_upsert
 from campaigns.services.events import events_ingest
 from campaigns.services.referral_attribution import (
@@ -21,6 +22,20 @@ def referrer(db):
     customer = CustomerFactory(external_id="ref-1", email="Astrid.Lindqvist@example.se")
     ReferralCode.objects.create(customer=customer, code="Ab3dE5fG7h")
     return customer
+
+
+@pytest.fixture
+def pg_statements(monkeypatch) -> list[str]:
+    """The statements `bulk` sends past Django's cursor on PostgreSQL (which
+    CaptureQueriesContext does not see)."""
+    sent, execute = [], bulk.pg_execute
+
+    def counted(sql, params, **kwargs):
+        sent.append(sql)
+        return execute(sql, params, **kwargs)
+
+    monkeypatch.setattr(bulk, "pg_execute", counted)
+    return sent
 
 
 def signup(external_id: str, code, *, email: str | None = None, event_id=None) -> dict:
@@ -152,23 +167,28 @@ def test_customer_upsert_counts_a_code_for_a_customer_it_creates(referrer, froze
     assert "referral_code" not in customer.attributes
 
 
-def test_a_batch_without_codes_touches_no_referral_table(referrer, frozen_clock):
+def test_a_batch_without_codes_touches_no_referral_table(
+        referrer, frozen_clock, pg_statements):
     with CaptureQueriesContext(connection) as queries:
         events_ingest(events=[signup(f"f-{n}", None) for n in range(5)])
         referrals_attribute(new_customers=[(referrer.pk, referrer.email, "")], source="api",
                             now=frozen_clock.now)
 
-    assert not [q for q in queries if "referral" in q["sql"].lower()]
+    sent = [q["sql"] for q in queries] + pg_statements
+    assert not [sql for sql in sent if "referral" in sql.lower()]
+    assert Customer.objects.count() == 6
 
 
-def test_a_batch_of_friends_costs_three_statements_whatever_its_size(referrer, frozen_clock):
+def test_a_batch_of_friends_costs_three_statements_whatever_its_size(
+        referrer, frozen_clock, pg_statements):
     def cost(customers):
+        before = len(pg_statements)
         with CaptureQueriesContext(connection) as queries:
             result = referrals_attribute(
                 new_customers=[(c.pk, c.email, "Ab3dE5fG7h") for c in customers],
                 source="api", now=frozen_clock.now)
         assert result.counted == len(customers)
-        return len(queries)
+        return len(queries) + len(pg_statements) - before
 
     assert cost(CustomerFactory.create_batch(3)) == cost(CustomerFactory.create_batch(40)) == 3
 
