@@ -405,6 +405,14 @@ class CustomerIn(InputSchema):
     wording_version: Text(64) | None = Field(
         default=None, description="Version of the consent text the customer saw."
     )
+    referral_code: Text(64) | None = Field(
+        default=None,
+        description="The referral code the customer arrived with (the `ref` of a "
+        "referral link). Counts only when this request creates the customer: once per "
+        "customer, never for their own code or address. An unknown, revoked or "
+        "malformed code is recorded as ignored; the customer is created all the same. "
+        "Empty or null: no code.",
+    )
     attributes: (
         Annotated[
             dict[str, Any],

@@ -35,7 +35,10 @@ CUSTOMER_PROFILE_COLUMNS = (
 )
 CUSTOMER_CONSENT_COLUMNS = ("marketing_consent", "marketing_consent_at", "email_verified",
                             "wording_version")
-CUSTOMER_COLUMNS = CUSTOMER_PROFILE_COLUMNS + CUSTOMER_CONSENT_COLUMNS
+# The code a new customer arrived with (issue 16); it counts only for a customer the
+# file creates.
+CUSTOMER_REFERRAL_COLUMNS = ("referral_code",)
+CUSTOMER_COLUMNS = CUSTOMER_PROFILE_COLUMNS + CUSTOMER_CONSENT_COLUMNS + CUSTOMER_REFERRAL_COLUMNS
 CUSTOMER_REQUIRED = ("external_id",)
 ORDER_COLUMNS = ("external_id", "customer_external_id", "amount", "currency", "placed_at",
                  "status")
@@ -266,6 +269,7 @@ class CustomerRow:
     consent_at: dt.datetime | None = None
     wording_version: str = ""
     email_verified: bool = False
+    referral_code: str = ""
 
 
 @dataclasses.dataclass
@@ -282,7 +286,7 @@ class OrderRow:
 class CustomerRowReader:
     """Checks a customers row with the API's rules; `attribute_types` maps declared keys."""
 
-    CHECKED = (*CUSTOMER_PROFILE_COLUMNS, "wording_version")
+    CHECKED = (*CUSTOMER_PROFILE_COLUMNS, "wording_version", *CUSTOMER_REFERRAL_COLUMNS)
 
     def __init__(self, columns: list[str], attribute_types: dict[str, str]):
         self.columns = columns
@@ -337,9 +341,11 @@ class CustomerRowReader:
         if problems:
             return problems
         wording = checked.pop("wording_version", "")
+        referral_code = checked.pop("referral_code", "")
         return CustomerRow(line=line, external_id=external_id, profile=checked,
                            attributes=attributes, consent=consent, consent_at=consent_at,
-                           wording_version=wording, email_verified=bool(verified))
+                           wording_version=wording, email_verified=bool(verified),
+                           referral_code=referral_code)
 
 
 class OrderRowReader:

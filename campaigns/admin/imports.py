@@ -24,7 +24,8 @@ class ImportJobForm(forms.ModelForm):
         help_texts = {
             "file": _("CSV in UTF-8 with a header line. Customers: external_id, email, "
                       "first_name, last_name, locale, time_zone, country, signed_up_at, "
-                      "marketing_consent, marketing_consent_at, and any custom attributes. "
+                      "marketing_consent, marketing_consent_at, referral_code (counts "
+                      "for new customers only), and any custom attributes. "
                       "Orders: external_id, customer_external_id, amount, currency, "
                       "placed_at, optional status. Products: sku, name, url, image_url, "
                       "price, currency, category, brand, in_stock, reorder_days, "

@@ -17,6 +17,13 @@ from campaigns.models import (
 from campaigns.services.bulk import filter_in, rows_insert, rows_update
 
 
+def email_folded(email: str) -> str:
+    """The address as the suppression hash reads it: Unicode NFC, surrounding spaces
+    trimmed, lower-cased (see `email_hash`). Two addresses that fold alike are one person's
+    for the suppression list and for referrals alike."""
+    return unicodedata.normalize("NFC", email).strip().lower()
+
+
 def email_hash(email: str) -> str:
     """HMAC-SHA256 of the normalised address under SUPPRESSION_HASH_KEY (hex), as kept in
     the suppression list.
@@ -29,8 +36,7 @@ def email_hash(email: str) -> str:
     key = settings.SUPPRESSION_HASH_KEY
     if not key:
         raise ImproperlyConfigured("SUPPRESSION_HASH_KEY is not set.")
-    normalised = unicodedata.normalize("NFC", email).strip().lower()
-    return hmac.new(key.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key.encode(), email_folded(email).encode(), hashlib.sha256).hexdigest()
 
 
 def consent_record(

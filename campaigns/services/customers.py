@@ -13,6 +13,7 @@ from campaigns.attributes import AttributeValueError, attribute_coerce
 from campaigns.models import AttributeDefinition, Customer, Order, Subscription, Topic
 from campaigns.services.bulk import filter_in, insert_statement, pg_execute, rows_insert
 from campaigns.services.consent import consent_opt_out_offered, consent_record
+from campaigns.services.referral_attribution import referrals_attribute
 from campaigns.services.subscriptions import double_opt_in_required, subscription_request_create
 
 # Profile fields copied as given; None clears them (to "" for text, NULL for times).
@@ -50,6 +51,9 @@ def customer_upsert(
     with `source`; `at` is when they were given (default now), and an answer older than
     the stored state of its topic is ignored, so a late webhook cannot undo a newer
     withdrawal. The customer row stays locked until the caller's transaction ends.
+
+    A `referral_code` counts only when this call creates the customer
+    (`referral_attribution.referrals_attribute`); for a stored customer it changes nothing.
     """
     if data.get("attributes"):
         values, errors = attributes_typed(attributes=data["attributes"])
@@ -62,6 +66,10 @@ def customer_upsert(
             changed = _profile_apply(customer, data)
             if changed:
                 customer.save(update_fields=changed)
+        if created and data.get("referral_code"):
+            referrals_attribute(
+                new_customers=[(customer.pk, customer.email, data["referral_code"])],
+                source=source, now=clock.now())
         if data.get("opt_out_offered"):
             consent_opt_out_offered(customer=customer, at=at)
         if data.get("consent"):

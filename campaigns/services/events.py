@@ -17,6 +17,7 @@ from campaigns.services.customers import (
 )
 from campaigns.services.lines import LinesPlan, lines_check, lines_store
 from campaigns.services.loyalty import OrderRef, StoredEvent, points_events_apply
+from campaigns.services.referral_attribution import referrals_attribute
 from campaigns.services.subscriptions import double_opt_in_required
 
 logger = logging.getLogger(__name__)
@@ -219,6 +220,7 @@ def _items_store(items: list[tuple[int, dict]], customers: dict[str, Customer],
     _customers_insert([customers[external_id] for external_id in sorted(new)], now=now)
     for external_id in new:
         dirty[external_id] = set()  # Inserted as they are now.
+    _referrals_attribute(items, customers, new, source=source, now=now)
     by_id = {customer.pk: customer for customer in customers.values()}
     orders = _orders_record(items, customers, stored_orders, now=now)
     events = _events_insert(items, customers, orders, now=now)
@@ -255,6 +257,23 @@ def _customers_insert(customers: list[Customer], *, now: dt.datetime) -> None:
         raise _ConcurrentBatch
     for customer in customers:
         customer.pk = ids[customer.external_id]
+
+
+def _referrals_attribute(items, customers: dict[str, Customer], new: set[str], *,
+                         source: str, now: dt.datetime) -> None:
+    """Tie the customers this batch created to their referrers, by the first code posted
+    for each (a code posted for a stored customer changes nothing); no statement when no
+    new customer came with one."""
+    posted: dict[str, str] = {}
+    for _, data in items:
+        external_id = data["customer"]["external_id"]
+        code = data["customer"].get("referral_code")
+        if code and code.strip() and external_id in new:
+            posted.setdefault(external_id, code)
+    if posted:
+        referrals_attribute(new_customers=[
+            (customers[external_id].pk, customers[external_id].email, code)
+            for external_id, code in posted.items()], source=source, now=now)
 
 
 def _orders_record(items, customers: dict[str, Customer], stored: dict[str, OrderRef], *,

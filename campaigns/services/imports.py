@@ -36,6 +36,7 @@ from campaigns.services.consent import (
 )
 from campaigns.services.customers import customers_order_facts_refresh, orders_create_counted
 from campaigns.services.products import CREATED, UPDATED, products_upsert
+from campaigns.services.referral_attribution import referrals_attribute
 from campaigns.storable import text_problem
 
 CHUNK_ROWS = 5000
@@ -61,6 +62,8 @@ class ImportReport:
     unchanged: int = 0
     rejected: int = 0
     consent_events: int = 0
+    referrals_counted: int = 0
+    referrals_ignored: int = 0
     aggregates_refreshed: int = 0
     new_attributes: list[str] = dataclasses.field(default_factory=list)
     bytes_done: int = 0
@@ -71,6 +74,9 @@ class ImportReport:
                  f"{self.unchanged} unchanged, {self.rejected} rejected"]
         if self.kind == CUSTOMERS:
             lines.append(f"consent events recorded (source import): {self.consent_events}")
+            if self.referrals_counted or self.referrals_ignored:
+                lines.append(f"referral codes of new customers: {self.referrals_counted} "
+                             f"counted, {self.referrals_ignored} ignored (see Referrals)")
             if self.new_attributes:
                 lines.append("new attribute keys (stored as text): "
                              + ", ".join(self.new_attributes))
@@ -277,7 +283,7 @@ class _CustomersImporter(_Importer):
 
     def write(self, rows: list, stored: dict) -> None:
         report, now = self.report, clock.now()
-        creates, updates, answers, new_answers = [], [], [], []
+        creates, updates, answers, new_answers, referred = [], [], [], [], []
         defaults = model_defaults(Customer)
         for record, row in rows:
             current = stored.get(row.external_id)
@@ -288,6 +294,8 @@ class _CustomersImporter(_Importer):
                 creates.append({**defaults, "created_at": now, "updated_at": now,
                                 "external_id": row.external_id, **row.profile,
                                 "attributes": row.attributes})
+                if row.referral_code:
+                    referred.append(row)
             elif current["erased_at"] is not None:
                 self.reject(record, "external_id: this customer was erased; their data is "
                                     "not imported again")
@@ -309,9 +317,14 @@ class _CustomersImporter(_Importer):
             report.updated += len(updates)
             return
         # New customers get their consent state in their own INSERT (one write per row).
-        _, created_events = customers_create_with_consent(
+        ids, created_events = customers_create_with_consent(
             rows=creates, answers={a[0]: ConsentAnswer(0, *a[1:]) for a in new_answers},
             source=ConsentSource.IMPORT)
+        # Codes count only for the customers the file creates; for stored ones the
+        # column changes nothing.
+        attributed = referrals_attribute(new_customers=[
+            (ids[row.external_id], row.profile["email"], row.referral_code) for row in referred
+        ], source=ConsentSource.IMPORT, now=now)
         updates = self.locked_changes(updates, stored, now)
         rows_update(Customer, updates, fields=[*self.update_fields, "updated_at"])
         report.consent_events += created_events + consents_record_bulk(
@@ -325,6 +338,8 @@ class _CustomersImporter(_Importer):
             self.attribute_types.update(dict.fromkeys(fresh_keys, "text"))
         report.created += len(creates)
         report.updated += len(updates)
+        report.referrals_counted += attributed.counted
+        report.referrals_ignored += attributed.ignored
 
     def changes(self, current: dict, row) -> dict | None:
         """The stored row with the file's values, or None if that changes nothing."""

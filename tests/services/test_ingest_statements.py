@@ -6,7 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.models import ConsentEvent, Customer, EarningRule, Event, Order, PointsEntry, Tier
+from campaigns.models import (
+    ConsentEvent, Customer, EarningRule, Event, Order, PointsEntry, Referral, ReferralCode, Tier,
+)
+from campaigns.services import bulk
 from campaigns.services.events import events_ingest
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +84,37 @@ def test_a_second_batch_for_the_same_customers_also_costs_the_same(rules, frozen
     customer = Customer.objects.get(external_id="b-0")
     assert (customer.first_name, customer.points_balance, customer.tier) == ("Åsa", 60, "Gold")
     assert customer.signed_up_at == frozen_clock.now - dt.timedelta(days=1)
+
+
+def with_referral_codes(events: list[dict]) -> list[dict]:
+    """The events with a referral code on every item of each customer: a live one, an
+    unknown one and a malformed one in turn."""
+    codes = ["Ab3dE5fG7h", "Zz9yX8wV7u", "not a code"]
+    return [{**e, "customer": {**e["customer"], "referral_code": codes[
+        int(e["customer"]["external_id"].rsplit("-", 1)[1]) % 3]}} for e in events]
+
+
+def test_referral_codes_add_a_fixed_number_of_statements_not_one_per_event(
+        rules, frozen_clock, monkeypatch):
+    # On PostgreSQL bulk writes go past Django's cursor: count them too.
+    sent, execute = [], bulk.pg_execute
+    monkeypatch.setattr(bulk, "pg_execute",
+                        lambda *args, **kwargs: sent.append(1) or execute(*args, **kwargs))
+
+    def statements_all(events):
+        before = len(sent)
+        return statements(events) + len(sent) - before
+
+    referrer = Customer.objects.create(external_id="ref", email="ref@example.se")
+    ReferralCode.objects.create(customer=referrer, code="Ab3dE5fG7h")
+    plain = statements_all(batch("p", 10, frozen_clock.now))
+
+    few = statements_all(with_referral_codes(batch("a", 10, frozen_clock.now)))
+    many = statements_all(with_referral_codes(batch("b", 100, frozen_clock.now)))
+
+    # One SELECT of the codes, one INSERT of the referrals, one of the referrer's events.
+    assert many == few == plain + 3
+    assert Referral.objects.filter(status="counted").count() == 1 + 7
+    assert Referral.objects.filter(reason="unknown_code").count() == 1 + 7
+    assert Referral.objects.filter(reason="malformed_code").count() == 6
+    assert Event.objects.filter(type="referral.joined", customer=referrer).count() == 8
