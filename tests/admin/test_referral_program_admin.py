@@ -79,3 +79,16 @@ def test_the_programme_sits_in_the_loyalty_group():
     from campaigns.admin_site import group_of
 
     assert group_of("campaigns.ReferralProgram").key == "loyalty"
+
+
+def test_a_change_is_audited_with_who_made_it(marketer):
+    program = ReferralProgram.objects.create()
+
+    marketer.post(reverse("admin:campaigns_referralprogram_change", args=[program.pk]),
+                  form(referrer_points="800"))
+
+    latest = program.history.latest()
+    assert (latest.history_type, latest.referrer_points) == ("~", 800)
+    assert latest.history_user.username == "marketer"
+    assert marketer.get(reverse("admin:campaigns_referralprogram_history",
+                                args=[program.pk])).status_code == 200
