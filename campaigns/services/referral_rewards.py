@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
 
 from campaigns.models import Coupon, Customer, Event, Order, PointsEntry, Referral, ReferralProgram
 from campaigns.services.bulk import rows_insert, rows_update
@@ -264,3 +264,26 @@ def _reverse(rows: list[_Due], *, live: set[int], now, changes, entries) -> list
                                 "reason": f"referral:{row.pk}:{role}:reversed",
                                 "referral_id": row.pk})
     return [row.pk for row in rows]
+
+
+def referral_rewards_next_at(*, after: dt.datetime) -> dt.datetime | None:
+    """The earliest moment after `after` at which a tick would move a referral on, or None
+    (the simulator skips the ticks before it): a pending friend's first order, a hold's
+    window passing, a granted first order's refund."""
+    program = referral_program_read()
+    window = dt.timedelta(days=program.refund_window_days)
+    pending = Referral.objects.filter(reward=Reward.PENDING, status=Referral.Status.COUNTED)
+    candidates = [
+        Order.objects.filter(customer_id__in=pending.values("referred_id"), placed_at__gt=after)
+        .exclude(status=Order.Status.CANCELLED).aggregate(m=Min("placed_at"))["m"],
+    ]
+    held = Referral.objects.filter(reward=Reward.HOLDING).aggregate(m=Min("first_order_at"))["m"]
+    if held is not None:
+        candidates.append(max(held + window, after + dt.timedelta(microseconds=1)))
+    if window:
+        candidates.append(Order.objects.filter(
+            pk__in=Referral.objects.filter(reward=Reward.GRANTED).values("first_order_id"),
+            status=Order.Status.REFUNDED, updated_at__gt=after,
+        ).aggregate(m=Min("updated_at"))["m"])
+    known = [c for c in candidates if c is not None]
+    return min(known) if known else None

@@ -1,9 +1,11 @@
 """Referral rewards through the ledger: granted on the friend's first order, held through
 the refund window, reversed by a refund inside it, limited per referrer per month."""
 import datetime as dt
+import io
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
@@ -311,3 +313,38 @@ def test_two_ticks_at_once_reward_each_referral_once():
     assert PointsEntry.objects.filter(kind="referral").count() == len(rows) + 10
     assert balance(referrer) == 500 * 10
     assert Event.objects.filter(type=REWARDED_EVENT).count() == len(rows) + 10
+
+
+def simulate(*args):
+    out = io.StringIO()
+    call_command("simulate", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_simulate_rewards_on_the_moved_clock():
+    program()
+    ordered = dt.datetime(2026, 4, 1, 10, 20, tzinfo=UTC)
+    row = referral(ordered_at=ordered)
+
+    output = simulate("--start", "2026-04-01T00:00:00Z", "--end", "2026-04-02T00:00:00Z",
+                      "--step", "1h")
+
+    assert "Referral rewards: 1 referral(s) rewarded." in output
+    row.refresh_from_db()
+    # The first tick on the grid after the order, not every hour before it.
+    assert (row.reward, row.rewarded_at) == ("granted", dt.datetime(2026, 4, 1, 11, tzinfo=UTC))
+
+
+# The dry run's sandbox reads on its own connection: the data must be committed.
+@pytest.mark.django_db(transaction=True)
+def test_a_dry_run_shows_the_rewards_and_stores_none():
+    program(refund_window_days=3, hold_until_window_passes=True)
+    row = referral(ordered_at=dt.datetime(2026, 4, 1, 10, 20, tzinfo=UTC))
+
+    output = simulate("--start", "2026-04-01T00:00:00Z", "--end", "2026-04-06T00:00:00Z",
+                      "--step", "1h", "--dry-run")
+
+    assert "Referral rewards: 1 referral(s) rewarded." in output
+    row.refresh_from_db()
+    assert row.reward == Referral.Reward.PENDING
+    assert not PointsEntry.objects.exists() and not Event.objects.exists()
