@@ -240,7 +240,7 @@ def _grant(rows: list[_Due], *, program, live: set[int], now, changes, entries, 
             else:
                 code = coupon_code_new()
                 coupons.append({"code": code, "customer_id": customer_id, "referral_id": row.pk,
-                                "issued_at": now, "expires_at": expires_at})
+                                "issued_at": now, "expires_at": expires_at, "redeemed_order": ""})
             events.append({
                 "event_id": f"{REWARDED_EVENT}:{row.pk}:{role}", "customer_id": customer_id,
                 "type": REWARDED_EVENT, "occurred_at": now, "received_at": now,
