@@ -19,7 +19,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
 
 from campaigns.models import Coupon, Customer, Event, Order, PointsEntry, Referral, ReferralProgram
@@ -70,17 +70,35 @@ def _first_order(now: dt.datetime):
             .exclude(status=Order.Status.CANCELLED).order_by("placed_at", "pk"))
 
 
-def _due(*, now: dt.datetime, window: dt.timedelta) -> Q:
+def _due_parts(*, now: dt.datetime, window: dt.timedelta) -> list[Q]:
     """Referrals with something to do: pending ones whose friend has placed an order;
     holding ones whose window has passed; with a window, granted ones whose first order
     was refunded within it. Each part is a range of the (reward, first_order_at) index."""
     held = Order.objects.filter(pk=OuterRef("first_order_id"))
-    due = Q(reward=Reward.PENDING, status=Referral.Status.COUNTED) & Q(Exists(_first_order(now)))
-    due |= Q(reward=Reward.HOLDING, first_order_at__lte=now - window)
+    parts = [Q(reward=Reward.PENDING, status=Referral.Status.COUNTED) & Q(Exists(_first_order(now))),
+             Q(reward=Reward.HOLDING, first_order_at__lte=now - window)]
     if window:
-        due |= Q(reward=Reward.GRANTED, first_order_at__gt=now - window) & Q(Exists(
-            held.filter(status=Order.Status.REFUNDED, updated_at__lte=now)))
+        parts.append(Q(reward=Reward.GRANTED, first_order_at__gt=now - window) & Q(Exists(
+            held.filter(status=Order.Status.REFUNDED, updated_at__lte=now))))
+    return parts
+
+
+def _due(*, now: dt.datetime, window: dt.timedelta) -> Q:
+    parts = _due_parts(now=now, window=window)
+    due = parts[0]
+    for part in parts[1:]:
+        due |= part
     return due
+
+
+def _anything_due(*, now: dt.datetime, window: dt.timedelta) -> bool:
+    """Whether any referral is due, in one statement: on PostgreSQL a UNION of the parts,
+    so that each is its own index range (an OR of them reads the whole table)."""
+    if not connection.features.supports_slicing_ordering_in_compound:
+        return Referral.objects.filter(_due(now=now, window=window)).exists()
+    first, *others = [Referral.objects.filter(part).order_by().values("pk")[:1]
+                      for part in _due_parts(now=now, window=window)]
+    return bool(list(first.union(*others, all=True)))
 
 
 def _due_locked(*, now: dt.datetime, window: dt.timedelta) -> list[_Due]:
@@ -138,7 +156,7 @@ def referral_rewards_apply(*, now: dt.datetime) -> int:
     window = dt.timedelta(days=program.refund_window_days)
     # Most ticks have nothing to do: one read, no transaction (on SQLite a transaction
     # takes the database's write lock).
-    if not Referral.objects.filter(_due(now=now, window=window)).exists():
+    if not _anything_due(now=now, window=window):
         return 0
     granted = 0
     for _ in range(MAX_CHUNKS):

@@ -385,7 +385,9 @@ class _Guard:
         return (schema is None or schema.lower() in _TEMP_SCHEMAS) and table in self.shadowed
 
     def __call__(self, execute, sql, params, many, context):
-        head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        # A compound read starts with its first part in parentheses: "(SELECT …) UNION …".
+        text = sql.lstrip().lstrip("(")
+        head = text.split(None, 1)[0].upper() if text.strip() else ""
         if head in _READS:
             locking = _LOCKING.search(sql) if head == "SELECT" else None
             if locking:
