@@ -22,8 +22,8 @@ from simple_history.signals import pre_create_historical_record
 
 from campaigns import clock
 from campaigns.models import (
-    Campaign, EmailLayout, FrequencyPolicy, JourneyStep, MessageTemplate, StepVariant,
-    TemplateTranslation,
+    Campaign, EmailLayout, FrequencyPolicy, JourneyStep, MessageTemplate, ReferralProgram,
+    StepVariant, TemplateTranslation,
 )
 
 
@@ -46,6 +46,8 @@ AUDITED = [
     Audited(TemplateTranslation, parent="template", exclude=("updated_at",)),
     Audited(FrequencyPolicy),
     Audited(EmailLayout, exclude=("updated_at",)),
+    # Who changed the rewards, and when: a reward granted is read against the rules then.
+    Audited(ReferralProgram, exclude=("updated_at",)),
 ]
 
 

@@ -167,6 +167,33 @@ def points_events_apply(
     return cancelled
 
 
+def points_entries_add(*, entries: list[dict], balances: dict[int, int], now: dt.datetime) -> None:
+    """Append many ledger entries at once, set-based: the cached balances and the tiers of
+    their customers follow in the same fixed number of statements, whatever the count.
+
+    Each entry is a dict of `customer_id`, `delta`, `kind`, `reason` and its references
+    (`referral_id`, `order_id`, …). The caller holds the row locks of those customers and
+    passes their balances (`balances`, updated here in place). A duplicate of an entry the
+    unique constraints guard raises: the caller's state check under its locks must have
+    ruled it out, and the caller's transaction then writes nothing.
+    """
+    if not entries:
+        return
+    refs = ("enrollment_id", "step_id", "order_id", "event_id", "referral_id")
+    rows = []
+    for entry in entries:
+        customer_id = entry["customer_id"]
+        balances[customer_id] += entry["delta"]
+        rows.append({"customer_id": customer_id, "kind": entry["kind"], "delta": entry["delta"],
+                     "balance_after": balances[customer_id], "reason": entry["reason"][:100],
+                     "created_at": now, **{ref: entry.get(ref) for ref in refs}})
+    rows_insert(PointsEntry, rows)
+    touched = sorted({row["customer_id"] for row in rows})
+    rows_update(Customer, [{"id": pk, "points_balance": balances[pk]} for pk in touched],
+                fields=["points_balance"])
+    tiers_refresh(customer_ids=touched, now=now)
+
+
 def tiers_refresh(*, now: dt.datetime, customer_ids: list[int] | None = None) -> int:
     """Recompute tier points (earned in the last 365 days, reversals deducted, expiry
     not) and the tier, set-based: for `customer_ids`, or every customer with a ledger.
@@ -194,11 +221,16 @@ def tiers_refresh(*, now: dt.datetime, customer_ids: list[int] | None = None) ->
 
 
 def _lots(cutoff: dt.datetime):
-    """Earning entries up to `cutoff` whose order was not reversed: the FIFO lots."""
+    """Earning entries up to `cutoff` whose order or referral reward was not reversed: the
+    FIFO lots."""
     reversed_ = PointsEntry.objects.filter(order=OuterRef("order"), kind=Kind.REVERSAL)
+    # A referral's reversal is per side: the same referral and customer.
+    referral_reversed = PointsEntry.objects.filter(
+        referral=OuterRef("referral"), customer=OuterRef("customer"), kind=Kind.REVERSAL)
     return PointsEntry.objects.filter(
         kind__in=PointsEntry.EARNING_KINDS, created_at__lte=cutoff,
-    ).exclude(Q(order__isnull=False) & Q(Exists(reversed_)))
+    ).exclude(Q(order__isnull=False) & Q(Exists(reversed_))).exclude(
+        Q(referral__isnull=False) & Q(Exists(referral_reversed)))
 
 
 def _expiring(cutoff: dt.datetime, customers):

@@ -23,6 +23,7 @@ from campaigns.services.bulk import instances_insert, rows_insert
 from campaigns.services.coupons import coupon_issue
 from campaigns.services.loyalty import points_add
 from campaigns.services.planning import enrollments_exit, enrollments_plan, weighted_draw
+from campaigns.services.referral_rewards import referral_rewards_apply
 
 ADVANCE_BATCH = 5000
 ADVANCE_CHUNK = 500
@@ -37,6 +38,7 @@ class TickReport:
     released: int = 0
     unknown: int = 0
     due: int = 0  # pending messages due now, for the senders
+    referral_rewards: int = 0  # referrals rewarded (both sides) by this tick
 
 
 def _next_local_time(after: dt.datetime, at: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -349,13 +351,15 @@ def messages_recover(*, now: dt.datetime) -> tuple[int, int]:
 
 
 def scheduler_tick(*, now: dt.datetime) -> TickReport:
-    """One tick: recover, plan, exit, advance, and count what is due to send.
+    """One tick: recover, reward referrals, plan, exit, advance, and count what is due.
 
     Sending is the caller's next step: the senders claim their own groups of due rows
     (services.sending), so the tick writes nothing on the messages it counts.
     """
     report = TickReport()
     report.released, report.unknown = messages_recover(now=now)
+    # Before planning: the `referral.rewarded` events it emits start their journeys now.
+    report.referral_rewards = referral_rewards_apply(now=now)
     report.enrolled = enrollments_plan(now=now)
     report.exited = enrollments_exit(now=now)
     while True:

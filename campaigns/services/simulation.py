@@ -26,9 +26,10 @@ from django.db.models import Max, Min, OuterRef, Subquery
 from campaigns import clock
 from campaigns.models import (
     Campaign, Coupon, Customer, Enrollment, Event, EventLine, Heartbeat, Message, MessageLog, Order,
-    PointsEntry, SegmentMembership,
+    PointsEntry, Referral, SegmentMembership,
 )
 from campaigns.services.planning import campaign_is_live, schedule_occurrences
+from campaigns.services.referral_rewards import referral_rewards_next_at
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import CAP_LOOKBACK, messages_send_due
 
@@ -171,7 +172,7 @@ def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None
 
     Everything a tick acts on has a time: a message's due time, an enrollment's next
     action, an event of a type a campaign triggers or exits on, a lapse coming due, a new day (birthdays), a
-    scheduled run, a segment entry, a campaign's start or end. A tick at an idle moment
+    scheduled run, a segment entry, a campaign's start or end, a referral reward coming due. A tick at an idle moment
     writes nothing that changes a later tick, so the simulator skips to the first tick on
     its grid at or after the earliest of them: the same result as ticking every step.
     An order needs no tick of its own: the customer's lapse it would cancel is a moment
@@ -214,6 +215,8 @@ def next_moment(*, after: dt.datetime, until: dt.datetime) -> dt.datetime | None
             candidates.append(SegmentMembership.objects.filter(
                 segment_id=campaign.trigger_segment_id(), entered_at__gt=after,
             ).aggregate(m=Min("entered_at"))["m"])
+    # Referral rewards: a friend's first order, a refund window passing, a refund.
+    candidates.append(referral_rewards_next_at(after=after))
     known = [c for c in candidates if c is not None]
     return min(known) if known else None
 
@@ -270,18 +273,21 @@ def simulation_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
 
 def simulation_dry_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedelta,
                        campaign_ids: list[int] | None = None, progress=None,
-                       collect: list | None = None) -> dict[str, CampaignSummary]:
+                       collect: list | None = None,
+                       on_tick=None) -> dict[str, CampaignSummary]:
     """`simulation_run` in a sandbox: nothing real is written, locked or sent.
 
     The sandbox holds the state as of `start` (services/sandbox.py); `progress(percent)`
     is called on the caller's thread while it runs; `collect` receives the emails that
-    would have gone out.
+    would have gone out; `on_tick(moment, report)` runs after each tick (on the sandbox's
+    thread).
     """
     simulated = campaign_ids
     if simulated is None:
         simulated = list(Campaign.objects.filter(status=Campaign.Status.ACTIVE)
                          .values_list("pk", flat=True))
     span = (end - start).total_seconds()
+    outer_on_tick = on_tick
 
     def replay(state):
         _collector.emails = collect
@@ -290,6 +296,8 @@ def simulation_dry_run(*, start: dt.datetime, end: dt.datetime, step: dt.timedel
             if state.stop:
                 raise SimulationStopped("the caller stopped waiting for the replay")
             state.progress = min(99, int(100 * (moment - start).total_seconds() / span))
+            if outer_on_tick is not None:
+                outer_on_tick(moment, report)
         return simulation_run(start=start, end=end, step=step, backend=RENDER_ONLY_BACKEND,
                               campaign_ids=campaign_ids, on_tick=on_tick, facts_as_of=True)
 
@@ -350,6 +358,9 @@ def _shadow_rules(*, start: dt.datetime, campaign_ids: list[int]):
         (Heartbeat, "1=0", []),
         (PointsEntry, "1=0", []),
         (Coupon, "1=0", []),
+        # The referrals the tick may reward or reverse, and those the monthly limit counts.
+        (Referral, "reward IN ('pending', 'holding', 'granted') OR rewarded_at >= %s",
+         [start - dt.timedelta(days=32)]),
     ]
 
 
@@ -374,7 +385,9 @@ class _Guard:
         return (schema is None or schema.lower() in _TEMP_SCHEMAS) and table in self.shadowed
 
     def __call__(self, execute, sql, params, many, context):
-        head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        # A compound read starts with its first part in parentheses: "(SELECT …) UNION …".
+        text = sql.lstrip().lstrip("(")
+        head = text.split(None, 1)[0].upper() if text.strip() else ""
         if head in _READS:
             locking = _LOCKING.search(sql) if head == "SELECT" else None
             if locking:

@@ -51,10 +51,16 @@ class Command(BaseCommand):
             raise CommandError("--end must be after --start")
         tick = parse_step(step)
         would_send = []
+        rewarded = []
+
+        def count_rewards(moment, report):
+            rewarded.append(report.referral_rewards)
+
         if dry_run:
-            summary = simulation_dry_run(start=start_at, end=end_at, step=tick, collect=would_send)
+            summary = simulation_dry_run(start=start_at, end=end_at, step=tick, collect=would_send,
+                                         on_tick=count_rewards)
         else:
-            summary = simulation_run(start=start_at, end=end_at, step=tick)
+            summary = simulation_run(start=start_at, end=end_at, step=tick, on_tick=count_rewards)
         if dry_run:
             self.stdout.write(f"Dry run: {len(would_send)} email(s) would be sent; nothing was stored.")
             for email in would_send:
@@ -63,6 +69,8 @@ class Command(BaseCommand):
                     f"[{','.join(getattr(email, 'tags', []) or [])}]  {email.subject}"
                 )
         self.stdout.write(f"Simulated {start_at.isoformat()} .. {end_at.isoformat()} every {step}.")
+        if sum(rewarded):
+            self.stdout.write(f"Referral rewards: {sum(rewarded)} referral(s) rewarded.")
         if not summary:
             self.stdout.write("No campaign did anything in this span.")
         for name, entry in sorted(summary.items()):
