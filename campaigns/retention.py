@@ -105,7 +105,7 @@ NO_PERSONAL_DATA = {
     "campaigns.HistoricalCampaign", "campaigns.HistoricalEmailLayout",
     "campaigns.HistoricalFrequencyPolicy", "campaigns.HistoricalJourneyStep",
     "campaigns.HistoricalMessageTemplate", "campaigns.HistoricalStepVariant",
-    "campaigns.HistoricalTemplateTranslation",
+    "campaigns.HistoricalTemplateTranslation", "campaigns.HistoricalReferralProgram",
 }
 
 
