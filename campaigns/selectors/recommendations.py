@@ -1,9 +1,11 @@
 """What a template's `recommendations(n, strategy)` shows, composed per send batch.
 
 The lists come from the nightly job (services/recommendations.py); here they are read for
-a whole batch in a fixed number of queries (the customers' recent lines, their carts, the
-pairs of what they bought or left in the cart, the top sellers overall and in their
-favourite categories, then those products) and picked per customer in Python:
+a whole batch in a fixed number of queries (the customers' recent lines and their carts;
+the pairs of what they bought or left in the cart, the top sellers overall and in their
+favourite categories, and those products come from the process's catalogue cache,
+selectors/catalogue.py, which reads only what it does not hold) and picked per customer
+in Python:
 
 * "bought_together": what goes with the cart's products, then with what they bought
   (newest first), taken in turns so that no single product fills the list;
@@ -16,18 +18,16 @@ Never a product bought in the last RECOMMENDATIONS_EXCLUDE_DAYS days, one out of
 one in the cart. Each item carries a reason in the customer's language.
 """
 import datetime as dt
-import json
 from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
-from django.db.models.functions import Cast
 from django.utils import translation
 from django.utils.translation import gettext
 
-from campaigns import clock, templating
-from campaigns.models import EventLine, Order, OrderLine, Product, ProductPair, TopSeller
+from campaigns import clock
+from campaigns.models import EventLine, Order, OrderLine, Product
+from campaigns.selectors.catalogue import CatalogueSnapshot, catalogue_snapshot, ids_where
 
 STRATEGIES = ("bought_together", "category", "top")
 MAX_ITEMS = 12
@@ -37,8 +37,6 @@ MAX_ITEMS = 12
 SOURCES_PER_CUSTOMER = 4
 PAIRS_PER_SOURCE = 10
 FAVOURITES_PER_CUSTOMER = 2
-_PRODUCT_FIELDS = ("id", "sku", "name", "url", "image_url", "price", "currency", "category",
-                   "brand", "in_stock")
 
 
 class _Customer:
@@ -68,14 +66,19 @@ class Recommendations:
     """The batch's lists and products, and each customer's inputs (see the module)."""
 
     def __init__(self, customers: dict[int, _Customer], pairs: dict, tops: dict,
-                 out_of_stock: set):
+                 records: dict, catalogue: CatalogueSnapshot):
         self.customers = customers
         self.pairs = pairs
         self.tops = tops
-        self.out_of_stock = out_of_stock
-        self.products: dict[int, dict] = {}
-        self._items: dict[tuple[int, str], dict] = {}
+        # Every product a pick may show or name: {id: ProductRecord}.
+        self.records = records
+        self.out_of_stock = {pk for pk, record in records.items() if not record.in_stock}
+        self._catalogue = catalogue
         self._words: dict[str, dict] = {}
+
+    @property
+    def products(self) -> dict:
+        return self.records
 
     def _reasons(self, language: str) -> dict:
         words = self._words.get(language)
@@ -88,18 +91,6 @@ class Recommendations:
                     "top": gettext("A best seller"),
                 }
         return words
-
-    def _item(self, product_id: int, language: str) -> dict:
-        item = self._items.get((product_id, language))
-        if item is None:
-            p = self.products[product_id]
-            item = self._items[(product_id, language)] = templating.product_item(
-                sku=p["sku"], name=p["name"], names=_json(p, "names"), languages=(language,),
-                url=p["url"], image_url=p["image_url"], price=p["price"],
-                currency=p["currency"], category=p["category"], brand=p["brand"],
-                in_stock=p["in_stock"], attributes=_json(p, "attributes"),
-                site_url=settings.SITE_URL)
-        return item
 
     def _candidates(self, who: _Customer, strategy: str):
         """(product id, reason kind, what the reason names) in the strategy's order."""
@@ -127,23 +118,6 @@ class Recommendations:
                 seen.add(product_id)
                 yield product_id, kind, named
 
-    def needed(self, most: int) -> set[int]:
-        """The products (and the products their reasons name) that picks of up to `most`
-        items can show, for every customer: `pick` then never looks further. `most` per
-        strategy is enough for the blend too: when earlier strategies gave k items, the
-        next one needs most - k new ones, and at most k of its first `most` are taken."""
-        ids = set()
-        for who in self.customers.values():
-            for strategy in STRATEGIES:
-                for i, (product_id, kind, named) in enumerate(
-                        self._eligible(who, (strategy,), set(who.excluded))):
-                    if i == most:
-                        break
-                    ids.add(product_id)
-                    if kind in ("bought", "cart"):
-                        ids.add(named)
-        return ids
-
     def pick(self, *, customer_id: int, n: int = 4, strategy: str | None = None,
              shown: list | None = None) -> list[dict]:
         """Up to `n` (1..12) ITEMs with a reason for one customer of the batch; the ids
@@ -155,21 +129,22 @@ class Recommendations:
         if strategy is not None and strategy not in STRATEGIES:
             raise ValueError(f"recommendations: strategy must be one of {', '.join(STRATEGIES)}")
         words = self._reasons(who.language)
+        languages = (who.language,)
+        records = self.records
         chosen = []
         for product_id, kind, named in self._eligible(
                 who, (strategy,) if strategy else STRATEGIES, set(who.excluded)):
-            product = self.products.get(product_id)
-            if product is None:
+            if product_id not in records:
                 continue
             if kind in ("bought", "cart"):
-                if named not in self.products:
+                if named not in records:
                     continue
-                reason = words[kind] % {"name": _name(self.products[named], who.language)}
+                reason = words[kind] % {"name": _name(records[named], who.language)}
             elif kind == "category":
                 reason = words[kind] % {"category": named.rsplit(">", 1)[-1].strip()}
             else:
                 reason = words[kind]
-            chosen.append({**self._item(product_id, who.language), "reason": reason})
+            chosen.append({**self._catalogue.item(product_id, languages), "reason": reason})
             if shown is not None and product_id not in shown:
                 shown.append(product_id)
             if len(chosen) == n:
@@ -177,49 +152,63 @@ class Recommendations:
         return chosen
 
 
-def _json(product: dict, field: str) -> dict:
-    value = product.get(field)
-    if value is None:
-        text = product[f"{field}_json"]
-        value = product[field] = (json.loads(text) if text else None) or {}
-    return value
+def _name(record, language: str) -> str:
+    return record.names().get(language) or record.name or record.sku
 
 
-def _name(product: dict, language: str) -> str:
-    return _json(product, "names").get(language) or product["name"] or product["sku"]
+def _bought(customer_ids: list, *, now: dt.datetime, window_start: dt.datetime,
+            exclude_since: dt.datetime) -> list[tuple]:
+    """(customer, product, quantity, refunded, category, within the exclusion window) of
+    the customers' placed lines in the window, newest first: one raw statement (no ORM
+    compile per batch); "within the window" computed by the database (no timestamps to
+    decode per line)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(exclude_since)]
+    where = ids_where("l.customer_id", customer_ids, params)
+    params += [adapt(window_start), adapt(now), Order.Status.PLACED]
+    sql = (f"SELECT l.customer_id, l.product_id, l.quantity, l.refunded_quantity, p.category, "
+           f"CASE WHEN l.placed_at >= %s THEN 1 ELSE 0 END "
+           f"FROM {OrderLine._meta.db_table} l "
+           f"JOIN {Order._meta.db_table} o ON o.id = l.order_id "
+           f"JOIN {Product._meta.db_table} p ON p.id = l.product_id "
+           f"WHERE {where} AND l.placed_at >= %s AND l.placed_at <= %s AND o.status = %s "
+           f"ORDER BY l.placed_at DESC, l.id DESC")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def _among(queryset, field: str, ids: list):
-    """`field IN ids`; on PostgreSQL `= ANY(%s)` with one array parameter, so a batch's
-    thousands of ids are not spelled out (and parsed) one placeholder each."""
-    if connection.vendor == "postgresql":
-        column = queryset.model._meta.get_field(field.removesuffix("_id")).column
-        table = queryset.model._meta.db_table
-        return queryset.extra(where=[f'"{table}"."{column}" = ANY(%s)'], params=[ids])
-    return queryset.filter(**{f"{field}__in": ids})
+def _carts(event_ids: list) -> list[tuple]:
+    """(event, product) of these events' linked lines, in their order: one statement."""
+    params = []
+    where = ids_where("event_id", event_ids, params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT event_id, product_id FROM {EventLine._meta.db_table} "
+                       f"WHERE {where} AND product_id IS NOT NULL ORDER BY event_id, id",
+                       params)
+        return cursor.fetchall()
 
 
 def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int]] | None = None,
-                         now: dt.datetime, most: int = MAX_ITEMS) -> Recommendations:
+                         now: dt.datetime, most: int = MAX_ITEMS,
+                         catalogue: CatalogueSnapshot | None = None) -> Recommendations:
     """The batch's recommendations: `customers` maps customer id → locale, `carts` a customer
     id → the trigger event ids whose lines are their cart; `most` the largest `n` the
-    templates ask for. Six queries at most, whatever the number of customers."""
+    templates ask for (the lists are read to PAIRS_PER_SOURCE whatever it is, so that
+    one cache serves every template). `catalogue`: the batch's view of the catalogue
+    (selectors/catalogue.py), new when not given.
+
+    A fixed number of statements, whatever the number of customers: the customers' recent
+    lines and their carts, and the catalogue's token check (3); with a cold cache also
+    the pairs, the top sellers and the products not cached yet (6)."""
+    catalogue = catalogue if catalogue is not None else catalogue_snapshot()
     window = max(settings.RECOMMENDATIONS_WINDOW_DAYS, settings.RECOMMENDATIONS_EXCLUDE_DAYS)
-    exclude_since = now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS)
     who = {pk: _Customer(_language(locale)) for pk, locale in customers.items()}
     units = defaultdict(lambda: defaultdict(int))
     bought = defaultdict(dict)  # customer -> products, the latest bought first
-    # Newest first, with "within the exclusion window" computed by the database: no
-    # timestamps to decode per line.
-    for customer_id, product_id, quantity, refunded, category, recent in (
-        _among(OrderLine.objects.filter(
-            placed_at__gte=now - dt.timedelta(days=window), placed_at__lte=now,
-            product_id__isnull=False, order__status=Order.Status.PLACED,
-        ), "customer_id", list(who)).annotate(
-            recent=ExpressionWrapper(Q(placed_at__gte=exclude_since), BooleanField()))
-        .order_by("-placed_at").values_list("customer_id", "product_id", "quantity",
-                                            "refunded_quantity", "product__category", "recent")
-    ):
+    for customer_id, product_id, quantity, refunded, category, recent in _bought(
+            list(who), now=now, window_start=now - dt.timedelta(days=window),
+            exclude_since=now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS)):
         if recent:
             who[customer_id].excluded.add(product_id)
         if refunded >= quantity:
@@ -230,9 +219,7 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
     event_customer = {event_id: customer_id for customer_id, event_ids in (carts or {}).items()
                       for event_id in event_ids}
     if event_customer:
-        for event_id, product_id in (_among(EventLine.objects.filter(
-                product_id__isnull=False), "event_id", list(event_customer))
-                .order_by("event_id", "id").values_list("event_id", "product_id")):
+        for event_id, product_id in _carts(list(event_customer)):
             customer = who[event_customer[event_id]]
             customer.excluded.add(product_id)
             if (product_id, "cart") not in customer.sources:
@@ -246,31 +233,16 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
         for favourite in customer.favourites:
             levels.update(_levels(favourite))
     source_ids = {pk for customer in who.values() for pk, _ in customer.sources}
-    pairs = defaultdict(list)
-    if source_ids:
-        for product_id, other_id in (_among(ProductPair.objects.filter(
-                rank__lte=PAIRS_PER_SOURCE), "product_id", list(source_ids))
-                                     .order_by("product_id", "rank")
-                                     .values_list("product_id", "other_id")):
-            pairs[product_id].append(other_id)
-    tops = defaultdict(list)
-    for category, product_id in (TopSeller.objects.filter(category__in=levels)
-                                 .order_by("category", "rank")
-                                 .values_list("category", "product_id")):
-        tops[category].append(product_id)
-    candidates = {pk for others in pairs.values() for pk in others} | {
-        pk for ids in tops.values() for pk in ids}
-    out_of_stock = set(_among(Product.objects.filter(in_stock=False), "id", list(candidates))
-                       .values_list("id", flat=True)) if candidates else set()
-    recommender = Recommendations(who, pairs, tops, out_of_stock)
-    needed = recommender.needed(most)
-    # The JSON fields come as text, decoded only for the products an email shows.
-    recommender.products = {p["id"]: p for p in _among(Product.objects, "id", list(needed))
-                            .annotate(names_json=Cast("names", TextField()),
-                                      attributes_json=Cast("attributes", TextField()))
-                            .values(*_PRODUCT_FIELDS, "names_json", "attributes_json")
-                            } if needed else {}
-    return recommender
+    pairs = catalogue.pairs(sorted(source_ids), PAIRS_PER_SOURCE) if source_ids else {}
+    tops = catalogue.tops(sorted(levels))
+    # Every product a pick may show or name (the sources name the reasons), read once.
+    wanted = set(source_ids)
+    for others in pairs.values():
+        wanted.update(others)
+    for ids in tops.values():
+        wanted.update(ids)
+    records = catalogue.records(sorted(wanted)) if wanted else {}
+    return Recommendations(who, pairs, tops, records, catalogue)
 
 
 def _most_asked(template) -> int:
@@ -282,9 +254,11 @@ def _most_asked(template) -> int:
                 for t in template.translations.all()), default=0)
 
 
-def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
+def recommendations_attach(messages: list, *, now: dt.datetime,
+                           catalogue: CatalogueSnapshot | None = None) -> None:
     """Load the batch's recommendations once, for the messages whose template reads
-    `recommendations` (none: no query at all), and attach them as `message.recommender`."""
+    `recommendations` (none: no query at all), and attach them as `message.recommender`.
+    `catalogue`: the batch's view of the catalogue, shared with its cart items."""
     from campaigns.services.rendering import message_template
 
     most = {}
@@ -298,7 +272,7 @@ def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
             carts[message.customer_id].append(message.enrollment.trigger_event_id)
     loaded = recommendations_load(
         customers={m.customer_id: m.customer.locale for m in wanted}, carts=carts, now=now,
-        most=max(most.values()))
+        most=max(most.values()), catalogue=catalogue)
     for message in wanted:
         message.recommender = loaded
 
