@@ -1,5 +1,6 @@
 """Data versions: a token per cached family of tables, changed by triggers on every write
-(selectors/catalogue.py keeps the send path's per-process catalogue cache by them)."""
+(selectors/catalogue.py keeps the send path's per-process catalogue cache by them); and
+an index of the few orders that are not placed, by customer (recommendations' lines)."""
 from django.db import migrations, models
 
 # (token name, table): the catalogue, and the nightly lists recommendations are drawn from.
@@ -70,4 +71,8 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(triggers_create, triggers_drop),
+        migrations.AddIndex(
+            model_name='order',
+            index=models.Index(condition=models.Q(('status', 'placed'), _negated=True), fields=['customer'], name='order_not_placed_customer'),
+        ),
     ]

@@ -26,7 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from campaigns import clock
-from campaigns.models import EventLine, Order, OrderLine, Product
+from campaigns.models import EventLine, Order, OrderLine
 from campaigns.selectors.catalogue import CatalogueSnapshot, catalogue_snapshot, ids_where
 
 STRATEGIES = ("bought_together", "category", "top")
@@ -158,20 +158,25 @@ def _name(record, language: str) -> str:
 
 def _bought(customer_ids: list, *, now: dt.datetime, window_start: dt.datetime,
             exclude_since: dt.datetime) -> list[tuple]:
-    """(customer, product, quantity, refunded, category, within the exclusion window) of
-    the customers' placed lines in the window, newest first: one raw statement (no ORM
-    compile per batch); "within the window" computed by the database (no timestamps to
-    decode per line)."""
+    """(customer, product, quantity, refunded, within the exclusion window) of the
+    customers' lines of placed orders in the window, newest first: one raw statement (no
+    ORM compile per batch). No join per line: the categories come from the catalogue
+    cache, and the few orders that are not placed are found once through their partial
+    index (a join with every order made PostgreSQL hash all of them). "Within the window"
+    is computed by the database: no timestamps to decode per line."""
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(exclude_since)]
-    where = ids_where("l.customer_id", customer_ids, params)
-    params += [adapt(window_start), adapt(now), Order.Status.PLACED]
-    sql = (f"SELECT l.customer_id, l.product_id, l.quantity, l.refunded_quantity, p.category, "
+    lines_where = ids_where("l.customer_id", customer_ids, params)
+    params += [adapt(window_start), adapt(now)]
+    orders_where = ids_where("o.customer_id", customer_ids, params)
+    params.append(Order.Status.PLACED)
+    sql = (f"SELECT l.customer_id, l.product_id, l.quantity, l.refunded_quantity, "
            f"CASE WHEN l.placed_at >= %s THEN 1 ELSE 0 END "
            f"FROM {OrderLine._meta.db_table} l "
-           f"JOIN {Order._meta.db_table} o ON o.id = l.order_id "
-           f"JOIN {Product._meta.db_table} p ON p.id = l.product_id "
-           f"WHERE {where} AND l.placed_at >= %s AND l.placed_at <= %s AND o.status = %s "
+           f"WHERE {lines_where} AND l.placed_at >= %s AND l.placed_at <= %s "
+           f"AND l.product_id IS NOT NULL AND l.order_id NOT IN ("
+           f"SELECT o.id FROM {Order._meta.db_table} o WHERE {orders_where} "
+           f"AND o.status <> %s) "
            f"ORDER BY l.placed_at DESC, l.id DESC")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -199,31 +204,36 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
     (selectors/catalogue.py), new when not given.
 
     A fixed number of statements, whatever the number of customers: the customers' recent
-    lines and their carts, and the catalogue's token check (3); with a cold cache also
-    the pairs, the top sellers and the products not cached yet (6)."""
+    lines, their carts and the catalogue's token check (3) when the process's cache holds
+    the rest; cold, also the products they bought, the pairs, the top sellers and the
+    products those name (7)."""
     catalogue = catalogue if catalogue is not None else catalogue_snapshot()
     window = max(settings.RECOMMENDATIONS_WINDOW_DAYS, settings.RECOMMENDATIONS_EXCLUDE_DAYS)
     who = {pk: _Customer(_language(locale)) for pk, locale in customers.items()}
+    lines = _bought(list(who), now=now, window_start=now - dt.timedelta(days=window),
+                    exclude_since=now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS))
+    event_customer = {event_id: customer_id for customer_id, event_ids in (carts or {}).items()
+                      for event_id in event_ids}
+    cart_lines = _carts(list(event_customer)) if event_customer else []
+    # The categories of what they bought, and the products of their carts.
+    records = catalogue.records(sorted({line[1] for line in lines}
+                                       | {line[1] for line in cart_lines}))
     units = defaultdict(lambda: defaultdict(int))
     bought = defaultdict(dict)  # customer -> products, the latest bought first
-    for customer_id, product_id, quantity, refunded, category, recent in _bought(
-            list(who), now=now, window_start=now - dt.timedelta(days=window),
-            exclude_since=now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS)):
+    for customer_id, product_id, quantity, refunded, recent in lines:
         if recent:
             who[customer_id].excluded.add(product_id)
         if refunded >= quantity:
             continue
-        if category:
-            units[customer_id][category] += quantity - refunded
+        record = records.get(product_id)
+        if record is not None and record.category:
+            units[customer_id][record.category] += quantity - refunded
         bought[customer_id].setdefault(product_id, None)
-    event_customer = {event_id: customer_id for customer_id, event_ids in (carts or {}).items()
-                      for event_id in event_ids}
-    if event_customer:
-        for event_id, product_id in _carts(list(event_customer)):
-            customer = who[event_customer[event_id]]
-            customer.excluded.add(product_id)
-            if (product_id, "cart") not in customer.sources:
-                customer.sources.append((product_id, "cart"))
+    for event_id, product_id in cart_lines:
+        customer = who[event_customer[event_id]]
+        customer.excluded.add(product_id)
+        if (product_id, "cart") not in customer.sources:
+            customer.sources.append((product_id, "cart"))
     levels = {""}
     for customer_id, customer in who.items():
         customer.sources = (customer.sources + [(pk, "bought") for pk in bought[customer_id]])[
@@ -235,7 +245,7 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
     source_ids = {pk for customer in who.values() for pk, _ in customer.sources}
     pairs = catalogue.pairs(sorted(source_ids), PAIRS_PER_SOURCE) if source_ids else {}
     tops = catalogue.tops(sorted(levels))
-    # Every product a pick may show or name (the sources name the reasons), read once.
+    # Every product a pick may show or name (the sources name the reasons).
     wanted = set(source_ids)
     for others in pairs.values():
         wanted.update(others)
