@@ -32,9 +32,6 @@ from django.db import connection
 from campaigns import templating
 from campaigns.models import DataVersion, Product, ProductPair, TopSeller
 
-# When the setting is not given: about 50 MB of records at most.
-DEFAULT_SIZE = 50_000
-
 
 def _decimal(value):
     # Raw rows: PostgreSQL gives Decimal, SQLite an int, a float or a text.
@@ -102,7 +99,7 @@ def catalogue_cache_clear() -> None:
 
 
 def _size() -> int:
-    return max(1, getattr(settings, "CATALOGUE_CACHE_PRODUCTS", DEFAULT_SIZE))
+    return max(1, settings.CATALOGUE_CACHE_PRODUCTS)
 
 
 def ids_where(column: str, ids: list, params: list) -> str:
