@@ -22,6 +22,9 @@ def triggers_create(apps, schema_editor):
                 ON CONFLICT (name) DO UPDATE SET token = EXCLUDED.token;
                 RETURN NULL;
             END $$""")
+        execute("INSERT INTO campaigns_dataversion (name, token) VALUES "
+                "('catalogue', nextval('campaigns_dataversion_token')), "
+                "('lists', nextval('campaigns_dataversion_token'))")
         for name, table in WATCHED:
             # Once per statement, however many rows it writes.
             execute(f"CREATE TRIGGER {table}_version AFTER INSERT OR UPDATE OR DELETE OR "
@@ -29,6 +32,8 @@ def triggers_create(apps, schema_editor):
                     f"EXECUTE PROCEDURE campaigns_dataversion_bump('{name}')")
     elif vendor == "sqlite":
         # SQLite has row triggers only; random() gives a 64-bit token.
+        execute("INSERT INTO campaigns_dataversion (name, token) VALUES "
+                "('catalogue', random()), ('lists', random())")
         for name, table in WATCHED:
             for event in ("INSERT", "UPDATE", "DELETE"):
                 execute(f"CREATE TRIGGER {table}_version_{event.lower()} AFTER {event} ON "

@@ -5,8 +5,8 @@ language, url, image, price, category, brand, stock and attributes, and recommen
 are drawn from the nightly lists (ProductPair, TopSeller). Both change rarely compared to
 how often a worker sends, so a process keeps what it read:
 
-* product records by id, and the ITEMs built from them per language (LRU, at most
-  CATALOGUE_CACHE_PRODUCTS products);
+* product records by id, and the ITEMs built from them per language (at most
+  CATALOGUE_CACHE_PRODUCTS products, the oldest read dropped first);
 * each product's "bought together" list and the top sellers per category level.
 
 A batch validates the cache once, on its first read, with one statement: the tokens of
@@ -23,7 +23,7 @@ show no product makes no statement.
 """
 import json
 import threading
-from collections import OrderedDict
+from itertools import islice
 from decimal import Decimal
 
 from django.conf import settings
@@ -54,16 +54,20 @@ class ProductRecord:
     """One product's columns; the JSON ones are decoded when an ITEM is first built."""
 
     __slots__ = ("id", "sku", "name", "names_text", "url", "image_url", "price", "currency",
-                 "category", "brand", "in_stock", "attributes_text")
+                 "category", "brand", "in_stock", "attributes_text", "_names")
 
     def __init__(self, row):
         (self.id, self.sku, self.name, self.names_text, self.url, self.image_url, price,
          self.currency, self.category, self.brand, in_stock, self.attributes_text) = row
         self.price = _decimal(price)
         self.in_stock = bool(in_stock)
+        self._names = None
 
     def names(self) -> dict:
-        return _json(self.names_text)
+        """The names per language (decoded once; do not change the dict)."""
+        if self._names is None:
+            self._names = _json(self.names_text)
+        return self._names
 
 
 class _Cache:
@@ -72,19 +76,22 @@ class _Cache:
     def __init__(self):
         self.lock = threading.Lock()
         self.tokens: dict[str, object] = {}
-        self.records: OrderedDict[int, ProductRecord] = OrderedDict()
+        # Insertion order: the oldest read are dropped first when full.
+        self.records: dict[int, ProductRecord] = {}
         self.items: dict[tuple, dict] = {}
-        self.pairs: OrderedDict[int, tuple[int, ...]] = OrderedDict()
+        self.pairs: dict[int, tuple[int, ...]] = {}
         self.pairs_depth = 0  # how many of each product's pairs `pairs` holds
         self.tops: dict[str, tuple[int, ...]] = {}
 
+    # New dicts rather than cleared ones: a batch of another thread that holds a record
+    # keeps it.
     def drop_catalogue(self):
-        self.records.clear()
-        self.items.clear()
+        self.records = {}
+        self.items = {}
 
     def drop_lists(self):
-        self.pairs.clear()
-        self.tops.clear()
+        self.pairs = {}
+        self.tops = {}
 
 
 _PROCESS = _Cache()
@@ -106,6 +113,10 @@ def ids_where(column: str, ids: list, params: list) -> str:
     """`column IN ids` with one parameter whatever the number of ids (an array on
     PostgreSQL, a JSON array on SQLite); appends it to `params`."""
     if connection.vendor == "postgresql":
+        if all(type(pk) is int for pk in ids):
+            # An array literal: psycopg's list adapter costs a few µs per id.
+            params.append("{" + ",".join(map(str, ids)) + "}")
+            return f"{column} = ANY(%s::bigint[])"
         params.append(ids)
         return f"{column} = ANY(%s)"
     params.append(json.dumps(ids))
@@ -148,37 +159,53 @@ class CatalogueSnapshot:
                     drop()
                     cache.tokens[name] = token
 
-    def records(self, ids) -> dict[int, ProductRecord]:
-        """{id: record} of these products (a deleted one is left out): what is not cached
-        read in one statement."""
+    def read(self, ids) -> None:
+        """Make sure these products are at hand (`record`): what is not cached is read
+        in one statement. A deleted product stays absent."""
         self._check()
-        cache, found = self._cache, self._records
-        wanted = [pk for pk in ids if pk not in found]
-        missing = []
+        cache, own = self._cache, self._records
         with cache.lock:
-            for pk in wanted:
-                record = cache.records.get(pk)
-                if record is None:
-                    missing.append(pk)
-                else:
-                    cache.records.move_to_end(pk)
-                    found[pk] = record
-        if missing:
-            table = Product._meta.db_table
-            rows = _fetch(f"SELECT id, sku, name, CAST(names AS TEXT), url, image_url, price, "
-                          f"currency, category, brand, in_stock, CAST(attributes AS TEXT) "
-                          f"FROM {table}", "id", sorted(set(missing)))
-            size = _size()
-            with cache.lock:
-                for row in rows:
-                    record = found[row[0]] = cache.records[row[0]] = ProductRecord(row)
-                    cache.records.move_to_end(record.id)
-                while len(cache.records) > size:
-                    cache.records.popitem(last=False)
-                # ITEMs stay valid under the token; bounded by dropping them all at once.
-                if len(cache.items) > 4 * size:
-                    cache.items.clear()
-        return {pk: found[pk] for pk in ids if pk in found}
+            held = cache.records
+            missing = [pk for pk in ids if pk not in held and pk not in own]
+        if not missing:
+            return
+        table = Product._meta.db_table
+        rows = _fetch(f"SELECT id, sku, name, CAST(names AS TEXT), url, image_url, price, "
+                      f"currency, category, brand, in_stock, CAST(attributes AS TEXT) "
+                      f"FROM {table}", "id", sorted(set(missing)))
+        size = _size()
+        with cache.lock:
+            held = cache.records
+            for row in rows:
+                record = ProductRecord(row)
+                own[record.id] = held[record.id] = record
+            excess = len(held) - size
+            if excess > 0:
+                # The oldest read go first; the batch keeps its own (it needs them).
+                for pk in ids:
+                    record = held.get(pk)
+                    if record is not None:
+                        own[pk] = record
+                for pk in list(islice(held, excess)):
+                    del held[pk]
+            # ITEMs stay valid under the token; bounded by dropping them all at once.
+            if len(cache.items) > 4 * size:
+                cache.items.clear()
+
+    def record(self, product_id: int) -> "ProductRecord | None":
+        """A product made available by `read` (None: not in the catalogue)."""
+        record = self._records.get(product_id)
+        return record if record is not None else self._cache.records.get(product_id)
+
+    def records(self, ids) -> dict[int, ProductRecord]:
+        """{id: record} of these products (a deleted one is left out), as `read`."""
+        self.read(ids)
+        found = {}
+        for pk in ids:
+            record = self.record(pk)
+            if record is not None:
+                found[pk] = record
+        return found
 
     def item(self, product_id: int, languages: tuple[str, ...]) -> dict:
         """The product's ITEM (templating.product_item) in the first of `languages` it has
@@ -187,7 +214,7 @@ class CatalogueSnapshot:
         key = (product_id, languages)
         item = self._cache.items.get(key)
         if item is None:
-            p = self._records[product_id]
+            p = self.record(product_id)
             item = self._cache.items[key] = templating.product_item(
                 sku=p.sku, name=p.name, names=p.names(), languages=languages, url=p.url,
                 image_url=p.image_url, price=p.price, currency=p.currency,
@@ -210,7 +237,6 @@ class CatalogueSnapshot:
                 if others is None:
                     missing.append(pk)
                 else:
-                    cache.pairs.move_to_end(pk)
                     found[pk] = others
         if missing:
             read = {pk: [] for pk in missing}
@@ -225,8 +251,10 @@ class CatalogueSnapshot:
             with cache.lock:
                 for pk, others in read.items():
                     found[pk] = cache.pairs[pk] = tuple(others)
-                while len(cache.pairs) > size:
-                    cache.pairs.popitem(last=False)
+                excess = len(cache.pairs) - size
+                if excess > 0:
+                    for pk in list(islice(cache.pairs, excess)):
+                        del cache.pairs[pk]
         return found
 
     def tops(self, levels) -> dict[str, tuple[int, ...]]:

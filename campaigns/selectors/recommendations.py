@@ -66,19 +66,13 @@ class Recommendations:
     """The batch's lists and products, and each customer's inputs (see the module)."""
 
     def __init__(self, customers: dict[int, _Customer], pairs: dict, tops: dict,
-                 records: dict, catalogue: CatalogueSnapshot):
+                 catalogue: CatalogueSnapshot):
         self.customers = customers
         self.pairs = pairs
         self.tops = tops
-        # Every product a pick may show or name: {id: ProductRecord}.
-        self.records = records
-        self.out_of_stock = {pk for pk, record in records.items() if not record.in_stock}
+        # Every product a pick may show or name was read into it (`record`).
         self._catalogue = catalogue
         self._words: dict[str, dict] = {}
-
-    @property
-    def products(self) -> dict:
-        return self.records
 
     def _reasons(self, language: str) -> dict:
         words = self._words.get(language)
@@ -110,13 +104,17 @@ class Recommendations:
                 yield product_id, "top", None
 
     def _eligible(self, who: _Customer, strategies, seen: set):
-        """The candidates an email may show: not excluded, in stock, each once."""
+        """The candidates an email may show: not excluded, in the catalogue and in stock,
+        each once: (record, reason kind, what the reason names)."""
+        record = self._catalogue.record
         for strategy in strategies:
             for product_id, kind, named in self._candidates(who, strategy):
-                if product_id in seen or product_id in self.out_of_stock:
+                if product_id in seen:
                     continue
                 seen.add(product_id)
-                yield product_id, kind, named
+                found = record(product_id)
+                if found is not None and found.in_stock:
+                    yield found, kind, named
 
     def pick(self, *, customer_id: int, n: int = 4, strategy: str | None = None,
              shown: list | None = None) -> list[dict]:
@@ -130,23 +128,22 @@ class Recommendations:
             raise ValueError(f"recommendations: strategy must be one of {', '.join(STRATEGIES)}")
         words = self._reasons(who.language)
         languages = (who.language,)
-        records = self.records
+        catalogue = self._catalogue
         chosen = []
-        for product_id, kind, named in self._eligible(
+        for found, kind, named in self._eligible(
                 who, (strategy,) if strategy else STRATEGIES, set(who.excluded)):
-            if product_id not in records:
-                continue
             if kind in ("bought", "cart"):
-                if named not in records:
+                source = catalogue.record(named)
+                if source is None:
                     continue
-                reason = words[kind] % {"name": _name(records[named], who.language)}
+                reason = words[kind] % {"name": _name(source, who.language)}
             elif kind == "category":
                 reason = words[kind] % {"category": named.rsplit(">", 1)[-1].strip()}
             else:
                 reason = words[kind]
-            chosen.append({**self._catalogue.item(product_id, languages), "reason": reason})
-            if shown is not None and product_id not in shown:
-                shown.append(product_id)
+            chosen.append({**catalogue.item(found.id, languages), "reason": reason})
+            if shown is not None and found.id not in shown:
+                shown.append(found.id)
             if len(chosen) == n:
                 break
         return chosen
@@ -216,8 +213,8 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
                       for event_id in event_ids}
     cart_lines = _carts(list(event_customer)) if event_customer else []
     # The categories of what they bought, and the products of their carts.
-    records = catalogue.records(sorted({line[1] for line in lines}
-                                       | {line[1] for line in cart_lines}))
+    catalogue.read({line[1] for line in lines} | {line[1] for line in cart_lines})
+    record = catalogue.record
     units = defaultdict(lambda: defaultdict(int))
     bought = defaultdict(dict)  # customer -> products, the latest bought first
     for customer_id, product_id, quantity, refunded, recent in lines:
@@ -225,9 +222,9 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
             who[customer_id].excluded.add(product_id)
         if refunded >= quantity:
             continue
-        record = records.get(product_id)
-        if record is not None and record.category:
-            units[customer_id][record.category] += quantity - refunded
+        found = record(product_id)
+        if found is not None and found.category:
+            units[customer_id][found.category] += quantity - refunded
         bought[customer_id].setdefault(product_id, None)
     for event_id, product_id in cart_lines:
         customer = who[event_customer[event_id]]
@@ -251,8 +248,8 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
         wanted.update(others)
     for ids in tops.values():
         wanted.update(ids)
-    records = catalogue.records(sorted(wanted)) if wanted else {}
-    return Recommendations(who, pairs, tops, records, catalogue)
+    catalogue.read(wanted)
+    return Recommendations(who, pairs, tops, catalogue)
 
 
 def _most_asked(template) -> int:
