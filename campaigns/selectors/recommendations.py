@@ -19,6 +19,7 @@ one in the cart. Each item carries a reason in the customer's language.
 """
 import datetime as dt
 from collections import defaultdict
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
@@ -56,10 +57,11 @@ def _language(locale: str) -> str:
     return (locale or settings.DEFAULT_LOCALE or "en").split("-")[0].lower()
 
 
-def _levels(category: str) -> list[str]:
-    """Every level of a category path, deepest first: "A > B" → ["A > B", "A"]."""
+@lru_cache(maxsize=8192)
+def _levels(category: str) -> tuple[str, ...]:
+    """Every level of a category path, deepest first: "A > B" → ("A > B", "A")."""
     parts = [part.strip() for part in category.split(">") if part.strip()]
-    return [" > ".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    return tuple(" > ".join(parts[:i]) for i in range(len(parts), 0, -1))
 
 
 class Recommendations:
@@ -73,6 +75,7 @@ class Recommendations:
         # Every product a pick may show or name was read into it (`record`).
         self._catalogue = catalogue
         self._words: dict[str, dict] = {}
+        self._said: dict[tuple, str] = {}
 
     def _reasons(self, language: str) -> dict:
         words = self._words.get(language)
@@ -85,6 +88,22 @@ class Recommendations:
                     "top": gettext("A best seller"),
                 }
         return words
+
+    def _reason(self, kind: str, named, language: str) -> str | None:
+        """The reason's words (kept for the batch: many emails name the same product);
+        None when the product it names is not in the catalogue."""
+        words = self._reasons(language)
+        if kind in ("bought", "cart"):
+            source = self._catalogue.record(named)
+            if source is None:
+                return None
+            reason = words[kind] % {"name": _name(source, language)}
+        elif kind == "category":
+            reason = words[kind] % {"category": named.rsplit(">", 1)[-1].strip()}
+        else:
+            reason = words[kind]
+        self._said[(kind, named, language)] = reason
+        return reason
 
     def _candidates(self, who: _Customer, strategy: str):
         """(product id, reason kind, what the reason names) in the strategy's order."""
@@ -126,21 +145,17 @@ class Recommendations:
         n = max(1, min(MAX_ITEMS, int(n)))
         if strategy is not None and strategy not in STRATEGIES:
             raise ValueError(f"recommendations: strategy must be one of {', '.join(STRATEGIES)}")
-        words = self._reasons(who.language)
         languages = (who.language,)
         catalogue = self._catalogue
+        reasons = self._said
         chosen = []
         for found, kind, named in self._eligible(
                 who, (strategy,) if strategy else STRATEGIES, set(who.excluded)):
-            if kind in ("bought", "cart"):
-                source = catalogue.record(named)
-                if source is None:
+            reason = reasons.get((kind, named, who.language))
+            if reason is None:
+                reason = self._reason(kind, named, who.language)
+                if reason is None:
                     continue
-                reason = words[kind] % {"name": _name(source, who.language)}
-            elif kind == "category":
-                reason = words[kind] % {"category": named.rsplit(">", 1)[-1].strip()}
-            else:
-                reason = words[kind]
             chosen.append({**catalogue.item(found.id, languages), "reason": reason})
             if shown is not None and found.id not in shown:
                 shown.append(found.id)
