@@ -203,3 +203,16 @@ def test_recommendations_in_sent_emails_follow_the_catalogue(frozen_clock, shop,
     products_upsert(products=[{"sku": "board", "in_stock": False},
                               {"sku": "whetstone", "name": "Stone", "price": "9.00"}])
     assert "[Stone 9.00]" in send() and "Board" not in mail.outbox[0].body
+
+
+def test_triggers_a_rebuilt_table_lost_on_sqlite_are_made_again_after_migrate(shop):
+    from campaigns.services.data_versions import data_version_triggers_ensure
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL alters tables in place and keeps their triggers")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER campaigns_product_version_update")
+    data_version_triggers_ensure()
+    before = _tokens()
+    Product.objects.filter(pk=shop["board"].pk).update(name="x")
+    assert _tokens()[DataVersion.CATALOGUE] != before[DataVersion.CATALOGUE]
