@@ -18,8 +18,9 @@ random; 3 % of the lines refunded. Then ANALYZE (autovacuum may be off), and it 
 * the nightly `recommendations_compute`, median of --runs (each run replaces the lists);
 * the send pipeline's added cost per email: --batch messages' contexts built and the same
   template rendered with and without `recommendations(4)` in its HTML and text parts (the
-  "with" runs include the batch's loading, `recommendations_load`), interleaved, median
-  per-email difference of --render-runs pairs.
+  "with" runs include the batch's loading, `recommendations_load`), with the process's
+  catalogue cache warm and bypassed, interleaved, median per-email difference of
+  --render-runs runs; then loading and picking alone.
 """
 import argparse
 import os
@@ -39,6 +40,7 @@ from django.db import connection  # noqa: E402
 
 from campaigns import models as m  # noqa: E402
 from campaigns import templating  # noqa: E402
+from campaigns.selectors.catalogue import catalogue_snapshot  # noqa: E402
 from campaigns.selectors.recommendations import recommendations_load  # noqa: E402
 from campaigns.services.recommendations import recommendations_compute  # noqa: E402
 from campaigns.services.rendering import message_context  # noqa: E402
@@ -128,7 +130,7 @@ def _messages(batch: int) -> list[m.Message]:
     return messages
 
 
-def _render_batch(messages, *, with_recs: bool) -> float:
+def _render_batch(messages, *, with_recs: bool, cached: bool = True) -> float:
     sources = {"subject": "Hi {{ customer.first_name }}",
                "html_body": HTML % (RECS if with_recs else ""),
                "text_body": TEXT % (RECS_TEXT if with_recs else "")}
@@ -139,7 +141,8 @@ def _render_batch(messages, *, with_recs: bool) -> float:
         # As the sender does: as many per customer as the template's calls can ask for.
         most = recommendations_most(cache_key=key, **sources)
         loaded = recommendations_load(customers={x.customer_id: x.customer.locale for x in messages},
-                                      now=NOW, most=most)
+                                      now=NOW, most=most,
+                                      catalogue=catalogue_snapshot(cached=cached))
     for message in messages:
         message.__dict__.pop("recommended_shown", None)
         if with_recs:
@@ -149,40 +152,49 @@ def _render_batch(messages, *, with_recs: bool) -> float:
     return (time.perf_counter() - started) / len(messages)
 
 
+def _median_ms(values) -> str:
+    return f"{statistics.median(values) * 1000:.3f}"
+
+
 def render_cost(batch: int, runs: int) -> None:
+    """Interleaved per run: without recommendations, with them on a warm catalogue cache
+    (the worker's steady state), with them and the cache bypassed (every list and product
+    read again: a process's first batch, or the first after a catalogue change)."""
     messages = _messages(batch)
-    _render_batch(messages, with_recs=False)  # warm: compile, connection
+    _render_batch(messages, with_recs=False)  # warm: compile, connection, the cache
     _render_batch(messages, with_recs=True)
     shown = sum(len(getattr(x, "recommended_shown", [])) for x in messages)
-    without, with_, diffs = [], [], []
+    without, warm, cold = [], [], []
     for _ in range(runs):
-        a = _render_batch(messages, with_recs=False)
-        b = _render_batch(messages, with_recs=True)
-        without.append(a)
-        with_.append(b)
-        diffs.append(b - a)
+        without.append(_render_batch(messages, with_recs=False))
+        warm.append(_render_batch(messages, with_recs=True))
+        cold.append(_render_batch(messages, with_recs=True, cached=False))
     print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"  render, {len(messages):,} emails per batch, {runs} interleaved pairs "
-          f"({shown / len(messages):.1f} products shown per email):")
-    print(f"    without recommendations: {statistics.median(without) * 1000:.3f} ms per email")
-    print(f"    with recommendations(4), loading included: "
-          f"{statistics.median(with_) * 1000:.3f} ms per email")
-    print(f"    added: {statistics.median(diffs) * 1000:.3f} ms per email (median of the pairs; "
-          f"range {min(diffs) * 1000:.3f} to {max(diffs) * 1000:.3f})")
-    # Of which: the batch's loading (six queries) and the picks, without any rendering.
-    loads, picks = [], []
+    print(f"  render, {len(messages):,} emails per batch, {runs} interleaved runs "
+          f"({shown / len(messages):.1f} products shown per email), median per email:")
+    print(f"    without recommendations: {_median_ms(without)} ms")
+    for label, with_ in (("cache warm", warm), ("cache bypassed", cold)):
+        diffs = [b - a for a, b in zip(without, with_)]
+        print(f"    with recommendations(4), {label}: {_median_ms(with_)} ms, added "
+              f"{_median_ms(diffs)} ms (range {min(diffs) * 1000:.3f} to "
+              f"{max(diffs) * 1000:.3f})")
+    # Of which: the batch's loading and the picks, without any rendering.
     customers = {x.customer_id: x.customer.locale for x in messages}
-    for _ in range(runs):
-        started = time.perf_counter()
-        loaded = recommendations_load(customers=customers, now=NOW, most=4)
-        loads.append((time.perf_counter() - started) / len(messages))
-        started = time.perf_counter()
-        for x in messages:
-            loaded.pick(customer_id=x.customer_id, n=4)
-        picks.append((time.perf_counter() - started) / len(messages))
-    print(f"    of which loading {statistics.median(loads) * 1000:.3f} ms and picking "
-          f"{statistics.median(picks) * 1000:.3f} ms per email; the rest is rendering the "
-          f"four products")
+    for label, cached in (("cache warm", True), ("cache bypassed", False)):
+        loads, picks = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            loaded = recommendations_load(customers=customers, now=NOW, most=4,
+                                          catalogue=catalogue_snapshot(cached=cached))
+            loads.append((time.perf_counter() - started) / len(messages))
+            started = time.perf_counter()
+            for x in messages:
+                loaded.pick(customer_id=x.customer_id, n=4)
+            picks.append((time.perf_counter() - started) / len(messages))
+        added = [a + b for a, b in zip(loads, picks)]
+        print(f"    {label}: loading {_median_ms(loads)} ms + picking {_median_ms(picks)} ms "
+              f"= {_median_ms(added)} ms per email; the rest of 'added' is rendering the "
+              f"four products")
 
 
 def main():

@@ -12,6 +12,7 @@ class CampaignsConfig(AppConfig):
         from campaigns import checks  # noqa: F401 - registers the system checks
         from campaigns.delivery import receivers  # noqa: F401 - connects anymail's tracking signal
         from campaigns.audit import audit_register
+        from campaigns.services.data_versions import data_version_triggers_after_migrate
         from campaigns.services.roles import roles_ensure_after_migrate
 
         audit_register()
@@ -20,6 +21,10 @@ class CampaignsConfig(AppConfig):
         # app's permissions: the Marketers and Admins groups exist with their permissions.
         post_migrate.connect(roles_ensure_after_migrate, sender=self,
                              dispatch_uid="campaigns.roles_ensure")
+        # SQLite drops a table's triggers when a migration rebuilds it: the catalogue
+        # cache's are made again (services/data_versions.py).
+        post_migrate.connect(data_version_triggers_after_migrate, sender=self,
+                             dispatch_uid="campaigns.data_version_triggers")
 
 
 class LoyaltyAdminConfig(AdminConfig):

@@ -90,7 +90,7 @@ RETENTION: dict[str, Retention] = {
 
 # Models of the app that hold no personal data (configuration, content, system facts).
 NO_PERSONAL_DATA = {
-    "campaigns.Heartbeat",
+    "campaigns.Heartbeat", "campaigns.DataVersion",
     "campaigns.RateLimitBucket",
     "campaigns.ApiKey", "campaigns.AttributeDefinition", "campaigns.Campaign",
     "campaigns.CountryPolicy", "campaigns.EarningRule", "campaigns.Tier",

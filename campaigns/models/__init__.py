@@ -11,7 +11,7 @@ from .imports import ImportJob
 from .deliveries import Deliverability, Dashboard, Enrollment, Message, MessageEvent, MessageLog
 from .journeys import Campaign, FrequencyPolicy, JourneyStep, StepVariant
 from .loyalty import Coupon, EarningRule, PointsEntry, Tier
-from .ops import Heartbeat, RateLimitBucket
+from .ops import DataVersion, Heartbeat, RateLimitBucket
 from .privacy import PrivacyRequest
 from .referrals import Referral, ReferralClick, ReferralCode, ReferralProgram
 from .segments import Segment, SegmentMembership
@@ -21,7 +21,7 @@ from .surveys import DetractorAnswer, SurveyQuestion, SurveyResponse
 __all__ = [
     "ApiKey", "AttributeDefinition", "Campaign", "Coupon", "EarningRule", "ConsentEvent", "ConsentSource",
     "CountryPolicy", "Customer", "Deliverability", "EmailLayout", "Enrollment", "ErasureRequest",
-    "Event", "EventLine", "ForecastJob", "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep",
+    "DataVersion", "Event", "EventLine", "ForecastJob", "FrequencyPolicy", "Heartbeat", "ImportJob", "JourneyStep",
     "LifecycleStage", "Message",
     "MessageEvent", "MessageLog", "MessageTemplate", "MetricSnapshot", "MetricSnapshotState",
     "Order", "OrderLine", "PointsEntry", "PrivacyRequest", "Product", "ProductPair", "Purpose", "RateLimitBucket",

@@ -20,6 +20,30 @@ class Heartbeat(models.Model):
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+class DataVersion(models.Model):
+    """A token that changes with every write to a table the workers cache
+    (selectors/catalogue.py): the catalogue, or the nightly recommendation lists.
+
+    Database triggers (migration 0035) write a new token in the writer's own transaction,
+    for every INSERT, UPDATE or DELETE however it is made (the API, an import, the admin,
+    a bulk update, raw SQL): a reader that sees the new rows sees the new token. A token is
+    never used twice (a sequence on PostgreSQL, random() on SQLite), so a rolled-back write
+    cannot bring an old token back with other rows."""
+
+    CATALOGUE = "catalogue"  # campaigns_product
+    LISTS = "lists"  # campaigns_productpair, campaigns_topseller
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    token = models.BigIntegerField(_("token"))
+
+    class Meta:
+        verbose_name = _("data version")
+        verbose_name_plural = _("data versions")
+
+    def __str__(self):
+        return f"{self.name} {self.token}"
+
+
 class RateLimitBucket(models.Model):
     """One provider's send-rate token bucket (delivery/ratelimit.py) when there is no Redis:
     every worker process takes its tokens from this row under a row lock."""

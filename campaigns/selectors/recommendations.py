@@ -1,9 +1,11 @@
 """What a template's `recommendations(n, strategy)` shows, composed per send batch.
 
 The lists come from the nightly job (services/recommendations.py); here they are read for
-a whole batch in a fixed number of queries (the customers' recent lines, their carts, the
-pairs of what they bought or left in the cart, the top sellers overall and in their
-favourite categories, then those products) and picked per customer in Python:
+a whole batch in a fixed number of queries (the customers' recent lines and their carts;
+the pairs of what they bought or left in the cart, the top sellers overall and in their
+favourite categories, and those products come from the process's catalogue cache,
+selectors/catalogue.py, which reads only what it does not hold) and picked per customer
+in Python:
 
 * "bought_together": what goes with the cart's products, then with what they bought
   (newest first), taken in turns so that no single product fills the list;
@@ -16,18 +18,17 @@ Never a product bought in the last RECOMMENDATIONS_EXCLUDE_DAYS days, one out of
 one in the cart. Each item carries a reason in the customer's language.
 """
 import datetime as dt
-import json
 from collections import defaultdict
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
-from django.db.models.functions import Cast
 from django.utils import translation
 from django.utils.translation import gettext
 
-from campaigns import clock, templating
-from campaigns.models import EventLine, Order, OrderLine, Product, ProductPair, TopSeller
+from campaigns import clock
+from campaigns.models import EventLine, Order, OrderLine
+from campaigns.selectors.catalogue import CatalogueSnapshot, catalogue_snapshot, ids_where
 
 STRATEGIES = ("bought_together", "category", "top")
 MAX_ITEMS = 12
@@ -37,8 +38,6 @@ MAX_ITEMS = 12
 SOURCES_PER_CUSTOMER = 4
 PAIRS_PER_SOURCE = 10
 FAVOURITES_PER_CUSTOMER = 2
-_PRODUCT_FIELDS = ("id", "sku", "name", "url", "image_url", "price", "currency", "category",
-                   "brand", "in_stock")
 
 
 class _Customer:
@@ -58,24 +57,25 @@ def _language(locale: str) -> str:
     return (locale or settings.DEFAULT_LOCALE or "en").split("-")[0].lower()
 
 
-def _levels(category: str) -> list[str]:
-    """Every level of a category path, deepest first: "A > B" → ["A > B", "A"]."""
+@lru_cache(maxsize=8192)
+def _levels(category: str) -> tuple[str, ...]:
+    """Every level of a category path, deepest first: "A > B" → ("A > B", "A")."""
     parts = [part.strip() for part in category.split(">") if part.strip()]
-    return [" > ".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    return tuple(" > ".join(parts[:i]) for i in range(len(parts), 0, -1))
 
 
 class Recommendations:
     """The batch's lists and products, and each customer's inputs (see the module)."""
 
     def __init__(self, customers: dict[int, _Customer], pairs: dict, tops: dict,
-                 out_of_stock: set):
+                 catalogue: CatalogueSnapshot):
         self.customers = customers
         self.pairs = pairs
         self.tops = tops
-        self.out_of_stock = out_of_stock
-        self.products: dict[int, dict] = {}
-        self._items: dict[tuple[int, str], dict] = {}
+        # Every product a pick may show or name was read into it (`record`).
+        self._catalogue = catalogue
         self._words: dict[str, dict] = {}
+        self._said: dict[tuple, str] = {}
 
     def _reasons(self, language: str) -> dict:
         words = self._words.get(language)
@@ -89,17 +89,21 @@ class Recommendations:
                 }
         return words
 
-    def _item(self, product_id: int, language: str) -> dict:
-        item = self._items.get((product_id, language))
-        if item is None:
-            p = self.products[product_id]
-            item = self._items[(product_id, language)] = templating.product_item(
-                sku=p["sku"], name=p["name"], names=_json(p, "names"), languages=(language,),
-                url=p["url"], image_url=p["image_url"], price=p["price"],
-                currency=p["currency"], category=p["category"], brand=p["brand"],
-                in_stock=p["in_stock"], attributes=_json(p, "attributes"),
-                site_url=settings.SITE_URL)
-        return item
+    def _reason(self, kind: str, named, language: str) -> str | None:
+        """The reason's words (kept for the batch: many emails name the same product);
+        None when the product it names is not in the catalogue."""
+        words = self._reasons(language)
+        if kind in ("bought", "cart"):
+            source = self._catalogue.record(named)
+            if source is None:
+                return None
+            reason = words[kind] % {"name": _name(source, language)}
+        elif kind == "category":
+            reason = words[kind] % {"category": named.rsplit(">", 1)[-1].strip()}
+        else:
+            reason = words[kind]
+        self._said[(kind, named, language)] = reason
+        return reason
 
     def _candidates(self, who: _Customer, strategy: str):
         """(product id, reason kind, what the reason names) in the strategy's order."""
@@ -119,30 +123,17 @@ class Recommendations:
                 yield product_id, "top", None
 
     def _eligible(self, who: _Customer, strategies, seen: set):
-        """The candidates an email may show: not excluded, in stock, each once."""
+        """The candidates an email may show: not excluded, in the catalogue and in stock,
+        each once: (record, reason kind, what the reason names)."""
+        record = self._catalogue.record
         for strategy in strategies:
             for product_id, kind, named in self._candidates(who, strategy):
-                if product_id in seen or product_id in self.out_of_stock:
+                if product_id in seen:
                     continue
                 seen.add(product_id)
-                yield product_id, kind, named
-
-    def needed(self, most: int) -> set[int]:
-        """The products (and the products their reasons name) that picks of up to `most`
-        items can show, for every customer: `pick` then never looks further. `most` per
-        strategy is enough for the blend too: when earlier strategies gave k items, the
-        next one needs most - k new ones, and at most k of its first `most` are taken."""
-        ids = set()
-        for who in self.customers.values():
-            for strategy in STRATEGIES:
-                for i, (product_id, kind, named) in enumerate(
-                        self._eligible(who, (strategy,), set(who.excluded))):
-                    if i == most:
-                        break
-                    ids.add(product_id)
-                    if kind in ("bought", "cart"):
-                        ids.add(named)
-        return ids
+                found = record(product_id)
+                if found is not None and found.in_stock:
+                    yield found, kind, named
 
     def pick(self, *, customer_id: int, n: int = 4, strategy: str | None = None,
              shown: list | None = None) -> list[dict]:
@@ -154,89 +145,107 @@ class Recommendations:
         n = max(1, min(MAX_ITEMS, int(n)))
         if strategy is not None and strategy not in STRATEGIES:
             raise ValueError(f"recommendations: strategy must be one of {', '.join(STRATEGIES)}")
-        words = self._reasons(who.language)
+        languages = (who.language,)
+        catalogue = self._catalogue
+        reasons = self._said
         chosen = []
-        for product_id, kind, named in self._eligible(
+        for found, kind, named in self._eligible(
                 who, (strategy,) if strategy else STRATEGIES, set(who.excluded)):
-            product = self.products.get(product_id)
-            if product is None:
-                continue
-            if kind in ("bought", "cart"):
-                if named not in self.products:
+            reason = reasons.get((kind, named, who.language))
+            if reason is None:
+                reason = self._reason(kind, named, who.language)
+                if reason is None:
                     continue
-                reason = words[kind] % {"name": _name(self.products[named], who.language)}
-            elif kind == "category":
-                reason = words[kind] % {"category": named.rsplit(">", 1)[-1].strip()}
-            else:
-                reason = words[kind]
-            chosen.append({**self._item(product_id, who.language), "reason": reason})
-            if shown is not None and product_id not in shown:
-                shown.append(product_id)
+            chosen.append({**catalogue.item(found.id, languages), "reason": reason})
+            if shown is not None and found.id not in shown:
+                shown.append(found.id)
             if len(chosen) == n:
                 break
         return chosen
 
 
-def _json(product: dict, field: str) -> dict:
-    value = product.get(field)
-    if value is None:
-        text = product[f"{field}_json"]
-        value = product[field] = (json.loads(text) if text else None) or {}
-    return value
+def _name(record, language: str) -> str:
+    return record.names().get(language) or record.name or record.sku
 
 
-def _name(product: dict, language: str) -> str:
-    return _json(product, "names").get(language) or product["name"] or product["sku"]
+def _bought(customer_ids: list, *, now: dt.datetime, window_start: dt.datetime,
+            exclude_since: dt.datetime) -> list[tuple]:
+    """(customer, product, quantity, refunded, within the exclusion window) of the
+    customers' lines of placed orders in the window, newest first: one raw statement (no
+    ORM compile per batch). No join per line: the categories come from the catalogue
+    cache, and the few orders that are not placed are found once through their partial
+    index (a join with every order made PostgreSQL hash all of them). "Within the window"
+    is computed by the database: no timestamps to decode per line."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(exclude_since)]
+    lines_where = ids_where("l.customer_id", customer_ids, params)
+    params += [adapt(window_start), adapt(now)]
+    orders_where = ids_where("o.customer_id", customer_ids, params)
+    params.append(Order.Status.PLACED)
+    sql = (f"SELECT l.customer_id, l.product_id, l.quantity, l.refunded_quantity, "
+           f"CASE WHEN l.placed_at >= %s THEN 1 ELSE 0 END "
+           f"FROM {OrderLine._meta.db_table} l "
+           f"WHERE {lines_where} AND l.placed_at >= %s AND l.placed_at <= %s "
+           f"AND l.product_id IS NOT NULL AND l.order_id NOT IN ("
+           f"SELECT o.id FROM {Order._meta.db_table} o WHERE {orders_where} "
+           f"AND o.status <> %s) "
+           f"ORDER BY l.placed_at DESC, l.id DESC")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def _among(queryset, field: str, ids: list):
-    """`field IN ids`; on PostgreSQL `= ANY(%s)` with one array parameter, so a batch's
-    thousands of ids are not spelled out (and parsed) one placeholder each."""
-    if connection.vendor == "postgresql":
-        column = queryset.model._meta.get_field(field.removesuffix("_id")).column
-        table = queryset.model._meta.db_table
-        return queryset.extra(where=[f'"{table}"."{column}" = ANY(%s)'], params=[ids])
-    return queryset.filter(**{f"{field}__in": ids})
+def _carts(event_ids: list) -> list[tuple]:
+    """(event, product) of these events' linked lines, in their order: one statement."""
+    params = []
+    where = ids_where("event_id", event_ids, params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT event_id, product_id FROM {EventLine._meta.db_table} "
+                       f"WHERE {where} AND product_id IS NOT NULL ORDER BY event_id, id",
+                       params)
+        return cursor.fetchall()
 
 
 def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int]] | None = None,
-                         now: dt.datetime, most: int = MAX_ITEMS) -> Recommendations:
+                         now: dt.datetime, most: int = MAX_ITEMS,
+                         catalogue: CatalogueSnapshot | None = None) -> Recommendations:
     """The batch's recommendations: `customers` maps customer id → locale, `carts` a customer
     id → the trigger event ids whose lines are their cart; `most` the largest `n` the
-    templates ask for. Six queries at most, whatever the number of customers."""
+    templates ask for (the lists are read to PAIRS_PER_SOURCE whatever it is, so that
+    one cache serves every template). `catalogue`: the batch's view of the catalogue
+    (selectors/catalogue.py), new when not given.
+
+    A fixed number of statements, whatever the number of customers: the customers' recent
+    lines, their carts and the catalogue's token check (3) when the process's cache holds
+    the rest; cold, also the products they bought, the pairs, the top sellers and the
+    products those name (7)."""
+    catalogue = catalogue if catalogue is not None else catalogue_snapshot()
     window = max(settings.RECOMMENDATIONS_WINDOW_DAYS, settings.RECOMMENDATIONS_EXCLUDE_DAYS)
-    exclude_since = now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS)
     who = {pk: _Customer(_language(locale)) for pk, locale in customers.items()}
+    lines = _bought(list(who), now=now, window_start=now - dt.timedelta(days=window),
+                    exclude_since=now - dt.timedelta(days=settings.RECOMMENDATIONS_EXCLUDE_DAYS))
+    event_customer = {event_id: customer_id for customer_id, event_ids in (carts or {}).items()
+                      for event_id in event_ids}
+    cart_lines = _carts(list(event_customer)) if event_customer else []
+    # The categories of what they bought, and the products of their carts.
+    catalogue.read({line[1] for line in lines} | {line[1] for line in cart_lines})
+    record = catalogue.record
     units = defaultdict(lambda: defaultdict(int))
     bought = defaultdict(dict)  # customer -> products, the latest bought first
-    # Newest first, with "within the exclusion window" computed by the database: no
-    # timestamps to decode per line.
-    for customer_id, product_id, quantity, refunded, category, recent in (
-        _among(OrderLine.objects.filter(
-            placed_at__gte=now - dt.timedelta(days=window), placed_at__lte=now,
-            product_id__isnull=False, order__status=Order.Status.PLACED,
-        ), "customer_id", list(who)).annotate(
-            recent=ExpressionWrapper(Q(placed_at__gte=exclude_since), BooleanField()))
-        .order_by("-placed_at").values_list("customer_id", "product_id", "quantity",
-                                            "refunded_quantity", "product__category", "recent")
-    ):
+    for customer_id, product_id, quantity, refunded, recent in lines:
         if recent:
             who[customer_id].excluded.add(product_id)
         if refunded >= quantity:
             continue
-        if category:
-            units[customer_id][category] += quantity - refunded
+        found = record(product_id)
+        if found is not None and found.category:
+            units[customer_id][found.category] += quantity - refunded
         bought[customer_id].setdefault(product_id, None)
-    event_customer = {event_id: customer_id for customer_id, event_ids in (carts or {}).items()
-                      for event_id in event_ids}
-    if event_customer:
-        for event_id, product_id in (_among(EventLine.objects.filter(
-                product_id__isnull=False), "event_id", list(event_customer))
-                .order_by("event_id", "id").values_list("event_id", "product_id")):
-            customer = who[event_customer[event_id]]
-            customer.excluded.add(product_id)
-            if (product_id, "cart") not in customer.sources:
-                customer.sources.append((product_id, "cart"))
+    for event_id, product_id in cart_lines:
+        customer = who[event_customer[event_id]]
+        customer.excluded.add(product_id)
+        if (product_id, "cart") not in customer.sources:
+            customer.sources.append((product_id, "cart"))
     levels = {""}
     for customer_id, customer in who.items():
         customer.sources = (customer.sources + [(pk, "bought") for pk in bought[customer_id]])[
@@ -246,31 +255,16 @@ def recommendations_load(*, customers: dict[int, str], carts: dict[int, list[int
         for favourite in customer.favourites:
             levels.update(_levels(favourite))
     source_ids = {pk for customer in who.values() for pk, _ in customer.sources}
-    pairs = defaultdict(list)
-    if source_ids:
-        for product_id, other_id in (_among(ProductPair.objects.filter(
-                rank__lte=PAIRS_PER_SOURCE), "product_id", list(source_ids))
-                                     .order_by("product_id", "rank")
-                                     .values_list("product_id", "other_id")):
-            pairs[product_id].append(other_id)
-    tops = defaultdict(list)
-    for category, product_id in (TopSeller.objects.filter(category__in=levels)
-                                 .order_by("category", "rank")
-                                 .values_list("category", "product_id")):
-        tops[category].append(product_id)
-    candidates = {pk for others in pairs.values() for pk in others} | {
-        pk for ids in tops.values() for pk in ids}
-    out_of_stock = set(_among(Product.objects.filter(in_stock=False), "id", list(candidates))
-                       .values_list("id", flat=True)) if candidates else set()
-    recommender = Recommendations(who, pairs, tops, out_of_stock)
-    needed = recommender.needed(most)
-    # The JSON fields come as text, decoded only for the products an email shows.
-    recommender.products = {p["id"]: p for p in _among(Product.objects, "id", list(needed))
-                            .annotate(names_json=Cast("names", TextField()),
-                                      attributes_json=Cast("attributes", TextField()))
-                            .values(*_PRODUCT_FIELDS, "names_json", "attributes_json")
-                            } if needed else {}
-    return recommender
+    pairs = catalogue.pairs(sorted(source_ids), PAIRS_PER_SOURCE) if source_ids else {}
+    tops = catalogue.tops(sorted(levels))
+    # Every product a pick may show or name (the sources name the reasons).
+    wanted = set(source_ids)
+    for others in pairs.values():
+        wanted.update(others)
+    for ids in tops.values():
+        wanted.update(ids)
+    catalogue.read(wanted)
+    return Recommendations(who, pairs, tops, catalogue)
 
 
 def _most_asked(template) -> int:
@@ -282,9 +276,11 @@ def _most_asked(template) -> int:
                 for t in template.translations.all()), default=0)
 
 
-def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
+def recommendations_attach(messages: list, *, now: dt.datetime,
+                           catalogue: CatalogueSnapshot | None = None) -> None:
     """Load the batch's recommendations once, for the messages whose template reads
-    `recommendations` (none: no query at all), and attach them as `message.recommender`."""
+    `recommendations` (none: no query at all), and attach them as `message.recommender`.
+    `catalogue`: the batch's view of the catalogue, shared with its cart items."""
     from campaigns.services.rendering import message_template
 
     most = {}
@@ -298,7 +294,7 @@ def recommendations_attach(messages: list, *, now: dt.datetime) -> None:
             carts[message.customer_id].append(message.enrollment.trigger_event_id)
     loaded = recommendations_load(
         customers={m.customer_id: m.customer.locale for m in wanted}, carts=carts, now=now,
-        most=max(most.values()))
+        most=max(most.values()), catalogue=catalogue)
     for message in wanted:
         message.recommender = loaded
 

@@ -4,22 +4,23 @@ trigger event with its lines, the last orders with theirs, the segments it names
 Only what some template of the batch reads is loaded (templating.template_names), in a
 fixed number of statements whatever the batch's size: the customers' last orders (one
 window query), every line wanted — the trigger events', the trigger orders' and the last
-orders' — joined with the catalogue (one UNION query), and the memberships of the named
-segments (one query). The data is plain dicts (ITEMs, docs/templates.md).
+orders' — (one raw UNION query, without the products), their products from the process's
+catalogue cache (selectors/catalogue.py: a token check, and one query for the products
+it does not hold yet), and the memberships of the named segments (one query). The data
+is plain dicts (ITEMs, docs/templates.md).
 """
 import datetime as dt
-import json
-import operator
 from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, IntegerField, TextField, Value, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from campaigns import templating
 from campaigns.models import Customer, EventLine, Message, Order, OrderLine, SegmentMembership
+from campaigns.selectors.catalogue import CatalogueSnapshot, catalogue_snapshot, ids_where
 
 # The last orders a template sees as `orders`, newest first.
 ORDERS_SHOWN = 3
@@ -27,11 +28,6 @@ ORDERS_SHOWN = 3
 PERSONAL_NAMES = frozenset({"event", "orders", "in_segment"})
 
 _EVENT, _ORDER = 0, 1
-# A line, then its product's columns (the JSON ones as text: decoded once per product).
-_LINE_COLUMNS = ("kind", "owner", "line_id", "sku", "quantity", "price", "product_id",
-                 "product__name", "names_text", "product__url", "product__image_url",
-                 "product__price", "product__currency", "product__category", "product__brand",
-                 "product__in_stock", "attributes_text")
 
 
 def _decimal(value) -> Decimal:
@@ -51,48 +47,33 @@ def _languages(locale: str) -> tuple[str, ...]:
                                if x))
 
 
-def _json(text) -> dict:
-    if isinstance(text, dict):
-        return text
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 class Lines:
-    """The lines of one batch's events and orders, joined with the catalogue, made into
-    ITEMs: what is the product's (name in a language, url, attributes …) is built once per
-    product and language, then each line adds its quantity and price."""
+    """The lines of one batch's events and orders, made into ITEMs: what is the product's
+    (name in a language, url, attributes …) comes from the catalogue cache, built once
+    per product and language (selectors/catalogue.py), then each line adds its quantity
+    and price. `rows`: (kind, owner, line id, sku, quantity, price, product id)."""
 
-    def __init__(self, rows):
+    def __init__(self, rows, records=None, catalogue: CatalogueSnapshot | None = None):
         self._rows: dict[tuple[int, int], list[tuple]] = {}
         for row in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
             self._rows.setdefault((row[0], row[1]), []).append(row)
-        self._products: dict[tuple, dict] = {}
+        self._records = records or {}
+        self._catalogue = catalogue
+        self._unknown: dict[str, tuple] = {}
 
     def _product(self, row: tuple, languages: tuple[str, ...]) -> tuple[dict, object]:
-        """(the product's ITEM, its unit price) for a line's row, built once per product
-        and language."""
-        key = (row[6], languages) if row[6] is not None else (row[3], languages)
-        base = self._products.get(key)
+        """(the product's ITEM, its unit price) for a line's row."""
+        record = self._records.get(row[6]) if row[6] is not None else None
+        if record is not None:
+            return self._catalogue.item(record.id, languages), record.price
+        # Not in the catalogue (yet): the line's own sku.
+        base = self._unknown.get(row[3])
         if base is None:
-            (_, _, _, sku, _, _, product_id, name, names_text, url, image_url, price, currency,
-             category, brand, in_stock, attributes_text) = row
-            if product_id is None:
-                base = ({"sku": sku, "name": sku, "url": settings.SITE_URL, "image_url": "",
-                         "price": "", "currency": "", "quantity": 1, "line_total": "",
-                         "category": "", "brand": "", "in_stock": False,
-                         "attributes": templating.Attributes(), "known": False}, None)
-            else:
-                price = None if price is None else _decimal(price)
-                base = (templating.product_item(
-                    sku=sku, name=name, names=_json(names_text), languages=languages, url=url,
-                    image_url=image_url, price=price, currency=currency, category=category,
-                    brand=brand, in_stock=in_stock, attributes=_json(attributes_text),
-                    site_url=settings.SITE_URL), price)
-            self._products[key] = base
+            base = self._unknown[row[3]] = (
+                {"sku": row[3], "name": row[3], "url": settings.SITE_URL, "image_url": "",
+                 "price": "", "currency": "", "quantity": 1, "line_total": "",
+                 "category": "", "brand": "", "in_stock": False,
+                 "attributes": templating.Attributes(), "known": False}, None)
         return base
 
     def items(self, owner: tuple[int, int], *, languages: tuple[str, ...],
@@ -112,28 +93,27 @@ class Lines:
         return found
 
 
-def _lines(event_ids, order_ids) -> Lines:
-    """The lines of these events and orders with their products, in one statement."""
-    queries = []
+def _lines(event_ids, order_ids, *, catalogue: CatalogueSnapshot | None = None) -> Lines:
+    """The lines of these events and orders (one raw statement: no ORM to compile per
+    batch, no join), their products from the catalogue cache (a token check, and one
+    statement for the products it does not hold)."""
+    parts, params = [], []
     for kind, model, owner, ids in ((_EVENT, EventLine, "event_id", event_ids),
                                     (_ORDER, OrderLine, "order_id", order_ids)):
         if ids:
-            queries.append(model.objects.filter(**{f"{owner}__in": ids}).annotate(
-                kind=Value(kind, output_field=IntegerField()), owner=F(owner), line_id=F("id"),
-                names_text=Cast("product__names", TextField()),
-                attributes_text=Cast("product__attributes", TextField()),
-            ).order_by().values_list(*_LINE_COLUMNS))
-    if not queries:
+            where = ids_where(owner, list(ids), params)
+            parts.append(f"SELECT {kind}, {owner}, id, sku, quantity, price, product_id "
+                         f"FROM {model._meta.db_table} WHERE {where}")
+    if not parts:
         return Lines(())
-    query = (queries[0] if len(queries) == 1 else queries[0].union(queries[1], all=True)).query
-    # Read raw: Django's row iteration would cost more than the statement itself. The JSON
-    # arrives as text (Lines decodes it once per product); the columns are picked by name.
-    sql, params = query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        columns = [column[0] for column in cursor.description]
-        pick = operator.itemgetter(*(columns.index(name) for name in _LINE_COLUMNS))
-        return Lines([pick(row) for row in cursor.fetchall()])
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    product_ids = sorted({row[6] for row in rows if row[6] is not None})
+    if not product_ids:
+        return Lines(rows)
+    catalogue = catalogue if catalogue is not None else catalogue_snapshot()
+    return Lines(rows, catalogue.records(product_ids), catalogue)
 
 
 def _orders_last(customer_ids) -> dict[int, list[dict]]:
@@ -195,11 +175,14 @@ def template_reads(template) -> tuple[frozenset, frozenset]:
     return names, segments
 
 
-def personalisation_attach(messages: list[Message], *, reads=None) -> None:
+def personalisation_attach(messages: list[Message], *, reads=None,
+                           catalogue: CatalogueSnapshot | None = None) -> None:
     """Set `message.personalisation` = {"event", "orders", "segments"} on each message, each
     None unless its template reads it (`reads`: (names, segments) for every message, else
-    each message's template's, `template_reads`; segments None: every segment). A fixed number of statements (at most
-    three), whatever the number of messages."""
+    each message's template's, `template_reads`; segments None: every segment). A fixed
+    number of statements (at most three, and the catalogue's token check and the products
+    it does not hold), whatever the number of messages. `catalogue`: the batch's view of
+    the catalogue, shared with its recommendations."""
     wanted, by_template = [], {}
     for message in messages:
         if reads is None:
@@ -222,7 +205,7 @@ def personalisation_attach(messages: list[Message], *, reads=None) -> None:
             segment_names = None if segments is None else segment_names | segments
     last_orders = _orders_last(sorted(order_customers)) if order_customers else {}
     order_ids = trigger_orders | {o["id"] for found in last_orders.values() for o in found}
-    lines = _lines(sorted(trigger_events), sorted(order_ids))
+    lines = _lines(sorted(trigger_events), sorted(order_ids), catalogue=catalogue)
     members = {}
     if segment_names is None or segment_names:
         members = _memberships(

@@ -301,6 +301,9 @@ RECOMMENDATIONS_TOP_DAYS = env.int("RECOMMENDATIONS_TOP_DAYS", default=90)
 RECOMMENDATIONS_EXCLUDE_DAYS = env.int("RECOMMENDATIONS_EXCLUDE_DAYS", default=90)
 # PostgreSQL memory for the nightly pair count, for its transaction only (work_mem).
 RECOMMENDATIONS_WORK_MEM = env.str("RECOMMENDATIONS_WORK_MEM", default="256MB")
+# Products each worker process keeps for cart items and recommendations
+# (selectors/catalogue.py; about 1 KB each with their lists).
+CATALOGUE_CACHE_PRODUCTS = env.int("CATALOGUE_CACHE_PRODUCTS", default=50000)
 # Retention periods in days, per table, overriding campaigns/retention.py's defaults,
 # e.g. RETENTION_DAYS=message_events=90,events=730 ("none" keeps forever).
 RETENTION_DAYS = env.dict("RETENTION_DAYS", default={})

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Message, TemplateTranslation
+from campaigns.selectors.catalogue import catalogue_cache_clear
 from campaigns.selectors.campaign_results import campaign_recommended_bought
 from campaigns.services.recommendations import recommendations_compute
 from campaigns.services.scheduling import scheduler_tick
@@ -65,12 +66,14 @@ def test_a_template_without_recommendations_records_none(frozen_clock, shop, wel
 
 def test_recommendations_add_no_statement_per_email(
         frozen_clock, shop, welcome_with_recommendations, policy):
-    def statements(count):
+    def statements(count, *, cold=True):
         customers = [consenting_customer() for _ in range(count)]
         for customer in customers:
             buy(customer, shop["knife"], days_ago=200)
             EventFactory(customer=customer, type="signup", occurred_at=frozen_clock.now)
         scheduler_tick(now=frozen_clock.now)
+        if cold:
+            catalogue_cache_clear()
         with CaptureQueriesContext(connection) as queries:
             report = messages_send_due(now=frozen_clock.now, in_flight=1, group_size=100)
         assert report.sent == count
@@ -79,6 +82,12 @@ def test_recommendations_add_no_statement_per_email(
     few = statements(3)
     frozen_clock.advance(days=2)
     assert statements(30) == few
+    # With the process's catalogue cache warm: the lists and products are not read again
+    # (4 statements fewer: the products bought, the pairs, the top sellers, their products).
+    frozen_clock.advance(days=2)
+    warm = statements(3, cold=False)
+    frozen_clock.advance(days=2)
+    assert statements(30, cold=False) == warm == few - 4
 
 
 def test_a_customer_who_buys_a_recommended_product_within_7_days_is_counted(

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import EventLine, OrderLine, Product, Segment, SegmentMembership
+from campaigns.selectors.catalogue import catalogue_cache_clear
 from campaigns.services.scheduling import scheduler_tick
 from campaigns.services.sending import messages_send_due
 from tests.factories import (
@@ -75,10 +76,12 @@ def _shopper(now, index: int):
                                          customer=customer)
 
 
-def cart_statements(clock, count: int) -> int:
+def cart_statements(clock, count: int, *, cold: bool = True) -> int:
     for index in range(count):
         _shopper(clock.now, index)
     scheduler_tick(now=clock.now)
+    if cold:
+        catalogue_cache_clear()
     with CaptureQueriesContext(connection) as queries:
         # One group either way (a full group looks for more once).
         report = messages_send_due(now=clock.now, in_flight=1, group_size=150)
@@ -94,3 +97,8 @@ def test_cart_items_orders_and_segments_cost_the_same_statements_for_10_and_100(
     many = cart_statements(frozen_clock, 100)
 
     assert many == few
+    # With the process's catalogue cache warm, the products are not read again.
+    frozen_clock.advance(days=2)
+    warm = cart_statements(frozen_clock, 10, cold=False)
+    frozen_clock.advance(days=2)
+    assert cart_statements(frozen_clock, 100, cold=False) == warm == few - 1
