@@ -122,3 +122,27 @@ def test_a_valid_range_is_accepted():
                                      trigger_config={"min_score": 9, "max_score": 10})
 
     campaign.clean()
+
+
+def test_the_customer_page_explains_an_answer_outside_the_range(frozen_clock):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from campaigns.selectors.journey_explain import customer_journeys_explain
+
+    campaign = started({"min_score": 10})
+    customer = CustomerFactory()
+    EventFactory(customer=customer, type=PROMOTER_EVENT, occurred_at=frozen_clock.now,
+                 properties={"score": 9})
+
+    def headline():
+        items = customer_journeys_explain(customer=customer, now=frozen_clock.now,
+                                          zone=ZoneInfo("UTC"))
+        return next(i for i in items if i.campaign.pk == campaign.pk).headline
+
+    assert headline() == ("Not in the audience: it starts with a promoter's survey answer "
+                          "(NPS 9-10), score 10 or more; theirs so far had other scores.")
+    EventFactory(customer=customer, type=PROMOTER_EVENT,
+                 occurred_at=frozen_clock.now + dt.timedelta(seconds=1), properties={"score": 10})
+    frozen_clock.advance(seconds=2)
+    assert headline().startswith("Enters at the next planning run")
