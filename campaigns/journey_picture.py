@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from campaigns.models import Campaign, JourneyStep
-from campaigns.selectors.journey_words import best_hour_words, event_words
+from campaigns.selectors.journey_words import best_hour_words, event_words, score_range_words
 
 
 def duration_in_words(value: dt.timedelta | None) -> str:
@@ -59,6 +59,10 @@ def trigger_in_words(campaign: Campaign, segment_names: dict | None = None) -> s
             # "order number 3", not "3rd": one sentence every language can translate.
             return _("Event: %(type)s (the customer's order number %(nth)d only)") % {
                 "type": campaign.trigger_event_type, "nth": nth}
+        scores = score_range_words(config)
+        if scores:
+            return _("Event: %(type)s (%(scores)s)") % {
+                "type": campaign.trigger_event_type, "scores": scores}
         return _("Event: %(type)s") % {"type": campaign.trigger_event_type}
     if trigger == Campaign.Trigger.INACTIVITY:
         days = _whole(config.get("days", 90))

@@ -9,6 +9,7 @@ import datetime as dt
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, JourneyStep, Topic
+from campaigns.services.surveys import DETRACTOR_EVENT, PROMOTER_EVENT
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
@@ -20,6 +21,15 @@ HOUR = dt.timedelta(hours=1)
 ABANDONED_CART_PRIORITY = 75
 REORDER_PRIORITY = 55
 BROWSE_PRIORITY = 42
+# Word of mouth (issue 16). A detractor's follow-up is the service team answering an
+# unhappy customer: it goes before everything but the welcome. A referral reward tells
+# the customer of points just granted, news they wait for: just after it. The invitation
+# to refer a friend is an ask: after a birthday, before the bonus's story.
+DETRACTOR_FOLLOWUP_PRIORITY = 90
+REFERRAL_REWARD_PRIORITY = 85
+PROMOTER_INVITE_PRIORITY = 65
+# services.referral_rewards emits it, on each rewarded side ({"role", "points", "coupon"}).
+REFERRAL_REWARDED_EVENT = "referral.rewarded"
 
 _BUTTON = ('<p style="margin:24px 0;text-align:center;"><a href="{{ site_url }}" '
            'style="display:inline-block;padding:12px 24px;background-color:#2f4f4f;'
@@ -229,6 +239,43 @@ STARTERS = {
             {"kind": JourneyStep.Kind.SEND, "message": {
                 "name": _("Time to reorder"), "content": "reorder"}},
         ],
+    },
+    "promoter_invite": {
+        "title": _("Promoter: invite a friend"),
+        "summary": _("Thanks a customer who answered the survey with 9 or 10 and gives "
+                     "them their personal referral link to share; at most once in 90 days."),
+        "campaign": {"name": _("Promoter: invite a friend"), "trigger": Campaign.Trigger.EVENT,
+                     "trigger_event_type": PROMOTER_EVENT, "entry_key": Campaign.EntryKey.EVENT,
+                     "reentry_cooldown": 90 * DAY, "priority": PROMOTER_INVITE_PRIORITY,
+                     "deadline": 3 * DAY},
+        "steps": [{"kind": JourneyStep.Kind.SEND, "message": {
+            "name": _("Promoter: invite a friend"), "content": "promoter_invite"}}],
+    },
+    "referral_reward": {
+        "title": _("Referral reward"),
+        "summary": _("Tells both sides of a referral of their reward when the friend's "
+                     "first order is placed: the referrer that their friend joined, the "
+                     "friend their welcome gift."),
+        "campaign": {"name": _("Referral reward"), "trigger": Campaign.Trigger.EVENT,
+                     "trigger_event_type": REFERRAL_REWARDED_EVENT,
+                     "entry_key": Campaign.EntryKey.EVENT,
+                     "priority": REFERRAL_REWARD_PRIORITY, "deadline": 3 * DAY},
+        "steps": [{"kind": JourneyStep.Kind.SEND, "message": {
+            "name": _("Referral reward"), "content": "referral_reward",
+            "topic": Topic.LOYALTY}}],
+    },
+    "detractor_followup": {
+        "title": _("Detractor follow-up"),
+        "summary": _("Apologises to a customer who answered the survey unhappily (NPS 0-6, "
+                     "CSAT 1-2) and offers contact with the service team; no offers, no "
+                     "referral link. At most once in 30 days."),
+        "campaign": {"name": _("Detractor follow-up"), "trigger": Campaign.Trigger.EVENT,
+                     "trigger_event_type": DETRACTOR_EVENT, "entry_key": Campaign.EntryKey.EVENT,
+                     "reentry_cooldown": 30 * DAY, "priority": DETRACTOR_FOLLOWUP_PRIORITY,
+                     "deadline": 2 * DAY},
+        "steps": [{"kind": JourneyStep.Kind.SEND, "message": {
+            "name": _("Detractor follow-up"), "content": "detractor_followup",
+            "topic": Topic.SURVEYS}}],
     },
     "blank": {
         "title": _("Blank"),

@@ -73,7 +73,8 @@ class TestPurge:
         report = retention_purge(now=frozen_clock.now)
 
         assert report["message_events"] == 1 and not MessageEvent.objects.exists()
-        assert MessageLog.objects.exists() and Event.objects.count() == 3
+        # The shop's three events and the promoter event of the NPS 9 answer.
+        assert MessageLog.objects.exists() and Event.objects.count() == 4
 
         frozen_clock.set(start + 731 * DAY)
         report = retention_purge(now=frozen_clock.now)
@@ -82,7 +83,7 @@ class TestPurge:
         assert Message.objects.get().subject == "" and Message.objects.get().state == "sent"
         assert SurveyResponse.objects.get().comment == ""
         assert SurveyResponse.objects.get().score == 9
-        assert Event.objects.count() == 3  # three years
+        assert Event.objects.count() == 4  # three years
         assert ConsentEvent.objects.filter(customer=customer).exists()  # kept with customer
         assert (report["messages"], report["survey_comments"]) == (1, 1)
 

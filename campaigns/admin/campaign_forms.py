@@ -105,6 +105,14 @@ class CampaignForm(forms.ModelForm):
         label=_("Ends when the customer buys the products of the trigger"), required=False,
         help_text=_("For events with products (a cart, a viewed product, a product due "
                     "for reorder): buying any of them after the start ends the journey."))
+    min_score = forms.IntegerField(
+        label=_("Lowest score"), required=False, min_value=-1_000_000, max_value=1_000_000,
+        help_text=_("For events with a score (survey.promoter, survey.detractor): only "
+                    "scores at or above this start the journey. Leave empty for any."))
+    max_score = forms.IntegerField(
+        label=_("Highest score"), required=False, min_value=-1_000_000, max_value=1_000_000,
+        help_text=_("Only scores at or below this start the journey, e.g. 0 to 3 for the "
+                    "unhappiest detractors. Leave empty for any."))
     inactivity_days = forms.IntegerField(
         label=_("Days without an order"), required=False, min_value=1, max_value=MAX_DAYS,
         help_text=_("A customer enters once this many days have passed since their last "
@@ -144,7 +152,8 @@ class CampaignForm(forms.ModelForm):
 
     # The fields each trigger reads; the page shows only these for it.
     TRIGGER_FIELDS = {
-        Campaign.Trigger.EVENT: ["trigger_event_type", "nth_order", "exit_on_purchase_of_items"],
+        Campaign.Trigger.EVENT: ["trigger_event_type", "nth_order", "exit_on_purchase_of_items",
+                                 "min_score", "max_score"],
         Campaign.Trigger.INACTIVITY: ["inactivity_days"],
         Campaign.Trigger.DATE_ATTRIBUTE: ["date_attribute"],
         Campaign.Trigger.SEGMENT_ENTRY: ["trigger_segment"],
@@ -188,6 +197,8 @@ class CampaignForm(forms.ModelForm):
         self.initial.update({
             "nth_order": config.get("nth_order"),
             "exit_on_purchase_of_items": config.get("exit_on_purchase_of_items") is True,
+            "min_score": config.get("min_score"),
+            "max_score": config.get("max_score"),
             "inactivity_days": config.get("days", 90),
             "date_attribute": config.get("attribute", "birthday"),
             "trigger_segment": campaign.trigger_segment_id() if config else None,
@@ -230,6 +241,13 @@ class CampaignForm(forms.ModelForm):
                 config["nth_order"] = cleaned["nth_order"]
             if cleaned.get("exit_on_purchase_of_items"):
                 config["exit_on_purchase_of_items"] = True
+            low, high = cleaned.get("min_score"), cleaned.get("max_score")
+            if low is not None and high is not None and low > high:
+                self.add_error("max_score", _("The highest score is below the lowest: no "
+                                              "event would start the journey."))
+            else:
+                config.update({key: value for key, value in
+                               (("min_score", low), ("max_score", high)) if value is not None})
         elif trigger == Campaign.Trigger.INACTIVITY:
             config["days"] = require("inactivity_days")
         elif trigger == Campaign.Trigger.DATE_ATTRIBUTE:

@@ -37,6 +37,8 @@ _VARIABLES = [
     ("site_url", _("the shop's address")),
     ("company.name", _("the company's name (from the layout)")),
     ("company.address", _("the company's postal address (from the layout)")),
+    ("company.contact_url", _("the service team's contact page or address (the "
+                              "SERVICE_CONTACT_URL setting)")),
     ("campaign.name", _("the campaign's name")),
     ("loyalty.balance", _("points balance")),
     ("loyalty.tier", _("loyalty tier")),

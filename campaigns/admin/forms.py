@@ -106,6 +106,10 @@ KNOWN_EVENT_TYPES = [
     ("cart.updated", _("a cart was changed")),
     ("product.viewed", _("a product was viewed")),
     ("product.reorder_due", _("a product is due for reorder (its usual interval has passed)")),
+    ("survey.promoter", _("a survey answer from a promoter (NPS 9-10)")),
+    ("survey.detractor", _("a survey answer from a detractor (NPS 0-6, CSAT 1-2)")),
+    ("referral.joined", _("a friend the customer referred joined")),
+    ("referral.rewarded", _("the customer got a referral reward")),
     # Lazy, so each page shows the stage in the marketer's language.
     *((f"lifecycle.{stage.value}", lazy(lambda stage: gettext(
         "became %(stage)s (nightly lifecycle scoring)") % {"stage": str(stage.label).lower()},

@@ -116,7 +116,7 @@ class CampaignAdmin(CampaignResultsMixin, admin.ModelAdmin):
                                    "classes": ["cp-overview"]}),
         (gettext_lazy("Trigger"), {
             "fields": ["trigger", "trigger_event_type", "nth_order", "exit_on_purchase_of_items",
-                       "entry_key",
+                       "min_score", "max_score", "entry_key",
                        "inactivity_days", "date_attribute", "first_run", "every_days",
                        "trigger_segment", "share", "exit_events", "exit_events_other",
                        "entry_help"],

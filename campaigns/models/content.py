@@ -92,7 +92,8 @@ class EmailLayout(TimestampedModel):
     @property
     def company(self) -> dict:
         return {"name": self.company_name or settings.COMPANY_NAME,
-                "address": self.company_address or settings.COMPANY_ADDRESS}
+                "address": self.company_address or settings.COMPANY_ADDRESS,
+                "contact_url": settings.SERVICE_CONTACT_URL}
 
 
 class MessageTemplate(TimestampedModel):

@@ -10,6 +10,11 @@ from .base import TimestampedModel
 from .content import MessageTemplate
 from .segments import Segment
 
+# Event triggers: only events whose properties' "score" lies in this range start the
+# journey (services.planning reads it in SQL; a score that is not a number never matches).
+SCORE_KEYS = ("min_score", "max_score")
+SCORE_LIMIT = 1_000_000
+
 
 class Campaign(TimestampedModel):
     class Status(models.TextChoices):
@@ -134,6 +139,31 @@ class Campaign(TimestampedModel):
             raise ValidationError({"trigger_config": _(
                 'Name the date attribute, e.g. {"attribute": "birthday"}.')})
         self._clean_exit_on_purchase(config)
+        self._clean_score_range(config)
+
+    def _clean_score_range(self, config: dict) -> None:
+        """"min_score" / "max_score": only events whose properties hold a score in the
+        range start the journey (e.g. survey.promoter with NPS 10 only). Whole numbers,
+        for event triggers, the least no greater than the most."""
+        given = [key for key in SCORE_KEYS if key in config]
+        if not given:
+            return
+        if self.trigger != self.Trigger.EVENT:
+            raise ValidationError({"trigger_config": _(
+                "A score range needs an event trigger whose events carry a score, e.g. "
+                "survey.promoter or survey.detractor.")})
+        for key in given:
+            value = config[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not (
+                    -SCORE_LIMIT <= value <= SCORE_LIMIT):
+                raise ValidationError({"trigger_config": _(
+                    "\"%(key)s\" is a whole number, e.g. {\"min_score\": 9, "
+                    "\"max_score\": 10}.") % {"key": key}})
+        low, high = config.get("min_score"), config.get("max_score")
+        if low is not None and high is not None and low > high:
+            raise ValidationError({"trigger_config": _(
+                "The lowest score (%(low)d) is above the highest (%(high)d): no event "
+                "would start the journey.") % {"low": low, "high": high}})
 
     def _clean_exit_on_purchase(self, config: dict) -> None:
         """"exit_on_purchase_of_items": the journey ends when the customer buys a product

@@ -17,6 +17,10 @@ class SurveyResponse(models.Model):
     SCALES = {Kind.NPS: (0, 10), Kind.CSAT: (1, 5), Kind.CES: (1, 7)}
     # Answers at or below these scores are detractors: the service team follows them up.
     DETRACTOR_MAX = {Kind.NPS: 6, Kind.CSAT: 2}
+    # Answers at or above these are promoters, who are asked to invite a friend. Only NPS
+    # asks "would you recommend us?"; a satisfied CSAT or an easy CES answer is not a
+    # promise to recommend, so they have no promoters.
+    PROMOTER_MIN = {Kind.NPS: 9}
 
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
                                  related_name="survey_responses")
@@ -56,6 +60,15 @@ class SurveyResponse(models.Model):
     @property
     def is_detractor(self) -> bool:
         return self.is_detractor_score(self.kind, self.score)
+
+    @classmethod
+    def is_promoter_score(cls, kind: str, score: int) -> bool:
+        floor = cls.PROMOTER_MIN.get(kind)
+        return floor is not None and score >= floor
+
+    @property
+    def is_promoter(self) -> bool:
+        return self.is_promoter_score(self.kind, self.score)
 
 
 class DetractorAnswer(SurveyResponse):

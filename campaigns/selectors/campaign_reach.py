@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from campaigns.models import Campaign, Customer, Event, SegmentMembership
-from campaigns.services.planning import schedule_occurrences
+from campaigns.services.planning import events_in_score_range, schedule_occurrences
 
 
 @dataclass(frozen=True)
@@ -141,10 +141,11 @@ def campaign_reach_at_once(*, campaign: Campaign, now: dt.datetime) -> Reach:
         return _date_attribute(campaign, now)
     if campaign.status == Campaign.Status.PAUSED and campaign.trigger_event_type:
         # Events during the pause are planned on resume (those past the deadline expire).
-        count = Event.objects.filter(
+        config = campaign.trigger_config if isinstance(campaign.trigger_config, dict) else {}
+        count = events_in_score_range(Event.objects.filter(
             type=campaign.trigger_event_type, id__gt=campaign.event_watermark,
             occurred_at__lte=now,
-        ).values("customer_id").distinct().count()
+        ), config).values("customer_id").distinct().count()
         return Reach(count, ngettext(
             "Up to %(count)d customer had a %(type)s event while the campaign was paused and "
             "would enter it now.",

@@ -17,10 +17,12 @@ from campaigns.models import (
     Segment, SegmentMembership, Subscription, Suppression, Topic,
 )
 from campaigns.services.consent import country_policies_current, email_hash, legal_ground
-from campaigns.services.planning import schedule_occurrences, weighted_draw
+from campaigns.services.planning import EventScore, schedule_occurrences, weighted_draw
 from campaigns.services.subscriptions import subscription_pending_customers
 
-from .journey_words import consent_detail_words, day_words, event_words, reason_words, when
+from .journey_words import (
+    consent_detail_words, day_words, event_words, reason_words, score_range_words, when,
+)
 
 # The most queries one explanation reads (tests hold it): campaigns, their steps, the
 # entries, the latest entries' messages and their logs, segments and memberships, the
@@ -94,8 +96,10 @@ def _facts_load(customer: Customer, campaigns: list[Campaign], *, now, zone) -> 
     types = {c.trigger_event_type for c in campaigns if c.trigger == Campaign.Trigger.EVENT}
     for campaign in campaigns:
         types.update(t for t in (campaign.exit_event_types or []) if isinstance(t, str))
+    # With each event's score, for triggers with a score range (None: not a number).
     events = list(Event.objects.filter(customer=customer, type__in=types)
-                  .order_by("-occurred_at", "-id").values_list("id", "type", "occurred_at")
+                  .annotate(score=EventScore("properties"))
+                  .order_by("-occurred_at", "-id").values_list("id", "type", "occurred_at", "score")
                   [:EVENT_LIMIT]) if types else []
     subscriptions = dict(Subscription.objects.filter(customer=customer)
                          .values_list("topic", "subscribed"))
@@ -236,7 +240,7 @@ def _left_words(campaign, entry, facts) -> str:
     zone = facts.zone
     if entry.exit_reason == "exit_event":
         exits = set(campaign.exit_event_types or [])
-        leaving = [(t, at) for _, t, at in facts.events if t in exits
+        leaving = [(t, at) for _, t, at, _score in facts.events if t in exits
                    and entry.triggered_at < at <= (entry.finished_at or facts.now)]
         if leaving:
             event_type, at = min(leaving, key=lambda row: row[1])
@@ -352,7 +356,14 @@ def _why_not_event(campaign: Campaign, facts: _Facts) -> JourneyExplanation:
         return _not_in(campaign, _(
             "Not in the audience: their order number %(nth)d was placed before the campaign "
             "was switched on.") % {"nth": nth})
-    latest = next(((pk, at) for pk, t, at in facts.events if t == event_type), None)
+    config = campaign.trigger_config if isinstance(campaign.trigger_config, dict) else {}
+    scores = score_range_words(config)
+    latest = next(((pk, at) for pk, t, at, score in facts.events
+                   if t == event_type and _score_in_range(score, config)), None)
+    if latest is None and scores and any(t == event_type for _, t, _at, _s in facts.events):
+        return _not_in(campaign, _("Not in the audience: it starts with %(event)s, "
+                                   "%(scores)s; theirs so far had other scores.") % {
+            "event": event_words(event_type), "scores": scores})
     if latest is None:
         if event_type == "purchase":
             return _not_in(campaign, _("Not in the audience: no order yet."))
@@ -373,6 +384,16 @@ def _why_not_event(campaign: Campaign, facts: _Facts) -> JourneyExplanation:
         "Not in the audience: their latest %(event)s, on %(when)s, came before the campaign "
         "was switched on; the campaign reacts to new ones only.") % {
         "event": event_words(event_type), "when": when(at, zone)})
+
+
+def _score_in_range(score, config: dict) -> bool:
+    """As the planner reads a trigger's "min_score" / "max_score" (services.planning)."""
+    low, high = config.get("min_score"), config.get("max_score")
+    if low is None and high is None:
+        return True
+    if score is None:
+        return False
+    return (low is None or score >= low) and (high is None or score <= high)
 
 
 def _why_not_inactivity(campaign: Campaign, facts: _Facts) -> JourneyExplanation:

@@ -29,6 +29,10 @@ def event_words(event_type: str) -> str:
         "checkout.started": _("a started checkout"), "cart.updated": _("a changed cart"),
         "product.viewed": _("a viewed product"),
         "product.reorder_due": _("a product due for reorder"),
+        "survey.promoter": _("a promoter's survey answer (NPS 9-10)"),
+        "survey.detractor": _("a detractor's survey answer (NPS 0-6, CSAT 1-2)"),
+        "referral.joined": _("a referred friend joining"),
+        "referral.rewarded": _("a referral reward"),
     }
     if event_type in known:
         return known[event_type]
@@ -36,6 +40,25 @@ def event_words(event_type: str) -> str:
         return _("becoming “%(stage)s” in the nightly scoring") % {
             "stage": event_type.split(".", 1)[1].replace("_", " ")}
     return _("a “%(type)s” event") % {"type": event_type}
+
+
+def score_range_words(config: dict) -> str:
+    """An event trigger's score range, e.g. "score 9 to 10", "score 3 or less"; "" for
+    none (or settings that are not whole numbers, as a refused form may re-show)."""
+    def whole(key):
+        value = config.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    low, high = whole("min_score"), whole("max_score")
+    if low is not None and high is not None:
+        if low == high:
+            return _("score %(score)d only") % {"score": low}
+        return _("score %(low)d to %(high)d") % {"low": low, "high": high}
+    if low is not None:
+        return _("score %(low)d or more") % {"low": low}
+    if high is not None:
+        return _("score %(high)d or less") % {"high": high}
+    return ""
 
 
 def best_hour_words(step) -> str:

@@ -26,6 +26,7 @@ from campaigns.models import (
     MessageTemplate,
     Order,
     Purpose,
+    ReferralProgram,
     Segment,
     TemplateTranslation,
     Topic,
@@ -36,7 +37,12 @@ from campaigns.services.demo_catalogue import (
 )
 from campaigns.services.demo_history import history_load
 from campaigns.services.reorder import reorder_intervals_learn
-from campaigns.starters import ABANDONED_CART_PRIORITY, BROWSE_PRIORITY, REORDER_PRIORITY
+from campaigns.services.surveys import DETRACTOR_EVENT, PROMOTER_EVENT
+from campaigns.starters import (
+    ABANDONED_CART_PRIORITY, BROWSE_PRIORITY, DETRACTOR_FOLLOWUP_PRIORITY,
+    PROMOTER_INVITE_PRIORITY, REFERRAL_REWARD_PRIORITY, REFERRAL_REWARDED_EVENT,
+    REORDER_PRIORITY,
+)
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 SEED = 20260302
@@ -105,6 +111,7 @@ def demo_load(*, customers: int = 200, history: bool = False) -> dict:
     now = clock.now()
     with transaction.atomic():
         created = {"frequency_policies": _policy_load()}
+        created["referral_programs"] = _referral_program_load()
         created["country_policies"] = _country_policies_load()
         created["segments"] = _segments_load()
         created.update(_journeys_load(now=now))
@@ -183,6 +190,17 @@ def _policy_load() -> int:
         name="Default", max_per_day=1, max_per_week=3,
         quiet_hours_start=dt.time(21, 0), quiet_hours_end=dt.time(8, 0),
     )
+    return 1
+
+
+def _referral_program_load() -> int:
+    """The demo's referral programme: points for both sides, no refund window (rewards on
+    the first order, at the next tick). An existing programme is left alone."""
+    if ReferralProgram.objects.exists():
+        return 0
+    ReferralProgram.objects.create(
+        active=True, reward_kind=ReferralProgram.RewardKind.POINTS, referrer_points=500,
+        friend_points=250, refund_window_days=0, hold_until_window_passes=False)
     return 1
 
 
@@ -308,6 +326,29 @@ JOURNEYS = [
             {"kind": JourneyStep.Kind.SEND, "content": "browse_abandonment"},
         ],
     },
+    # Word of mouth (campaigns/starters.py has the same as starters): a promoter's survey
+    # answer brings the invitation to refer a friend, a referral reward its email to
+    # each side, a detractor's answer the service team's follow-up.
+    {
+        "slug": "detractor-followup", "name": "Detractor follow-up",
+        "priority": DETRACTOR_FOLLOWUP_PRIORITY, "trigger_event_type": DETRACTOR_EVENT,
+        "entry_key": Campaign.EntryKey.EVENT, "reentry_cooldown": 30 * DAY, "deadline": 2 * DAY,
+        "steps": [{"kind": JourneyStep.Kind.SEND, "content": "detractor_followup",
+                   "topic": Topic.SURVEYS}],
+    },
+    {
+        "slug": "referral-reward", "name": "Referral reward", "priority": REFERRAL_REWARD_PRIORITY,
+        "trigger_event_type": REFERRAL_REWARDED_EVENT, "entry_key": Campaign.EntryKey.EVENT,
+        "deadline": 3 * DAY,
+        "steps": [{"kind": JourneyStep.Kind.SEND, "content": "referral_reward",
+                   "topic": Topic.LOYALTY}],
+    },
+    {
+        "slug": "promoter-invite", "name": "Promoter: invite a friend",
+        "priority": PROMOTER_INVITE_PRIORITY, "trigger_event_type": PROMOTER_EVENT,
+        "entry_key": Campaign.EntryKey.EVENT, "reentry_cooldown": 90 * DAY, "deadline": 3 * DAY,
+        "steps": [{"kind": JourneyStep.Kind.SEND, "content": "promoter_invite"}],
+    },
     {
         "slug": "win-back", "name": "Win-back (90 days without an order)", "priority": 40,
         "trigger": Campaign.Trigger.INACTIVITY, "trigger_event_type": "",
@@ -326,7 +367,10 @@ _TEMPLATE_NAMES = {"welcome": "Welcome", "survey": "Post-purchase survey (NPS)",
                    "winback_reminder": "Win-back reminder",
                    "points_expiring": "Points about to expire",
                    "abandoned_cart": "Abandoned cart", "abandoned_cart_reminder": "Abandoned cart reminder",
-                   "browse_abandonment": "Browse abandonment", "reorder": "Time to reorder"}
+                   "browse_abandonment": "Browse abandonment", "reorder": "Time to reorder",
+                   "promoter_invite": "Promoter: invite a friend",
+                   "referral_reward": "Referral reward",
+                   "detractor_followup": "Detractor follow-up"}
 
 
 def _journeys_load(*, now: dt.datetime) -> dict:

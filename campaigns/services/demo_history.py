@@ -15,6 +15,7 @@ from campaigns.models import (
     Campaign, Customer, Enrollment, JourneyStep, Message, MessageLog, MessageTemplate,
     StepVariant, SurveyResponse, TemplateTranslation,
 )
+from campaigns.services.demo_referrals import referrals_load
 from campaigns.services.planning import holdout_draw, weighted_draw
 from campaigns.services.rfm import LifecycleThresholds, customers_score, stage_expression
 from campaigns.services.snapshots import metric_snapshots_build
@@ -29,6 +30,10 @@ WINBACK_DAYS = 90
 WINBACK_REMINDER = dt.timedelta(days=14)
 SURVEY_WAIT = dt.timedelta(days=3)
 SURVEY_COOLDOWN = dt.timedelta(days=30)
+# The answers' own journeys: a promoter's invitation to refer a friend (at most once in
+# 90 days), a detractor's follow-up by the service team (once in 30 days).
+ANSWER_JOURNEYS = {"promoter-invite": dt.timedelta(days=90),
+                   "detractor-followup": dt.timedelta(days=30)}
 # The A/B test on the win-back's first email: the control and a shorter subject.
 VARIANT_TEMPLATE = "Win-back offer (short subject)"
 VARIANT_SUBJECTS = {"en": "A little something for you", "sv": "En liten present till dig",
@@ -46,7 +51,8 @@ def history_load(*, people: list[dict], now: dt.datetime, new_campaigns: bool) -
     if not people:
         return counts
     campaigns = {c.slug: c for c in Campaign.objects.filter(
-        slug__in=["welcome", "post-purchase-survey", "surprise-bonus", "win-back"])}
+        slug__in=["welcome", "post-purchase-survey", "surprise-bonus", "win-back",
+                  *ANSWER_JOURNEYS])}
     steps = {(s.campaign_id, s.position): s
              for s in JourneyStep.objects.filter(campaign__in=campaigns.values())
              .prefetch_related("variants")}
@@ -55,6 +61,7 @@ def history_load(*, people: list[dict], now: dt.datetime, new_campaigns: bool) -
     for person in people:
         story.customer(person, campaigns)
     counts.update(story.save())
+    counts.update(referrals_load(people=people, invites=story.invites, now=now))
     _lifecycle_load(people=people, now=now)
     oldest = min(p["customer"].signed_up_at for p in people).astimezone(dt.timezone.utc).date()
     metric_snapshots_build(now=now, since=min(oldest, now.date()))
@@ -96,12 +103,17 @@ class _Story:
         self.steps = steps
         self.subjects = subjects
         self.enrollments: list[tuple[Enrollment, list[dict]]] = []
+        # (customer, sent at) of each invitation to refer a friend that went out.
+        self.invites: list[tuple[Customer, dt.datetime]] = []
+        self.campaigns: dict = {}
+        self._last_answer_journey: dict = {}
 
     def customer(self, person: dict, campaigns: dict) -> None:
         customer = person["customer"]
         if customer.signed_up_at >= self.live_from:
             return  # a fresh signup: the live welcome journey takes care of them
         rng = random.Random(f"{SEED}-{customer.external_id}")
+        self.campaigns = campaigns
         orders = person["orders"]
         consent = person["consent"]
         if "welcome" in campaigns:
@@ -190,6 +202,7 @@ class _Story:
                                  consent=consent, rng=rng, opens=0.55, clicks=0.5)
             if message and message["clicked"]:
                 self._answers(message, rng)
+                self._answer_journey(customer, message, consent, rng)
 
     def _answers(self, message: dict, rng) -> None:
         """NPS, then often CSAT and CES; the shop gets a little better over the year."""
@@ -211,6 +224,32 @@ class _Story:
         if rng.random() < 0.65:
             message["answers"].append(("ces", min(7, max(1, round(rng.gauss(5.0 + 0.8 * progress, 1.2)))),
                                        answered + dt.timedelta(seconds=80)))
+
+    def _answer_journey(self, customer, message: dict, consent, rng) -> None:
+        """An NPS answer of 9-10 starts the invitation to refer a friend, one of 0-6 the
+        service team's follow-up (the survey.promoter / survey.detractor journeys)."""
+        nps = next(((score, at) for kind, score, at in message["answers"] if kind == "nps"), None)
+        if nps is None:
+            return
+        score, answered = nps
+        slug = ("promoter-invite" if score >= 9 else "detractor-followup" if score <= 6
+                else None)
+        campaign = self.campaigns.get(slug)
+        # Two days back at least, so the email and its opens lie in the past too.
+        if campaign is None or answered >= self.now - 2 * LIVE_WINDOW:
+            return
+        last = self._last_answer_journey.get((slug, customer.pk))
+        if last is not None and answered < last + ANSWER_JOURNEYS[slug]:
+            return
+        self._last_answer_journey[(slug, customer.pk)] = answered
+        enrollment, messages = self._enroll(
+            campaign, customer, key=f"event:demo-{slug}-{answered:%Y%m%dT%H%M%S}", at=answered)
+        sent = self._send(enrollment, messages, customer, position=0, consent=consent, rng=rng,
+                          due=answered + dt.timedelta(minutes=2), opens=0.6, clicks=0.35)
+        if sent is not None and slug == "promoter-invite":
+            sent["referral_invite"] = True
+            if sent["sent_at"] is not None:
+                self.invites.append((customer, sent["sent_at"]))
 
     def _bonus(self, campaign, customer, third, consent, rng) -> None:
         if third.placed_at >= self.live_from:
@@ -269,6 +308,7 @@ class _Story:
                     subject=self._subject(m["template_id"], customer) if sent else "",
                     locale=customer.locale if sent else "",
                     attempts=1 if sent else 0, deferrals=sum(1 for log in m["logs"] if log[0] == "deferred"),
+                    referral_invite=m.get("referral_invite", False),
                 )))
         Message.objects.bulk_create([message for _, message in rows], batch_size=500)
         logs, answers = [], []

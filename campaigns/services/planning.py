@@ -9,7 +9,7 @@ import datetime as dt
 import hashlib
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, F, FloatField, Func, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils.dateparse import parse_datetime
 
@@ -188,11 +188,45 @@ def _nth_order_entries(rows: list[dict]) -> list[dict]:
     }.values())
 
 
+class EventScore(Func):
+    """An event's `properties.score` as a number, NULL when it is missing or not a JSON
+    number (a text "10" or a list never passes a score range). Read in the planner's one
+    query: SQLite's json_type / json_extract, PostgreSQL's jsonb_typeof / ->>."""
+
+    output_field = FloatField()
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return (f"(CASE WHEN json_type({column}, '$.score') IN ('integer', 'real') "
+                f"THEN json_extract({column}, '$.score') END)", [*params, *params])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return (f"(CASE WHEN jsonb_typeof({column} -> 'score') = 'number' "
+                f"THEN ({column} ->> 'score')::double precision END)", [*params, *params])
+
+
+def events_in_score_range(events, config: dict):
+    """The events whose score lies in the trigger's "min_score" / "max_score" (both
+    included); all of them when the trigger sets neither."""
+    low, high = config.get("min_score"), config.get("max_score")
+    if low is None and high is None:
+        return events
+    events = events.alias(trigger_score=EventScore("properties"))
+    if low is not None:
+        events = events.filter(trigger_score__gte=low)
+    if high is not None:
+        events = events.filter(trigger_score__lte=high)
+    return events
+
+
 def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     new_events = Event.objects.filter(
         type=campaign.trigger_event_type, id__gt=campaign.event_watermark
     )
-    candidates = new_events.filter(occurred_at__lte=now)
+    candidates = events_in_score_range(new_events.filter(occurred_at__lte=now),
+                                       campaign.trigger_config or {})
     nth_order = campaign.trigger_config.get("nth_order")
     if nth_order:
         # Only the customer's Nth order triggers (e.g. a bonus on the 3rd purchase). Any

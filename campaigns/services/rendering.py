@@ -46,7 +46,8 @@ def template_layout(template) -> EmailLayout | None:
 def layout_parts(layout: EmailLayout | None) -> tuple[templating.Layout | None, dict]:
     """(what of the layout goes into the source, the `company` data templates read)."""
     if layout is None:
-        return None, {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS}
+        return None, {"name": settings.COMPANY_NAME, "address": settings.COMPANY_ADDRESS,
+                      "contact_url": settings.SERVICE_CONTACT_URL}
     company = layout.company
     # Made once per layout instance: the sender's batch shares one per template.
     spec = getattr(layout, "_spec", None)

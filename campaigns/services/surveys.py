@@ -1,4 +1,5 @@
-"""Survey answers from the one-click links in survey emails, and detractor follow-up."""
+"""Survey answers from the one-click links in survey emails; detractor follow-up and
+promoters' invitations start from the events the answers emit."""
 from django.db import transaction
 
 from campaigns import clock
@@ -7,6 +8,8 @@ from campaigns.models import Event, Message, SurveyResponse
 
 # The event a detractor answer emits: an event-triggered campaign can follow it up.
 DETRACTOR_EVENT = "survey.detractor"
+# The event a promoter's answer emits (NPS 9-10): a journey can invite them to refer a friend.
+PROMOTER_EVENT = "survey.promoter"
 COMMENT_MAX = 2000
 
 
@@ -20,7 +23,8 @@ def survey_answer(*, message: Message, kind: str, score: int, comment: str = "")
     Idempotent per (message, kind): a second answer replaces the first instead of counting
     twice. The message fixes the customer, so a token cannot answer for anyone else.
     An answer that is (or becomes) a detractor's emits one `survey.detractor` event per
-    answer and reopens it for the service team if it had been handled.
+    answer and reopens it for the service team if it had been handled; one that is (or
+    becomes) a promoter's (NPS 9-10) emits one `survey.promoter` event per answer.
     """
     if kind not in SurveyResponse.SCALES:
         raise SurveyAnswerInvalid(f"There is no survey question of kind {kind!r}.")
@@ -36,6 +40,7 @@ def survey_answer(*, message: Message, kind: str, score: int, comment: str = "")
                       "comment": comment, "answered_at": now, "updated_at": now},
         )
         was_detractor = not created and response.is_detractor
+        was_promoter = not created and response.is_promoter
         if not created:
             response.score, response.updated_at = score, now
             if comment:
@@ -46,16 +51,20 @@ def survey_answer(*, message: Message, kind: str, score: int, comment: str = "")
                 fields += ["handled_at", "handled_by"]
             response.save(update_fields=fields)
         if response.is_detractor and not was_detractor:
-            _detractor_event_emit(response=response, message=message, now=now)
+            _answer_event_emit(DETRACTOR_EVENT, response=response, message=message, now=now)
+        if response.is_promoter and not was_promoter:
+            _answer_event_emit(PROMOTER_EVENT, response=response, message=message, now=now)
     return response
 
 
-def _detractor_event_emit(*, response: SurveyResponse, message: Message, now) -> None:
-    # One event per answer (the event id is unique): flipping 3 -> 9 -> 2 does not
-    # start a second follow-up. No comment in the properties: it is free text.
+def _answer_event_emit(event_type: str, *, response: SurveyResponse, message: Message,
+                       now) -> None:
+    # One event of each type per answer (the event id is unique): flipping 3 -> 9 -> 2
+    # does not start a second follow-up, nor 9 -> 5 -> 10 a second invitation. No comment
+    # in the properties: it is free text.
     Event.objects.get_or_create(
-        event_id=f"crm:{DETRACTOR_EVENT}:{response.pk}",
-        defaults={"customer_id": response.customer_id, "type": DETRACTOR_EVENT,
+        event_id=f"crm:{event_type}:{response.pk}",
+        defaults={"customer_id": response.customer_id, "type": event_type,
                   "occurred_at": now, "received_at": now,
                   "properties": {"kind": response.kind, "score": response.score,
                                  "campaign": message.campaign.slug,

@@ -115,7 +115,8 @@ SAMPLE_CONTEXT = {
         "attributes": {},
     },
     "site_url": "https://shop.example.com",
-    "company": {"name": "Nordic Goods AB", "address": "Storgatan 1, 111 22 Stockholm"},
+    "company": {"name": "Nordic Goods AB", "address": "Storgatan 1, 111 22 Stockholm",
+                "contact_url": "https://shop.example.com/contact"},
     "campaign": {"name": "Welcome"},
     "unsubscribe_url": "https://shop.example.com/u/sample-token",
     # Present only in some journeys (an order-triggered survey, a reward step); the
@@ -153,6 +154,10 @@ SAMPLE_CONTEXT = {
     "in_segment": _sample_in_segment,
     # A callable, as at send: recommendations(4) or recommendations(4, strategy="top").
     "recommendations": sample_recommendations,
+    # The customer's referral link and friends (R1: services.referral_context builds the
+    # real ones per send group).
+    "referral": {"url": "https://shop.example.com/r/K7QXM2PA9T", "code": "K7QXM2PA9T",
+                 "count": 2, "rewarded_points": 1000},
     "survey": {
         "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],
         "followup_url": "https://shop.example.com/s/sample/more",

@@ -85,6 +85,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 COMPANY_NAME = env("COMPANY_NAME", default="Nordic Goods AB")
 COMPANY_ADDRESS = env("COMPANY_ADDRESS", default="Storgatan 1, 111 22 Stockholm, Sweden")
+# Where a customer reaches the service team (a page or a mailto: link): templates read it
+# as {{ company.contact_url }}, e.g. the detractor follow-up's "talk to us" button.
+SERVICE_CONTACT_URL = env("SERVICE_CONTACT_URL", default=f"{SITE_URL}/")
 # Double opt-in (GD-9): the public subscription page always confirms by email; consent
 # from these sources (e.g. "api,import") is confirmed too, even when the shop verified it.
 DOUBLE_OPT_IN_SOURCES = env.list("DOUBLE_OPT_IN_SOURCES", default=[])

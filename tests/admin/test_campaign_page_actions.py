@@ -99,7 +99,8 @@ def _trigger_for(key: str, campaign: Campaign, clock) -> None:
     customer = CustomerFactory(attributes={"birthday": "1990-03-03"})
     kinds = {"welcome": "signup", "survey": "purchase", "at_risk": "lifecycle.at_risk",
              "abandoned_cart": "checkout.started", "browse_abandonment": "product.viewed",
-             "reorder": "product.reorder_due"}
+             "reorder": "product.reorder_due", "promoter_invite": "survey.promoter",
+             "referral_reward": "referral.rewarded", "detractor_followup": "survey.detractor"}
     if key in kinds:
         kind = kinds[key]
         EventFactory(customer=customer, type=kind, occurred_at=clock.now)

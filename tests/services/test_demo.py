@@ -57,7 +57,7 @@ def test_the_command_reports_what_it_added_and_then_that_nothing_was_needed(froz
     call_command("seed_demo", "--customers", "10", "--force")
 
     first, second = capsys.readouterr().out.strip().splitlines()
-    assert "customers: 10" in first and "campaigns: 9" in first
+    assert "customers: 10" in first and "campaigns: 12" in first
     assert second == "Demo data is already there: nothing added."
 
 
@@ -226,8 +226,9 @@ def test_the_lifecycle_and_product_journeys_are_active_and_their_texts_are_valid
 
     journeys = Campaign.objects.filter(status=Campaign.Status.ACTIVE).order_by("-priority")
     assert list(journeys.values_list("slug", flat=True)) == [
-        "welcome", "post-purchase-survey", "abandoned-cart", "surprise-bonus",
-        "time-to-reorder", "browse-abandonment", "win-back"]
+        "welcome", "detractor-followup", "referral-reward", "post-purchase-survey",
+        "abandoned-cart", "promoter-invite", "surprise-bonus", "time-to-reorder",
+        "browse-abandonment", "win-back"]
     translations = TemplateTranslation.objects.all()
     assert translations.filter(template__steps__campaign__slug="abandoned-cart").exists()
     for translation in translations:

@@ -104,7 +104,8 @@ class TestErase:
         assert customer.best_hour is None  # learned from their behaviour: it goes too
         assert customer.external_id == f"erased-{customer.pk}"
         assert (customer.order_count, Order.objects.get().amount) == (0, 499)
-        assert Event.objects.filter(customer=customer).count() == 3
+        # The shop's three, and the survey.promoter event of the NPS 9 answer.
+        assert Event.objects.filter(customer=customer).count() == 4
         assert Message.objects.get(customer=customer).state == "sent"
         assert SurveyResponse.objects.get().score == 9
         assert not SegmentMembership.objects.exists()
@@ -113,7 +114,7 @@ class TestErase:
         assert Suppression.objects.get().reason == "erased"
         assert (record.kind, record.actor, record.customer_id) == ("erasure", "command",
                                                                     customer.pk)
-        assert record.counts["events"] == 3 and record.counts["survey_comments"] == 1
+        assert record.counts["events"] == 4 and record.counts["survey_comments"] == 1
         # The referrals stay counted (one made, one received), without the link.
         assert not ReferralCode.objects.exists()
         assert ReferralClick.objects.get().code is None

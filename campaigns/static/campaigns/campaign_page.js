@@ -5,14 +5,15 @@
 
   var TRIGGER_FIELDS = {
     // Only event triggers read the entry key; the others make their own (lapse, run, day).
-    event: ["trigger_event_type", "nth_order", "exit_on_purchase_of_items", "entry_key"],
+    event: ["trigger_event_type", "nth_order", "exit_on_purchase_of_items", "min_score",
+      "max_score", "entry_key"],
     inactivity: ["inactivity_days"],
     date_attribute: ["date_attribute"],
     segment_entry: ["trigger_segment"],
     schedule: ["first_run", "every_days", "trigger_segment", "share"]
   };
   var ALL_TRIGGER_FIELDS = ["trigger_event_type", "nth_order", "exit_on_purchase_of_items",
-    "entry_key", "inactivity_days",
+    "min_score", "max_score", "entry_key", "inactivity_days",
     "date_attribute", "trigger_segment", "first_run", "every_days", "share"];
   var KIND_FIELDS = {
     wait: ["wait_duration", "wait_until_local_time"],
