@@ -9,6 +9,7 @@ import datetime as dt
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, JourneyStep, Topic
+from campaigns.services.referral_rewards import REWARDED_EVENT
 from campaigns.services.surveys import DETRACTOR_EVENT, PROMOTER_EVENT
 
 DAY = dt.timedelta(days=1)
@@ -28,8 +29,6 @@ BROWSE_PRIORITY = 42
 DETRACTOR_FOLLOWUP_PRIORITY = 90
 REFERRAL_REWARD_PRIORITY = 85
 PROMOTER_INVITE_PRIORITY = 65
-# services.referral_rewards emits it, on each rewarded side ({"role", "points", "coupon"}).
-REFERRAL_REWARDED_EVENT = "referral.rewarded"
 
 _BUTTON = ('<p style="margin:24px 0;text-align:center;"><a href="{{ site_url }}" '
            'style="display:inline-block;padding:12px 24px;background-color:#2f4f4f;'
@@ -257,7 +256,7 @@ STARTERS = {
                      "first order is placed: the referrer that their friend joined, the "
                      "friend their welcome gift."),
         "campaign": {"name": _("Referral reward"), "trigger": Campaign.Trigger.EVENT,
-                     "trigger_event_type": REFERRAL_REWARDED_EVENT,
+                     "trigger_event_type": REWARDED_EVENT,
                      "entry_key": Campaign.EntryKey.EVENT,
                      "priority": REFERRAL_REWARD_PRIORITY, "deadline": 3 * DAY},
         "steps": [{"kind": JourneyStep.Kind.SEND, "message": {

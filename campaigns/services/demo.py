@@ -36,12 +36,12 @@ from campaigns.services.demo_catalogue import (
     catalogue_load, order_lines_draw, order_lines_load, recent_activity_load,
 )
 from campaigns.services.demo_history import history_load
+from campaigns.services.referral_rewards import REWARDED_EVENT
 from campaigns.services.reorder import reorder_intervals_learn
 from campaigns.services.surveys import DETRACTOR_EVENT, PROMOTER_EVENT
 from campaigns.starters import (
     ABANDONED_CART_PRIORITY, BROWSE_PRIORITY, DETRACTOR_FOLLOWUP_PRIORITY,
-    PROMOTER_INVITE_PRIORITY, REFERRAL_REWARD_PRIORITY, REFERRAL_REWARDED_EVENT,
-    REORDER_PRIORITY,
+    PROMOTER_INVITE_PRIORITY, REFERRAL_REWARD_PRIORITY, REORDER_PRIORITY,
 )
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
@@ -338,7 +338,7 @@ JOURNEYS = [
     },
     {
         "slug": "referral-reward", "name": "Referral reward", "priority": REFERRAL_REWARD_PRIORITY,
-        "trigger_event_type": REFERRAL_REWARDED_EVENT, "entry_key": Campaign.EntryKey.EVENT,
+        "trigger_event_type": REWARDED_EVENT, "entry_key": Campaign.EntryKey.EVENT,
         "deadline": 3 * DAY,
         "steps": [{"kind": JourneyStep.Kind.SEND, "content": "referral_reward",
                    "topic": Topic.LOYALTY}],
