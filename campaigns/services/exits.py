@@ -116,15 +116,19 @@ def _news_customers(campaign: Campaign, state: dict, *, now: dt.datetime) -> set
     floor = floors[-1]
     # Each part is one index range: new rows by id (the trailing floor), and rows whose
     # time passed into now since the last check (events and orders can come dated ahead).
-    parts = [Enrollment.objects.filter(campaign=campaign, state=Enrollment.State.ACTIVE,
-                                       id__gt=floor["enrollment"])]
+    # New enrollments of any campaign: a range of the primary key (by campaign, the
+    # database would read all of the campaign's enrollments).
+    parts = [Enrollment.objects.filter(id__gt=floor["enrollment"])]
     if campaign.exit_event_types:
         exit_events = Event.objects.filter(type__in=campaign.exit_event_types)
         parts += [exit_events.filter(id__gt=floor["event"]),
                   exit_events.filter(occurred_at__gt=checked_at, occurred_at__lte=now)]
     if (campaign.trigger_config or {}).get(EXIT_ON_PURCHASE_OF_ITEMS):
+        # Placed orders only: the index on their time is partial. An order dated ahead
+        # and cancelled before its time comes is left to the sweep.
         parts += [OrderLine.objects.filter(id__gt=floor["line"]),
-                  Order.objects.filter(placed_at__gt=checked_at, placed_at__lte=now)]
+                  Order.objects.filter(status=Order.Status.PLACED, placed_at__gt=checked_at,
+                                       placed_at__lte=now)]
     first, *rest = [part.order_by().values_list("customer_id") for part in parts]
     return {customer_id for (customer_id,) in first.union(*rest)}
 

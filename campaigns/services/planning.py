@@ -208,9 +208,12 @@ def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
         ).filter(nth_order_id__isnull=False, order__placed_at__lte=F("nth_placed_at"))
     fields = (["id", "customer_id", "nth_order_id", "nth_order_external_id", "nth_placed_at"]
               if nth_order else ["id", "customer_id", "occurred_at", "order__external_id"])
+    # One read says whether anything is new, the highest id (the next ceiling) and the
+    # first event not due yet: an idle tick stops here.
+    seen = new_events.aggregate(last=Max("id"), future=Min("id", filter=Q(occurred_at__gt=now)))
     created = 0
     last_id = campaign.event_watermark
-    while True:
+    while seen["last"] is not None:
         rows = list(candidates.filter(id__gt=last_id).order_by("id").values(*fields)[:PLAN_BATCH])
         if not rows:
             break
@@ -224,14 +227,15 @@ def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     # Move the watermark only up to what the previous tick had already seen (its
     # ceiling), and never past an event that is not due yet: every event is looked at by
     # two ticks, so one whose transaction committed late, behind a larger id, is not lost.
-    future = new_events.filter(occurred_at__gt=now).aggregate(first=Min("id"))["first"]
+    future = seen["future"]
     watermark = campaign.event_ceiling
     if future is not None:
         watermark = min(watermark, future - 1)
-    ceiling = new_events.aggregate(last=Max("id"))["last"] or campaign.event_watermark
-    Campaign.objects.filter(pk=campaign.pk).update(
-        event_ceiling=Greatest(F("event_ceiling"), Value(ceiling))
-    )
+    ceiling = seen["last"] or campaign.event_watermark
+    if ceiling > campaign.event_ceiling:  # an idle tick writes nothing here
+        Campaign.objects.filter(pk=campaign.pk).update(
+            event_ceiling=Greatest(F("event_ceiling"), Value(ceiling))
+        )
     if watermark > campaign.event_watermark:
         Campaign.objects.filter(pk=campaign.pk, event_watermark__lt=watermark).update(
             event_watermark=watermark
