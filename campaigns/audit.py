@@ -39,7 +39,7 @@ class Audited:
 
 AUDITED = [
     Audited(Campaign, exclude=("updated_at", "event_watermark", "event_ceiling",
-                               "planned_through")),
+                               "planned_through", "exit_watermark")),
     Audited(JourneyStep, parent="campaign"),
     Audited(StepVariant, parent="step"),
     Audited(MessageTemplate, exclude=("updated_at",)),

@@ -81,6 +81,11 @@ class Campaign(TimestampedModel):
     event_ceiling = models.BigIntegerField(default=0, editable=False)
     # For inactivity triggers: customers who lapsed up to this moment have been planned.
     planned_through = models.DateTimeField(null=True, blank=True, editable=False)
+    # The exit check's position (services/exits.py): when it last ran and last swept all
+    # active enrollments, and the largest ids of events, order lines and enrollments at
+    # its recent checks ({"checked_at", "swept_at", "marks": [{"at", "event", "line",
+    # "enrollment"}]}). Empty: the next check is a full one.
+    exit_watermark = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-priority", "name"]

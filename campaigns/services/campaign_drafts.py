@@ -79,7 +79,7 @@ def campaign_create_from_starter(*, key: str) -> Campaign:
 
 
 _NOT_COPIED = {"id", "name", "slug", "status", "created_at", "updated_at", "event_watermark",
-               "event_ceiling", "planned_through"}
+               "event_ceiling", "planned_through", "exit_watermark"}
 
 
 def campaign_duplicate(*, campaign: Campaign) -> Campaign:

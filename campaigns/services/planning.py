@@ -1,4 +1,4 @@
-"""Planning: new enrollments for every live campaign's trigger, and journey exits.
+"""Planning: new enrollments for every live campaign's trigger (exits: services.exits).
 
 Each trigger is a set-based scan of indexed facts past a per-campaign watermark, inserted
 with conflicts ignored: the unique (campaign, customer, entry key) makes a second tick,
@@ -9,21 +9,19 @@ import datetime as dt
 import hashlib
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, FloatField, Func, Max, Min, OuterRef, Q, Subquery, Value
+from django.db.models import F, FloatField, Func, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils.dateparse import parse_datetime
 
 from campaigns.models import (
-    Campaign, Customer, Enrollment, Event, EventLine, JourneyStep, Order, OrderLine,
-    SegmentMembership,
+    Campaign, Customer, Enrollment, Event, JourneyStep, Order, SegmentMembership,
 )
+# Exits live in services.exits; imported here for the callers of the planner's names.
+from campaigns.services.exits import enrollments_exit  # noqa: F401
 
 PLAN_BATCH = 5000
 # The event a time-to-reorder journey starts from (services.reorder emits it).
 REORDER_DUE = "product.reorder_due"
-# Trigger setting: the journey ends when the customer buys any product of its trigger
-# event's lines (a cart's, a viewed product, the product due for reorder).
-EXIT_ON_PURCHASE_OF_ITEMS = "exit_on_purchase_of_items"
 
 
 def campaign_is_live(campaign: Campaign, *, now: dt.datetime) -> bool:
@@ -244,9 +242,12 @@ def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
         ).filter(nth_order_id__isnull=False, order__placed_at__lte=F("nth_placed_at"))
     fields = (["id", "customer_id", "nth_order_id", "nth_order_external_id", "nth_placed_at"]
               if nth_order else ["id", "customer_id", "occurred_at", "order__external_id"])
+    # One read says whether anything is new, the highest id (the next ceiling) and the
+    # first event not due yet: an idle tick stops here.
+    seen = new_events.aggregate(last=Max("id"), future=Min("id", filter=Q(occurred_at__gt=now)))
     created = 0
     last_id = campaign.event_watermark
-    while True:
+    while seen["last"] is not None:
         rows = list(candidates.filter(id__gt=last_id).order_by("id").values(*fields)[:PLAN_BATCH])
         if not rows:
             break
@@ -260,14 +261,15 @@ def _plan_event_campaign(campaign: Campaign, *, now: dt.datetime) -> int:
     # Move the watermark only up to what the previous tick had already seen (its
     # ceiling), and never past an event that is not due yet: every event is looked at by
     # two ticks, so one whose transaction committed late, behind a larger id, is not lost.
-    future = new_events.filter(occurred_at__gt=now).aggregate(first=Min("id"))["first"]
+    future = seen["future"]
     watermark = campaign.event_ceiling
     if future is not None:
         watermark = min(watermark, future - 1)
-    ceiling = new_events.aggregate(last=Max("id"))["last"] or campaign.event_watermark
-    Campaign.objects.filter(pk=campaign.pk).update(
-        event_ceiling=Greatest(F("event_ceiling"), Value(ceiling))
-    )
+    ceiling = seen["last"] or campaign.event_watermark
+    if ceiling > campaign.event_ceiling:  # an idle tick writes nothing here
+        Campaign.objects.filter(pk=campaign.pk).update(
+            event_ceiling=Greatest(F("event_ceiling"), Value(ceiling))
+        )
     if watermark > campaign.event_watermark:
         Campaign.objects.filter(pk=campaign.pk, event_watermark__lt=watermark).update(
             event_watermark=watermark
@@ -455,55 +457,3 @@ def enrollments_plan(*, now: dt.datetime) -> int:
         if planner is not None and campaign_is_live(campaign, now=now):
             created += planner(campaign, now=now)
     return created
-
-
-def enrollments_exit(*, now: dt.datetime) -> int:
-    """End active enrollments whose customer did one of the campaign's exit events, or,
-    for a campaign with "exit_on_purchase_of_items", bought a product of the trigger
-    event's lines (a cart's items, the product viewed or due for reorder).
-
-    An enrollment that began with an order (one survey per order) ends only on exit
-    events about that order or about no order in particular (a refund of another order
-    leaves it alone); any other enrollment ends on any exit event after its trigger.
-    Only what happened strictly after the trigger counts: the trigger event itself, or
-    another one at the same instant (a shop sending cart.updated and checkout.started
-    together), never ends the journey it began.
-    """
-    exited = 0
-    changes = {"state": Enrollment.State.EXITED, "finished_at": now,
-               "exit_reason": "exit_event", "next_action_at": None}
-    for campaign in Campaign.objects.filter(status=Campaign.Status.ACTIVE):
-        active = Enrollment.objects.filter(campaign=campaign, state=Enrollment.State.ACTIVE)
-        if campaign.exit_event_types:
-            exit_events = Event.objects.filter(
-                customer_id=OuterRef("customer_id"),
-                type__in=campaign.exit_event_types,
-                occurred_at__gt=OuterRef("triggered_at"),
-                occurred_at__lte=now,
-            )
-            exited += active.filter(trigger_event__order__isnull=True).filter(
-                Exists(exit_events)).update(**changes)
-            exited += active.filter(trigger_event__order__isnull=False).filter(Exists(
-                exit_events.filter(Q(order__isnull=True) | Q(order_id=OuterRef("trigger_event__order_id")))
-            )).update(**changes)
-        if (campaign.trigger_config or {}).get(EXIT_ON_PURCHASE_OF_ITEMS):
-            exited += _exit_on_purchase_of_items(active, now=now)
-    return exited
-
-
-def _exit_on_purchase_of_items(active, *, now: dt.datetime) -> int:
-    """One UPDATE … WHERE EXISTS: the trigger event's lines (by their index on the event)
-    joined by sku to the customer's order lines placed after the trigger (by their index on
-    customer and time). Costs in proportion to the campaign's active enrollments."""
-    bought = OrderLine.objects.filter(
-        customer_id=OuterRef(OuterRef("customer_id")),
-        placed_at__gt=OuterRef(OuterRef("triggered_at")),
-        placed_at__lte=now,
-        sku=OuterRef("sku"),
-    )
-    lines_bought = EventLine.objects.filter(event_id=OuterRef("trigger_event_id")).filter(
-        Exists(bought))
-    changes = {"state": Enrollment.State.EXITED, "finished_at": now,
-               "exit_reason": "purchase_of_items", "next_action_at": None}
-    return active.filter(trigger_event__isnull=False).filter(Exists(lines_bought)).update(
-        **changes)
