@@ -57,47 +57,43 @@ def _active_at(moment: dt.datetime) -> tuple[int, int]:
                   .annotate(n=Count("customer_id", distinct=True)).values_list("referred", "n"))
 
 
-def _first_buyers(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
-    """`metrics.new_customers` for (referred, others): first placed order inside the period."""
-    firsts = (Order.objects.filter(status=Order.Status.PLACED).order_by().values("customer_id")
-              .annotate(first=Min("placed_at")).filter(first__gte=start, first__lt=end)
-              .values("customer_id"))
-    return _split(Customer.objects.filter(id__in=firsts)
-                  .annotate(referred=Exists(Referral.objects.filter(
-                      referred_id=OuterRef("pk"), status=COUNTED)))
-                  .order_by().values("referred").annotate(n=Count("pk"))
-                  .values_list("referred", "n"))
-
-
-def _retention(start: dt.datetime, end: dt.datetime) -> tuple:
-    at_start, at_end, new = _active_at(start), _active_at(end), _first_buyers(start, end)
-    return tuple(metrics._percent(at_end[i] - new[i], at_start[i]) for i in (0, 1))
-
-
-def _group_sums(rows) -> dict:
-    out = {}
-    for row in rows:
-        group = "referred" if row["referred"] else "others"
-        out[f"{group}_repeat_rate"] = metrics._percent(row["repeaters"], row["buyers"])
-        out[f"{group}_clv"] = (float(row["revenue"]) / row["buyers"]) if row["buyers"] else None
-    return out
-
-
-def _repeat_and_clv(end: dt.datetime) -> dict:
-    """`metrics.repeat_purchase_rate` and the historic `metrics.clv` as of `end`, per group,
-    in one query: the per-customer sums grouped again by the group (which the ORM cannot
-    group twice)."""
-    per_customer = (_placed_by_group().filter(placed_at__lt=end).order_by()
-                    .values("customer_id", "referred")
-                    .annotate(n=Count("id"), spent=Sum("amount")))
+def _buyers(start: dt.datetime, end: dt.datetime) -> dict:
+    """Per group (referred, others), from the customers with a placed order before `end`:
+    `buyers`, `repeaters` (two or more), `revenue`, and `new` (their first placed order in
+    [start, end): `metrics.new_customers`). One query: the per-customer sums grouped again
+    by the group (the ORM cannot group twice), the group decided once per customer."""
+    per_customer = (Order.objects.filter(status=Order.Status.PLACED, placed_at__lt=end)
+                    .order_by().values("customer_id")
+                    .annotate(n=Count("id"), spent=Sum("amount"), first=Min("placed_at")))
     sql, params = per_customer.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT t.referred, COUNT(*), SUM(CASE WHEN t.n >= 2 THEN 1 ELSE 0 END), SUM(t.spent) "
-            f"FROM ({sql}) t GROUP BY t.referred", params)
+            f"SELECT EXISTS(SELECT 1 FROM {Referral._meta.db_table} r "
+            "WHERE r.referred_id = t.customer_id AND r.status = %s) AS referred, "
+            "COUNT(*), SUM(CASE WHEN t.n >= 2 THEN 1 ELSE 0 END), SUM(t.spent), "
+            "SUM(CASE WHEN t.first >= %s THEN 1 ELSE 0 END) "
+            f"FROM ({sql}) t GROUP BY 1",
+            (COUNTED, connection.ops.adapt_datetimefield_value(start), *params))
         rows = cursor.fetchall()
-    return _group_sums([{"referred": bool(r), "buyers": b, "repeaters": rep or 0,
-                         "revenue": total or 0} for r, b, rep, total in rows])
+    groups = {True: {"buyers": 0, "repeaters": 0, "revenue": 0, "new": 0},
+              False: {"buyers": 0, "repeaters": 0, "revenue": 0, "new": 0}}
+    for referred, buyers, repeaters, revenue, new in rows:
+        groups[bool(referred)] = {"buyers": buyers, "repeaters": repeaters or 0,
+                                  "revenue": revenue or 0, "new": new or 0}
+    return groups
+
+
+def _buyer_figures(start: dt.datetime, end: dt.datetime) -> dict:
+    """Retention over [start, end) (`metrics.retention`), repeat purchase rate and historic
+    CLV at `end` (`metrics.repeat_purchase_rate`, `metrics.clv`), per group."""
+    at_start, at_end, groups = _active_at(start), _active_at(end), _buyers(start, end)
+    out = {}
+    for i, (name, referred) in enumerate((("referred", True), ("others", False))):
+        group = groups[referred]
+        out[f"{name}_retention"] = metrics._percent(at_end[i] - group["new"], at_start[i])
+        out[f"{name}_repeat_rate"] = metrics._percent(group["repeaters"], group["buyers"])
+        out[f"{name}_clv"] = (float(group["revenue"]) / group["buyers"]) if group["buyers"] else None
+    return out
 
 
 def _promoters(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
@@ -141,8 +137,7 @@ def referral_figures(start: dt.datetime, end: dt.datetime) -> dict:
     invites = Message.objects.filter(referral_invite=True, state__in=HANDED_OVER,
                                      sent_at__gte=start, sent_at__lt=end).count()
     clicks = ReferralClick.objects.filter(clicked_at__gte=start, clicked_at__lt=end).count()
-    referred_retention, others_retention = _retention(start, end)
-    groups = _repeat_and_clv(end)
+    groups = _buyer_figures(start, end)
     promoters, referring = _promoters(start, end)
     return {
         "new_customers": new,
@@ -154,12 +149,12 @@ def referral_figures(start: dt.datetime, end: dt.datetime) -> dict:
         "first_orders": firsts,
         "rewarded": rewards["n"],
         "points_granted": rewards["points"],
-        "referred_retention": referred_retention,
-        "others_retention": others_retention,
-        "referred_repeat_rate": groups.get("referred_repeat_rate"),
-        "others_repeat_rate": groups.get("others_repeat_rate"),
-        "referred_clv": groups.get("referred_clv"),
-        "others_clv": groups.get("others_clv"),
+        "referred_retention": groups["referred_retention"],
+        "others_retention": groups["others_retention"],
+        "referred_repeat_rate": groups["referred_repeat_rate"],
+        "others_repeat_rate": groups["others_repeat_rate"],
+        "referred_clv": groups["referred_clv"],
+        "others_clv": groups["others_clv"],
         "promoters": promoters,
         "promoters_referring": referring,
         "promoters_referring_share": metrics._percent(referring, promoters),

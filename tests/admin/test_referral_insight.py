@@ -144,6 +144,9 @@ def test_the_referrals_list_filters_and_finds_a_code_and_is_read_only(marketer, 
     assert "nope!" in ignored and "KX7PQ2MN9R" not in ignored
     assert "BOCODE2345" in found and "KX7PQ2MN9R" not in found
     assert marketer.get(reverse("admin:campaigns_referral_change", args=[row.pk])).status_code == 200
+    # The customer page's link: that customer's referrals only.
+    mine = marketer.get(url, {"referrer__id__exact": people["ann"].pk})
+    assert mine.status_code == 200 and visible(mine.content.decode()).count("KX7PQ2MN9R") == 2
     assert marketer.post(reverse("admin:campaigns_referral_change", args=[row.pk]), {}).status_code == 403
 
 
