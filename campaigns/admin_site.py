@@ -28,7 +28,7 @@ GROUPS = (
           _("Who your customers are, what they bought and did, and what they agreed to."),
           ("campaigns.Customer", "campaigns.Segment", "campaigns.Order", "campaigns.Event",
            "campaigns.ImportJob", "campaigns.ConsentEvent", "campaigns.Suppression",
-           "campaigns.SubscriptionRequest"),
+           "campaigns.SubscriptionRequest", "campaigns.Referral"),
           ("Customer", "Segment", "Consent", "Import")),
     Group("campaigns", _("Campaigns"),
           _("Journeys, the messages they send and the rules against over-messaging."),

@@ -26,6 +26,7 @@ from campaigns.services.scheduling import customer_zone
 
 from . import customer_page as page
 from .catalogue import EventLineInline, OrderLineInline
+from .customer_referrals import referrals_html
 from .deliveries import ReadOnlyAdminMixin, admin_link, local_time, message_history_html
 from .personal_data import PersonalDataAdminMixin, customer_data_allowed
 
@@ -116,12 +117,15 @@ class CustomerAdmin(admin.ModelAdmin):
         (_("Orders"), {"fields": ["orders"]}),
         (_("Survey answers"), {"fields": ["survey_answers"]}),
         (_("Points ledger"), {"fields": ["points_ledger"]}),
+        (_("Referrals"), {"fields": ["referrals"],
+                          "description": _("Word of mouth: who brought this customer, whom "
+                                           "they brought, and the rewards.")}),
     ]
     readonly_fields = ["external_id", "tier", "custom_attributes", "marketing_consent",
                        "consent_note", "signed_up_at", "first_order_at", "last_order_at",
                        "order_count", "total_spent", "points_balance", "erased_at", "lifecycle",
                        "consent_history", "segments", "send_check", "journeys", "message_history",
-                       "timeline", "orders", "survey_answers", "points_ledger"]
+                       "timeline", "orders", "survey_answers", "points_ledger", "referrals"]
 
     def has_add_permission(self, request):
         # Customers come from the shop (API or import), which owns their external ids.
@@ -211,6 +215,10 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("Points"))
     def points_ledger(self, obj):
         return page.points_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
+
+    @admin.display(description=_("Referrals"))
+    def referrals(self, obj):
+        return referrals_html(obj, customer_zone(obj.time_zone)) if obj.pk else "—"
 
     @admin.display(description=_("Consent history"))
     def consent_note(self, obj):

@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, gettext_lazy as _
 
 from campaigns import clock
+from campaigns.admin.dashboard_referrals import referral_section
 from campaigns.admin.deliveries import REASON_WORDS, ReadOnlyAdminMixin
 from campaigns.models import Dashboard
 from campaigns.selectors.dashboard import Table, dashboard_tables, shop_health
@@ -228,6 +229,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ]
         state = snapshot_state()
         health = shop_health(since=_moment(start), until=_moment(end))
+        referrals = referral_section(since=_moment(start), until=_moment(end))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Impact dashboard"),
@@ -235,8 +237,10 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "start": start, "end": end,
             "sections": {s["name"]: s for s in sections},
             "chart_data": {**{name: table.as_dicts() for name, table in tables.items()},
-                           "health": health["months"]},
-            "chart_labels": self._chart_labels(),
+                           "health": health["months"], "referrals": referrals["months"],
+                           "referral_funnel": referrals["funnel"]},
+            "chart_labels": {**self._chart_labels(), **referrals["chart_labels"]},
+            "referrals": referrals,
             "cohorts": cohort_matrix(tables["cohort_retention"]),
             "snapshots": state,
             "first_build_queued": _first_build_queue() if state is None else False,

@@ -377,6 +377,8 @@ def health_figures(start: dt.datetime, end: dt.datetime) -> dict:
 
 def metrics_for_period(start: dt.datetime, end: dt.datetime, attribution_days: int = ATTRIBUTION_DAYS) -> dict:
     """Everything `manage.py metrics` prints (and the dashboard shows) for [start, end)."""
+    from campaigns.selectors.referrals import referral_figures
+
     _check_period(start, end)
     return {
         "from": start.isoformat(), "to": end.isoformat(),
@@ -384,6 +386,7 @@ def metrics_for_period(start: dt.datetime, end: dt.datetime, attribution_days: i
         "cohort_retention": cohort_retention(end),
         "lift": campaign_lift(start, end, attribution_days),
         "ab_variants": variant_stats(start, end, attribution_days),
+        "referrals": referral_figures(start, end),
     }
 
 

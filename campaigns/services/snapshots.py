@@ -8,9 +8,10 @@ from django.db import transaction
 from django.db.models import Min
 
 from campaigns.models import (
-    Enrollment, Message, MetricSnapshot, MetricSnapshotState, SurveyResponse,
+    Enrollment, Message, MetricSnapshot, MetricSnapshotState, Referral, SurveyResponse,
 )
 from campaigns.selectors import snapshots as daily
+from campaigns.selectors.referrals import referral_rows
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def _first_day_with_data(today: dt.date) -> dt.date:
         Enrollment.objects.aggregate(first=Min("triggered_at"))["first"],
         Message.objects.aggregate(first=Min("sent_at"))["first"],
         SurveyResponse.objects.aggregate(first=Min("answered_at"))["first"],
+        Referral.objects.aggregate(first=Min("referred_at"))["first"],
     ]
     days = [moment.astimezone(UTC).date() for moment in firsts if moment is not None]
     return min(days, default=today)
@@ -76,6 +78,10 @@ def metric_snapshots_build(*, now: dt.datetime, since: dt.date | None = None,
                                       day__gte=health_from).delete()
         MetricSnapshot.objects.filter(kind=MetricSnapshot.Kind.HEALTH, label="year").delete()
         rows += daily.health_rows(health_from, today)
+        # Word of mouth, per month like the health figures (not additive either).
+        MetricSnapshot.objects.filter(kind=MetricSnapshot.Kind.REFERRAL, label="month",
+                                      day__gte=health_from).delete()
+        rows += referral_rows(health_from, today)
         MetricSnapshot.objects.bulk_create(rows, batch_size=5000)
         state.built_through, state.built_at = today, now
         state.save()

@@ -80,6 +80,23 @@ class Command(BaseCommand):
         ]
         for label, value, note in rows:
             w(f"  {label:<28}{value:>14}  {note}".rstrip())
+        ref = data["referrals"]
+        w("Referrals (word of mouth)")
+        for label, value in (
+            ("New customers", _fmt(ref["new_customers"])),
+            ("Referred share", _fmt(ref["referred_share"], " %")),
+            ("Invites sent", _fmt(ref["invites"])),
+            ("Link clicks", _fmt(ref["clicks"])),
+            ("Sign-ups (referred)", _fmt(ref["signups"])),
+            ("First orders (referred)", _fmt(ref["first_orders"])),
+            ("Retention referred / others", f"{_fmt(ref['referred_retention'], ' %')} / "
+                                            f"{_fmt(ref['others_retention'], ' %')}"),
+            ("CLV referred / others", f"{_fmt(ref['referred_clv'], digits=2)} / "
+                                      f"{_fmt(ref['others_clv'], digits=2)}"),
+            ("Promoters who referred", f"{_fmt(ref['promoters_referring'])} of "
+                                       f"{_fmt(ref['promoters'])}"),
+        ):
+            w(f"  {label:<28}{value:>14}".rstrip())
         if data["cohort_retention"]:
             w("Cohort retention (% with an order in month 0, 1, 2, ...)")
             for row in data["cohort_retention"]:

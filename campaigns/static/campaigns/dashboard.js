@@ -50,6 +50,27 @@
       { label: label.avg_days_between_purchases, data: column(health, "avg_days_between_purchases") }
     ] } });
 
+    // Word of mouth: the funnel over the period, then month by month.
+    var referrals = data.referrals || [];
+    var referralMonths = referrals.map(function (row) { return month(row.month); });
+    var funnel = data.referral_funnel || [];
+    chart("chart-referral-funnel", { type: "bar", data: {
+      labels: column(funnel, "step"),
+      datasets: [{ label: label.signups, data: column(funnel, "customers") }] } },
+      { plugins: { legend: { display: false } } });
+    chart("chart-referral-share", { type: "line", data: { labels: referralMonths, datasets: [
+      line(referrals, "referred_share")
+    ] } }, { scales: { y: { min: 0, suggestedMax: 20 } } });
+    chart("chart-referral-value", { type: "line", data: { labels: referralMonths, datasets: [
+      line(referrals, "referred_retention", { yAxisID: "share" }),
+      line(referrals, "others_retention", { yAxisID: "share" }),
+      line(referrals, "referred_clv", { yAxisID: "money" }),
+      line(referrals, "others_clv", { yAxisID: "money" })
+    ] } }, { scales: {
+      share: { type: "linear", position: "left", min: 0, max: 100 },
+      money: { type: "linear", position: "right", grid: { drawOnChartArea: false } }
+    } });
+
     chart("chart-weekly-sends", { type: "bar", data: {
       labels: column(data.weekly_sends, "week"),
       datasets: [{ label: label.sent, data: column(data.weekly_sends, "sent") }] } });
