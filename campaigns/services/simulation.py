@@ -26,7 +26,7 @@ from django.db.models import Max, Min, OuterRef, Subquery
 from campaigns import clock
 from campaigns.models import (
     Campaign, Coupon, Customer, Enrollment, Event, EventLine, Heartbeat, Message, MessageLog, Order,
-    PointsEntry, SegmentMembership,
+    PointsEntry, ReferralCode, SegmentMembership,
 )
 from campaigns.services.planning import campaign_is_live, schedule_occurrences
 from campaigns.services.scheduling import scheduler_tick
@@ -350,6 +350,9 @@ def _shadow_rules(*, start: dt.datetime, campaign_ids: list[int]):
         (Heartbeat, "1=0", []),
         (PointsEntry, "1=0", []),
         (Coupon, "1=0", []),
+        # A send whose template reads `referral` makes the codes its customers lack; the
+        # live ones are reused, as a real send would.
+        (ReferralCode, "revoked_at IS NULL", []),
     ]
 
 
