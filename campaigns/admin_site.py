@@ -45,7 +45,7 @@ GROUPS = (
           _("Points, tiers, coupons and the rules that earn them."),
           ("campaigns.PointsEntry", "campaigns.Coupon", "campaigns.EarningRule", "campaigns.Tier",
            "campaigns.ReferralProgram"),
-          ("Points", "Coupon", "Tier", "Reward")),
+          ("Points", "Coupon", "Tier", "Reward", "Referral")),
     Group("insights", _("Insights"),
           _("How the shop and the campaigns are doing: dashboard, surveys and deliverability."),
           ("campaigns.Dashboard", "campaigns.SurveyResponse", "campaigns.DetractorAnswer",

@@ -2,9 +2,9 @@
 import re
 
 from anymail import urls as anymail_urls
-from django.urls import URLPattern, include, path
+from django.urls import URLPattern, include, path, re_path
 
-from campaigns import views, views_consent
+from campaigns import views, views_consent, views_referrals
 from campaigns.api import api
 from campaigns.delivery.webhooks import MailgunTrackingWebhookView, webhook_guarded
 
@@ -43,5 +43,8 @@ urlpatterns = [
     path("s/<str:token>/more", views.survey, {"kind": "csat"}, name="survey-more"),
     path("s/<str:token>/<slug:kind>", views.survey, name="survey-kind"),
     path("s/<str:token>/<slug:kind>/<int:score>", views.survey, name="survey-score"),
+    # Anything after /r/ (a slash, a NUL, 10 kB): the same redirect, never a 404 that
+    # would tell a well-formed code from another.
+    re_path(r"^r/(?P<code>[\s\S]*)\Z", views_referrals.referral_redirect, name="referral"),
     path("anymail/", include(webhook_patterns())),
 ]

@@ -110,3 +110,12 @@ def test_a_proxy_header_without_its_value_stops_the_start_up_naming_the_variable
 
     assert result.returncode != 0
     assert "SECURE_PROXY_SSL_HEADER must be a header and its https value" in result.stderr
+
+
+def test_a_referral_landing_page_that_is_no_web_address_stops_the_start_up(tmp_path):
+    env = {**readme_production_env(), "REFERRAL_LANDING_URL": "javascript:alert(1)"}
+
+    result = manage(["check"], env, tmp_path)
+
+    assert result.returncode != 0
+    assert "REFERRAL_LANDING_URL must be an absolute http(s) address" in result.stderr

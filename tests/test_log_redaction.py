@@ -16,6 +16,8 @@ from loyaltycrm.log_redaction import TokenRedactingFilter, path_redacted
     ("/u/SECRET5?lang=nb", "/u/<token>?lang=nb"),
     ("/admin/campaigns/customer/12/", "/admin/campaigns/customer/12/"),
     ("/subscribe", "/subscribe"),
+    ('"GET /r/k7qxm2pa9tbc HTTP/1.1" 302', '"GET /r/<token> HTTP/1.1" 302'),
+    ("Method Not Allowed (POST): /r/k7qxm2pa9tbc", "Method Not Allowed (POST): /r/<token>"),
 ])
 def test_a_public_pages_token_is_replaced_wherever_the_path_stands(text, expected):
     assert path_redacted(text) == expected

@@ -3,4 +3,4 @@
 from . import api_keys, catalogue  # noqa: F401
 from . import attributes, consent, content, customers, deliveries, forecasts, imports  # noqa: F401
 from . import dashboard, journeys, loyalty, privacy, segments, surveys  # noqa: F401
-from . import referral_list, referral_program  # noqa: F401
+from . import referral_codes, referral_list, referral_program  # noqa: F401

@@ -53,6 +53,11 @@ _VARIABLES = [
     ("expiring.points", _("points about to expire: only in the points-expiring journey")),
     ("expiring.expires_on", _("the day they expire: only in the points-expiring journey")),
     ("survey.followup_url", _("link to the survey's follow-up question")),
+    ("referral.url", _("the customer's referral link to share with friends (empty without "
+                       "marketing consent: write {% if referral.url %}…{% endif %})")),
+    ("referral.code", _("the customer's referral code, for friends to type in")),
+    ("referral.count", _("friends who joined with the customer's code")),
+    ("referral.rewarded_points", _("points the customer earned for friends' first orders")),
     ("event.type", _("the event that started the journey, e.g. checkout.started: only in "
                      "journeys that start with an event")),
     ("event.occurred_at", _("when that event happened")),

@@ -22,6 +22,7 @@ from campaigns.services.customers import customer_upsert
 from campaigns.services.gdpr import (
     customer_export, customers_erase, export_json, privacy_request_record,
 )
+from campaigns.services.referrals import referral_code_revoke
 from campaigns.services.scheduling import customer_zone
 
 from . import customer_page as page
@@ -29,6 +30,7 @@ from .catalogue import EventLineInline, OrderLineInline
 from .customer_referrals import referrals_html
 from .deliveries import ReadOnlyAdminMixin, admin_link, local_time, message_history_html
 from .personal_data import PersonalDataAdminMixin, customer_data_allowed
+from .referral_codes import REVOKE_PERMISSION
 
 # Messages shown on the customer page, newest first (the Messages list has them all).
 MESSAGE_LIMIT = 50
@@ -88,7 +90,8 @@ class CustomerAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["campaigns/customer_page.css"]}
 
-    actions = ["withdraw_marketing_consent", "export_personal_data", "erase_personal_data"]
+    actions = ["withdraw_marketing_consent", "revoke_referral_code", "export_personal_data",
+               "erase_personal_data"]
     fieldsets = [
         (_("Identity"), {"fields": ["external_id", "email", "first_name", "last_name"]}),
         (_("Profile"), {
@@ -385,6 +388,20 @@ class CustomerAdmin(admin.ModelAdmin):
                 "%(count)d customer had already withdrawn (nothing recorded).",
                 "%(count)d customers had already withdrawn (nothing recorded).", unchanged,
             ) % {"count": unchanged}, messages.INFO)
+
+
+    def has_revoke_referral_permission(self, request):
+        """Revoking referral codes: the Admins' (change_referralcode, services/roles.py)."""
+        return request.user.has_perm(REVOKE_PERMISSION) and customer_data_allowed(request)
+
+    @admin.action(description=_("Revoke referral code"), permissions=["revoke_referral"])
+    def revoke_referral_code(self, request, queryset):
+        revoked = referral_code_revoke(customer_ids=list(queryset.values_list("pk", flat=True)),
+                                       now=clock.now())
+        self.message_user(request, ngettext(
+            "%(count)d referral code revoked; the customer's next invite carries a new one.",
+            "%(count)d referral codes revoked; the customers' next invites carry new ones.",
+            revoked) % {"count": revoked}, messages.SUCCESS if revoked else messages.INFO)
 
 
 @admin.register(Order)

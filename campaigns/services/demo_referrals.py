@@ -18,11 +18,9 @@ import random
 from campaigns.models import (
     Customer, Order, PointsEntry, Referral, ReferralClick, ReferralCode, ReferralProgram,
 )
+from campaigns.services.referrals import REFERRAL_ALPHABET, REFERRAL_CODE_LENGTH
 
 SEED = 20261204
-# Unambiguous letters and digits (no 0/O, 1/I/L): a code read aloud or typed still works.
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 10
 # Customers who share their code without an invitation (from the shop's account page).
 SHARE_WITHOUT_INVITE = 0.04
 # Customers who arrived with a friend's code, and the share of those whose code was wrong.
@@ -36,7 +34,8 @@ REWARD_AFTER_ORDER = dt.timedelta(minutes=1)
 def demo_code(external_id: str) -> str:
     """A customer's demo code: the same on every run, unguessable enough for a demo."""
     digest = hashlib.sha256(f"{SEED}:{external_id}".encode()).digest()
-    return "".join(CODE_ALPHABET[b % len(CODE_ALPHABET)] for b in digest[:CODE_LENGTH])
+    return "".join(REFERRAL_ALPHABET[b % len(REFERRAL_ALPHABET)]
+                   for b in digest[:REFERRAL_CODE_LENGTH])
 
 
 def referrals_load(*, people: list[dict], invites: list[tuple[Customer, dt.datetime]],

@@ -3,20 +3,16 @@ once, set-based (issue 16)."""
 
 import dataclasses
 import datetime as dt
-import re
 
 from campaigns.models import Event, Referral, ReferralCode
 from campaigns.services.bulk import filter_in, model_defaults, rows_insert
 from campaigns.services.consent import email_folded
+from campaigns.services.referrals import referral_code_clean
 from campaigns.storable import text_problem
 
 # The event a counted referral emits on the referrer: an event-triggered campaign can
 # say "your friend joined". Properties: {"referral_id"}.
 REFERRAL_JOINED_EVENT = "referral.joined"
-# What a well-formed code looks like: the format `services.referrals.referral_code_new`
-# makes (URL-safe letters and digits, 6 to 24 characters, as ReferralCode.code holds); the
-# two must agree. Anything else is not looked up.
-REFERRAL_CODE_RE = re.compile(r"[A-Za-z0-9_-]{6,24}")
 # Referral.code keeps at most this much of what was posted.
 CODE_KEPT = 64
 
@@ -56,7 +52,10 @@ def referrals_attribute(
             posted[customer_id] = (email or "", code)
     if not posted:
         return ReferralsAttributed()
-    wanted = sorted({code for _, code in posted.values() if _well_formed(code)})
+    # Looked up as stored (trimmed, lower-cased: a code typed in capitals still counts);
+    # what is not a code's format is not looked up at all.
+    wanted = sorted({clean for _, code in posted.values()
+                     if (clean := referral_code_clean(code)) is not None})
     owners = {}
     if wanted:
         owners = {
@@ -90,14 +89,11 @@ def referrals_attribute(
     return ReferralsAttributed(counted=len(counted), ignored=len(inserted) - len(counted))
 
 
-def _well_formed(code: str) -> bool:
-    return REFERRAL_CODE_RE.fullmatch(code) is not None
-
-
 def _decision(customer_id: int, email: str, code: str, owners: dict, *, now: dt.datetime
               ) -> tuple[int | None, str]:
     """(the referrer's id, "") for a counted code, else (None, the reason)."""
-    if not _well_formed(code):
+    code = referral_code_clean(code)
+    if code is None:
         return None, Referral.Reason.MALFORMED
     owner = owners.get(code)
     if owner is None or owner[3] is not None:

@@ -18,6 +18,7 @@ from campaigns.services.personalisation import (
     PERSONAL_NAMES, Membership, personalisation_attach, personalisation_context,
     personalisation_sample,
 )
+from campaigns.services.referral_context import referral_block, referral_sample
 from campaigns.selectors.recommendations import (
     recommendations_for_customer, recommendations_for_message,
 )
@@ -107,7 +108,8 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None,
     points or issued a coupon (so no email can speak of a reward that was not granted),
     `survey` and `loyalty` (balance, tier, next tier) always — or, given `names` (what
     the template reads, templating.template_names), `survey` only when it is read: its
-    23 signed links are the dearest part to build.
+    23 signed links are the dearest part to build. `referral` likewise only when read
+    (services.referral_context).
     """
     customer = message.customer
     site = settings.SITE_URL
@@ -127,6 +129,8 @@ def message_context(*, message: Message, unsubscribe_url: str, names=None,
         context["survey"] = _survey_block(message.pk)
     if names is None or "recommendations" in names:
         context["recommendations"] = recommendations_for_message(message)
+    if names is None or "referral" in names:
+        context["referral"] = referral_block(message)
     trigger = message.enrollment.trigger_event
     if trigger is not None and trigger.order is not None:
         order = trigger.order
@@ -238,6 +242,7 @@ def sample_context(*, customer: Customer | None, layout: EmailLayout | None,
     context["customer"] = _customer_block(customer)
     context["recommendations"] = recommendations_for_customer(customer_id=customer.pk,
                                                               locale=customer.locale)
+    context["referral"] = referral_sample(customer_id=customer.pk, sample=context["referral"])
     context["loyalty"] = loyalty_block(
         balance=customer.points_balance, tier=customer.tier, tier_points=customer.tier_points,
         tiers=list(Tier.objects.values_list("name", "threshold")),

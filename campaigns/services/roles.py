@@ -29,8 +29,8 @@ MARKETER_HIDDEN_MODELS = frozenset({
 # hidden from marketers, including models added after this was written.
 MARKETER_HIDDEN_HINTS = ("apikey", "provider", "webhook")
 # Settings a marketer may read but not change: how the API reads attributes, the
-# country rules of consent.
-MARKETER_VIEW_ONLY_MODELS = frozenset({"attributedefinition", "countrypolicy"})
+# country rules of consent; customers' referral codes (only Admins revoke one).
+MARKETER_VIEW_ONLY_MODELS = frozenset({"attributedefinition", "countrypolicy", "referralcode"})
 # Rows the shop's feed owns: a marketer may read and correct them (a name, the reorder
 # interval), not add or delete them.
 MARKETER_VIEW_CHANGE_MODELS = frozenset({"product"})

@@ -26,7 +26,7 @@ from django.db.models import Max, Min, OuterRef, Subquery
 from campaigns import clock
 from campaigns.models import (
     Campaign, Coupon, Customer, Enrollment, Event, EventLine, Heartbeat, Message, MessageLog, Order,
-    PointsEntry, Referral, SegmentMembership,
+    PointsEntry, Referral, ReferralCode, SegmentMembership,
 )
 from campaigns.services.planning import campaign_is_live, schedule_occurrences
 from campaigns.services.referral_rewards import referral_rewards_next_at
@@ -361,6 +361,9 @@ def _shadow_rules(*, start: dt.datetime, campaign_ids: list[int]):
         # The referrals the tick may reward or reverse, and those the monthly limit counts.
         (Referral, "reward IN ('pending', 'holding', 'granted') OR rewarded_at >= %s",
          [start - dt.timedelta(days=32)]),
+        # A send whose template reads `referral` makes the codes its customers lack; the
+        # live ones are reused, as a real send would.
+        (ReferralCode, "revoked_at IS NULL", []),
     ]
 
 

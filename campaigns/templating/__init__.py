@@ -154,9 +154,8 @@ SAMPLE_CONTEXT = {
     "in_segment": _sample_in_segment,
     # A callable, as at send: recommendations(4) or recommendations(4, strategy="top").
     "recommendations": sample_recommendations,
-    # The customer's referral link and friends (R1: services.referral_context builds the
-    # real ones per send group).
-    "referral": {"url": "https://shop.example.com/r/K7QXM2PA9T", "code": "K7QXM2PA9T",
+    # The customer's referral link and what it brought (services.referral_context).
+    "referral": {"url": "https://shop.example.com/r/k7qxm2pa9tbc", "code": "k7qxm2pa9tbc",
                  "count": 2, "rewarded_points": 1000},
     "survey": {
         "nps_links": [{"score": n, "url": f"https://shop.example.com/s/sample/{n}"} for n in range(11)],

@@ -1,6 +1,7 @@
 """Settings: every value that differs between deployments is read from the environment."""
 import hashlib
 import math
+import re
 from pathlib import Path
 
 import environ
@@ -455,6 +456,18 @@ PUBLIC_RATE_PER_ADDRESS_PER_HOUR = env.int("PUBLIC_RATE_PER_ADDRESS_PER_HOUR", d
 PUBLIC_RATE_PER_TOKEN_PER_HOUR = env.int("PUBLIC_RATE_PER_TOKEN_PER_HOUR", default=30)
 # Test sends from the template editor, per admin user and hour (services/test_sends.py).
 TEST_SENDS_PER_HOUR = env.int("TEST_SENDS_PER_HOUR", default=20)
+
+# --- Referrals (issue 16; services/referrals.py) ---------------------------------------
+# Where a referral link (SITE_URL/r/<code>) leads, with ?ref=<code> added: the shop's
+# landing page (its own query parameters are kept). Empty: SITE_URL + "/".
+REFERRAL_LANDING_URL = env("REFERRAL_LANDING_URL", default="")
+if REFERRAL_LANDING_URL and not re.match(r"https?://[^/?#\s]+", REFERRAL_LANDING_URL):
+    raise ImproperlyConfigured(
+        "REFERRAL_LANDING_URL must be an absolute http(s) address, e.g. "
+        f"https://shop.example.com/welcome (it is {REFERRAL_LANDING_URL!r}).")
+# Referral link visits counted per client address and minute; past it the visitor is
+# still sent on to the shop, but the visit is not counted. 0 = no limit.
+REFERRAL_CLICKS_PER_MINUTE = env.int("REFERRAL_CLICKS_PER_MINUTE", default=30)
 
 # --- Lifecycle stages (services/rfm.py) -------------------------------------------------
 # The one place the stage thresholds live, in days since the first / last order; the

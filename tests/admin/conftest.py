@@ -8,7 +8,7 @@ from django.db import transaction
 from campaigns import clock
 from campaigns.models import (
     AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest,
-    Event, EventLine, Order, OrderLine, Product, ForecastJob, ImportJob, Message, MessageEvent, PrivacyRequest, StepVariant, SubscriptionRequest,
+    Event, EventLine, Order, OrderLine, Product, ForecastJob, ImportJob, Message, MessageEvent, PrivacyRequest, ReferralCode, StepVariant, SubscriptionRequest,
     SurveyQuestion, Tier,
 )
 from campaigns.services.api_keys import api_key_create
@@ -96,6 +96,9 @@ def _shop_build(frozen_clock: Clock) -> None:
     Coupon.objects.create(code="TEST-CODE-01", customer=sent.customer, campaign=bonus,
                           expires_at=frozen_clock.now + dt.timedelta(days=30))
     _catalogue_build(sent.customer, frozen_clock.now)
+    if not ReferralCode.objects.exists():  # unless the demo made some already
+        ReferralCode.objects.create(customer=sent.customer, code="k7qxm2pa9tbc",
+                                    created_at=frozen_clock.now)
 
 
 def _catalogue_build(customer: Customer, now: dt.datetime) -> None:

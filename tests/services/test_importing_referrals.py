@@ -13,7 +13,7 @@ HEADER = "external_id,email,first_name,referral_code\n"
 @pytest.fixture
 def referrer(db):
     customer = CustomerFactory(external_id="ref-1", email="astrid@example.se")
-    ReferralCode.objects.create(customer=customer, code="Ab3dE5fG7h")
+    ReferralCode.objects.create(customer=customer, code="k7qxm2pa9tbc")
     return customer
 
 
@@ -26,14 +26,14 @@ def test_new_customers_with_codes_are_counted_or_ignored_and_bad_rows_rejected_a
         referrer, frozen_clock, tmp_path):
     CustomerFactory(external_id="old-1")
     content = HEADER + (
-        "f-1,f1@example.se,Sam,Ab3dE5fG7h\n"
+        "f-1,f1@example.se,Sam,k7qxm2pa9tbc\n"
         "f-2,f2@example.se,Kim,Zz9yX8wV7u\n"
         "f-3,f3@example.se,Ola,not a code\n"
-        "f-4,ASTRID@example.se,Astrid,Ab3dE5fG7h\n"
+        "f-4,ASTRID@example.se,Astrid,k7qxm2pa9tbc\n"
         f"f-5,f5@example.se,Lo,{'x' * 65}\n"
         "f-6,f6@example.se,Eva,\n"
-        "old-1,old@example.se,Old,Ab3dE5fG7h\n"
-        "f-7,f7@example.se,Bo, Ab3dE5fG7h \n"
+        "old-1,old@example.se,Old,k7qxm2pa9tbc\n"
+        "f-7,f7@example.se,Bo, k7qxm2pa9tbc \n"
     )
 
     report = run(tmp_path, content, chunk_rows=3)
@@ -57,7 +57,7 @@ def test_new_customers_with_codes_are_counted_or_ignored_and_bad_rows_rejected_a
 
 
 def test_importing_the_file_again_counts_nothing_more(referrer, frozen_clock, tmp_path):
-    content = HEADER + "f-1,f1@example.se,Sam,Ab3dE5fG7h\n"
+    content = HEADER + "f-1,f1@example.se,Sam,k7qxm2pa9tbc\n"
     run(tmp_path, content)
 
     report = run(tmp_path, content)
@@ -67,7 +67,7 @@ def test_importing_the_file_again_counts_nothing_more(referrer, frozen_clock, tm
 
 
 def test_a_dry_run_records_no_referral(referrer, frozen_clock, tmp_path):
-    report = run(tmp_path, HEADER + "f-1,f1@example.se,Sam,Ab3dE5fG7h\n", dry_run=True)
+    report = run(tmp_path, HEADER + "f-1,f1@example.se,Sam,k7qxm2pa9tbc\n", dry_run=True)
 
     assert report.created == 1
     assert not Referral.objects.exists()

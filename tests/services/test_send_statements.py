@@ -43,6 +43,7 @@ CART_EMAIL = (
     "{% for order in orders %}{{ order.external_id }}:{% for item in order.items %}"
     "{{ item.name }},{% endfor %}\n{% endfor %}"
     "{% if in_segment('VIP') %}VIP{% endif %}"
+    "{{ referral.url }} {{ referral.count }} {{ referral.rewarded_points }}"
 )
 
 
@@ -89,7 +90,7 @@ def cart_statements(clock, count: int, *, cold: bool = True) -> int:
     return len(queries)
 
 
-def test_cart_items_orders_and_segments_cost_the_same_statements_for_10_and_100(
+def test_cart_items_orders_segments_and_referral_cost_the_same_statements_for_10_and_100(
         frozen_clock, cart_campaign, policy):
     few = cart_statements(frozen_clock, 10)
     frozen_clock.advance(days=2)

@@ -25,6 +25,7 @@ from campaigns.models import (
 from campaigns.services.consent import country_policies_current, email_hash, legal_ground
 from campaigns.services.personalisation import personalisation_attach
 from campaigns.selectors.catalogue import catalogue_snapshot
+from campaigns.services.referral_context import referral_attach
 from campaigns.selectors.recommendations import recommendations_attach
 from campaigns.services.rendering import message_template
 from campaigns.services.scheduling import customer_zone, enrollment_continue
@@ -370,6 +371,7 @@ def group_decide(*, campaign_id: int, limit: int, now, batch: Batch, report,
         # One view of the catalogue for the batch: validated once, by its first reader.
         catalogue = catalogue_snapshot()
         personalisation_attach(to_send, catalogue=catalogue)
+        referral_attach(to_send, now=now)
         recommendations_attach(to_send, now=now, catalogue=catalogue)
         _sending_mark(to_send, now=now, batch=batch)
     return len(ids), to_send

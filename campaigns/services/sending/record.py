@@ -1,7 +1,8 @@
 """Record: write what the provider said, as soon as a group's calls come back.
 
 The common case is set-based: one UPDATE marks the sent rows (provider id, subject,
-locale, scheduling lag; the legal ground was written with `sending`), one UPDATE per
+locale, scheduling lag, the products recommended, whether it carried a referral link;
+the legal ground was written with `sending`), one UPDATE per
 step position lets their enrollments go on, or ends them when the send was the journey's
 last step. No log line: the message row explains the normal path. Deviations (retry,
 unknown, failed) are rare and each gets its row change and a log line with the reason.
@@ -37,10 +38,11 @@ def _sent_update(rows: list[tuple]) -> None:
             cursor.execute(
                 f"""UPDATE {Message._meta.db_table} AS m SET state = %s, claimed_until = NULL,
                         provider_message_id = v.pid, subject = v.subject, locale = v.locale,
-                        lag_seconds = v.lag, recommended = v.recommended::jsonb
+                        lag_seconds = v.lag, recommended = v.recommended::jsonb,
+                        referral_invite = v.invite
                     FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],
-                                %s::double precision[], %s::text[])
-                         AS v(id, pid, subject, locale, lag, recommended)
+                                %s::double precision[], %s::text[], %s::boolean[])
+                         AS v(id, pid, subject, locale, lag, recommended, invite)
                     WHERE m.id = v.id AND m.state = ANY(%s)""",
                 [Message.State.SENT, *map(list, zip(*rows)), list(_RECORDABLE)],
             )
@@ -50,11 +52,11 @@ def _sent_update(rows: list[tuple]) -> None:
         cursor.executemany(
             f"""UPDATE {Message._meta.db_table} SET state = %s, claimed_until = NULL,
                     provider_message_id = %s, subject = %s, locale = %s, lag_seconds = %s,
-                    recommended = %s
+                    recommended = %s, referral_invite = %s
                 WHERE id = %s AND state IN (%s, %s)""",
-            [(Message.State.SENT, provider_id, subject, locale, lag, recommended, pk,
+            [(Message.State.SENT, provider_id, subject, locale, lag, recommended, invite, pk,
               *_RECORDABLE)
-             for pk, provider_id, subject, locale, lag, recommended in rows],
+             for pk, provider_id, subject, locale, lag, recommended, invite in rows],
         )
 
 
@@ -89,7 +91,9 @@ def _record_sent(sent: list[tuple[Message, dict]], *, now, last_positions) -> No
     # any deferral) it went out. Under one tick is healthy.
     _sent_update([
         (message.pk, data["provider_message_id"][:200], data["subject"][:300], data["locale"],
-         (now - message.due_at).total_seconds(), _recommended(message))
+         (now - message.due_at).total_seconds(), _recommended(message),
+         # It carried the customer's referral link (services.referral_context).
+         bool(getattr(message, "referral_shown", False)))
         for message, data in sent
     ])
     enrollments_after_send(messages=[m for m, _ in sent], now=now, last_positions=last_positions)
