@@ -27,7 +27,7 @@ def test_new_customers_with_codes_are_counted_or_ignored_and_bad_rows_rejected_a
     CustomerFactory(external_id="old-1")
     content = HEADER + (
         "f-1,f1@example.se,Sam,k7qxm2pa9tbc\n"
-        "f-2,f2@example.se,Kim,Zz9yX8wV7u\n"
+        "f-2,f2@example.se,Kim,zz9yx8wv7uab\n"
         "f-3,f3@example.se,Ola,not a code\n"
         "f-4,ASTRID@example.se,Astrid,k7qxm2pa9tbc\n"
         f"f-5,f5@example.se,Lo,{'x' * 65}\n"

@@ -89,7 +89,7 @@ def test_a_second_batch_for_the_same_customers_also_costs_the_same(rules, frozen
 def with_referral_codes(events: list[dict]) -> list[dict]:
     """The events with a referral code on every item of each customer: a live one, an
     unknown one and a malformed one in turn."""
-    codes = ["k7qxm2pa9tbc", "Zz9yX8wV7u", "not a code"]
+    codes = ["k7qxm2pa9tbc", "zz9yx8wv7uab", "not a code"]
     return [{**e, "customer": {**e["customer"], "referral_code": codes[
         int(e["customer"]["external_id"].rsplit("-", 1)[1]) % 3]}} for e in events]
 
