@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test bench bench-import bench-dashboard bench-peers bench-network bench-workers bench-api bench-recs \
+.PHONY: run test bench bench-import bench-dashboard bench-peers bench-network bench-workers bench-api bench-recs bench-referrals \
 	chaos fuzz setup venv migrate messages messages-check clean
 
 venv: $(VENV)/.installed
@@ -117,6 +117,14 @@ BENCH_RECS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_recs
 bench-recs: venv
 	psql "$(dir $(BENCH_RECS_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench_recs" 2>/dev/null || true
 	DATABASE_URL=$(BENCH_RECS_DATABASE_URL) $(BIN)/python benchmarks/recommendations_bench.py $(BENCH_ARGS)
+
+# The referrals benchmark on PostgreSQL: the dashboard's word-of-mouth section and its
+# snapshots on 1,000,000 customers (scratch database lcrm_bench_ref, created;
+# BENCH_ARGS="--reuse" keeps earlier data).
+BENCH_REF_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lcrm_bench_ref
+bench-referrals: venv
+	psql "$(dir $(BENCH_REF_DATABASE_URL))postgres" -qc "CREATE DATABASE lcrm_bench_ref" 2>/dev/null || true
+	DATABASE_URL=$(BENCH_REF_DATABASE_URL) $(BIN)/python benchmarks/referrals_bench.py $(BENCH_ARGS)
 
 # The send path under faults with real processes: its own PostgreSQL, Redis and SMTP sink on
 # free ports, two workers and beat; kills, restarts and mail-server outages while 20,000
