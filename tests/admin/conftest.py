@@ -8,7 +8,7 @@ from django.db import transaction
 from campaigns import clock
 from campaigns.models import (
     AttributeDefinition, Campaign, Coupon, Customer, EarningRule, Enrollment, ErasureRequest,
-    Event, EventLine, Order, OrderLine, Product, ForecastJob, ImportJob, Message, MessageEvent, PrivacyRequest, ReferralCode, StepVariant, SubscriptionRequest,
+    Event, EventLine, Order, OrderLine, Product, ForecastJob, ImportJob, Message, MessageEvent, PrivacyRequest, Referral, ReferralCode, ReferralProgram, StepVariant, SubscriptionRequest,
     SurveyQuestion, Tier,
 )
 from campaigns.services.api_keys import api_key_create
@@ -99,6 +99,13 @@ def _shop_build(frozen_clock: Clock) -> None:
     if not ReferralCode.objects.exists():  # unless the demo made some already
         ReferralCode.objects.create(customer=sent.customer, code="k7qxm2pa9tbc",
                                     created_at=frozen_clock.now)
+    if not Referral.objects.exists():  # a friend the demo's customer brought
+        friend = Customer.objects.exclude(pk=sent.customer.pk).exclude(
+            referral__isnull=False).order_by("pk").first()
+        Referral.objects.create(referred=friend, referrer=sent.customer, code="k7qxm2pa9tbc",
+                                status=Referral.Status.COUNTED, source="api",
+                                referred_at=frozen_clock.now)
+    ReferralProgram.current()
 
 
 def _catalogue_build(customer: Customer, now: dt.datetime) -> None:

@@ -87,7 +87,7 @@ def test_a_code_posted_later_for_a_customer_created_earlier_in_the_batch_changes
 
 
 @pytest.mark.parametrize("code, email, reason", [
-    ("Zz9yX8wV7u", None, "unknown_code"),
+    ("zz9yx8wv7uab", None, "unknown_code"),
     ("not a code!", None, "malformed_code"),
     ("k7qxm2pa9tbc" * 7, None, "malformed_code"),
     ("k7qxm2pa9tbc", "astrid.lindqvist@EXAMPLE.se", "self_referral"),
