@@ -514,6 +514,9 @@ def _person(*, index: int, fresh: bool, now: dt.datetime) -> dict:
         time_zone=zone,
         country=country,
         signed_up_at=signed_up_at,
+        # Arrived in the shop's CRM when they signed up, as a live shop's customers do:
+        # "new customers" per month (the referral figures) count by it.
+        created_at=signed_up_at,
         first_order_at=orders[0].placed_at if orders else None,
         last_order_at=orders[-1].placed_at if orders else None,
         order_count=len(orders),
