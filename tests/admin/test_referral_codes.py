@@ -1,26 +1,17 @@
 """Referral codes in the admin: found by their code, revoked by Admins only (on the codes'
 page or the customers'), seen but never revoked by marketers."""
 import pytest
-from django.contrib.auth.models import Group, User
-from django.test import Client
 from django.urls import reverse
 
 from campaigns.models import ReferralCode
 from campaigns.services.referrals import referral_codes_ensure
 from campaigns.services.roles import ADMINS, MARKETERS
 from tests.factories import CustomerFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 CODES = reverse("admin:campaigns_referralcode_changelist")
 CUSTOMERS = reverse("admin:campaigns_customer_changelist")
-
-
-def client_for(role: str, username: str) -> Client:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

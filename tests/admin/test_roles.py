@@ -3,7 +3,6 @@ is refused to a marketer, whatever is typed or posted, and open to an admin."""
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
-from django.test import Client
 from django.urls import reverse
 
 from campaigns.models import (
@@ -12,17 +11,10 @@ from campaigns.models import (
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.roles import ADMINS, MARKETERS, roles_ensure
 from tests.factories import CustomerFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 CUSTOMERS = reverse("admin:campaigns_customer_changelist")
-
-
-def client_for(role: str, username: str) -> Client:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
