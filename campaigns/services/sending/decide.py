@@ -23,10 +23,10 @@ from campaigns.models import (
     PointsEntry, Purpose, StepVariant, Subscription, Suppression, Tier,
 )
 from campaigns.services.consent import country_policies_current, email_hash, legal_ground
-from campaigns.services.personalisation import personalisation_attach
 from campaigns.selectors.catalogue import catalogue_snapshot
-from campaigns.services.referral_context import referral_attach
 from campaigns.selectors.recommendations import recommendations_attach
+from campaigns.services.personalisation import personalisation_attach
+from campaigns.services.referral_context import referral_attach
 from campaigns.services.rendering import message_template
 from campaigns.services.scheduling import customer_zone, enrollment_continue
 from campaigns.services.subscriptions import subscription_pending_customers
